@@ -1,0 +1,153 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Backend runs the building blocks of a Transformer on one device.
+//
+// Every tensor passed to a Backend must have been made by that same Backend
+// (Alloc or Upload). Operations may run asynchronously on the device; Download
+// waits for all work queued before it. A Backend is safe for concurrent use by
+// multiple goroutines; Close releases the device and is idempotent.
+type Backend interface {
+	// Name identifies the device, e.g. "cpu" or "opencl:0 NVIDIA H100 80GB HBM3".
+	Name() string
+
+	// Alloc returns a zero-filled tensor of the given shape.
+	Alloc(shape ...int) (Tensor, error)
+	// Upload copies data (row-major, len == product of shape) into a new tensor.
+	Upload(data []float32, shape ...int) (Tensor, error)
+	// Download copies t into dst (len(dst) == t.Shape().Numel()), waiting for queued work.
+	Download(dst []float32, t Tensor) error
+
+	// Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
+	// every matrix of a batch; see GemmOptions for the order of the epilogue.
+	Gemm(dst, a, b Mat, opt GemmOptions) error
+
+	// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T; dst is [B,H,Sq,Sk].
+	// A scale of 0 means 1/sqrt(q.Dim).
+	Scores(dst Tensor, q, k Heads, scale float32) error
+	// Softmax applies the masks of opt (not opt.Scale) to scores [B,H,Sq,Sk]
+	// and normalises each row into dst, which may be scores itself.
+	// A row whose every key is masked becomes all zeros.
+	Softmax(dst, scores Tensor, opt AttentionOptions) error
+	// AttendValues computes out[b,h] = weights[b,h] * v[b,h]; weights is [B,H,Sq,Sk].
+	// Values whose weight is exactly zero are skipped, so NaN in masked values never leaks.
+	AttendValues(out Heads, weights Tensor, v Heads) error
+	// Attention is the fused softmax(scale*q*k^T + masks)*v with an online softmax:
+	// it never stores the Sq x Sk matrix.
+	Attention(out, q, k, v Heads, opt AttentionOptions) error
+
+	// LayerNorm normalises each row (last dimension) of x (+ opt.Residual) into dst.
+	LayerNorm(dst, x Tensor, opt LayerNormOptions) error
+	// FeedForward computes dst = act(x*W1^T + b1)*W2^T + b2 (+ opt.Residual) for x [..., dModel].
+	FeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) error
+	// PositionalEncoding computes dst = x*opt.InputScale + PE[opt.Start:...] for dst, x [..., S, D];
+	// with x nil it writes the encoding itself into dst [S, D].
+	PositionalEncoding(dst, x Tensor, opt PositionalOptions) error
+
+	// Close releases the device and every resource the Backend holds. It is idempotent.
+	Close() error
+}
+
+// Tensor is a float32 array with a shape, owned by the Backend that made it.
+type Tensor interface {
+	Shape() Shape
+	// Release frees the tensor's memory; it is idempotent. Using a released tensor is an error.
+	Release() error
+}
+
+// Shape is the size of each dimension, outermost first.
+type Shape []int
+
+// Numel is the number of elements, the product of the dimensions (1 for a scalar shape).
+func (s Shape) Numel() int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// Equal reports whether s and o have the same dimensions.
+func (s Shape) Equal(o Shape) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for i := range s {
+		if s[i] != o[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s Shape) String() string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// Activation is the nonlinearity of a fused epilogue.
+type Activation int
+
+const (
+	// Identity applies no nonlinearity.
+	Identity Activation = iota
+	// ReLU is max(x, 0).
+	ReLU
+	// GELU is the exact form x/2 * (1 + erf(x/sqrt(2))), as PyTorch's default.
+	GELU
+)
+
+func (a Activation) String() string {
+	switch a {
+	case Identity:
+		return "identity"
+	case ReLU:
+		return "relu"
+	case GELU:
+		return "gelu"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+// ParseActivation reads "relu", "gelu" or "identity" (also "none" and "").
+func ParseActivation(s string) (Activation, error) {
+	switch strings.ToLower(s) {
+	case "relu":
+		return ReLU, nil
+	case "gelu":
+		return GELU, nil
+	case "", "none", "identity":
+		return Identity, nil
+	}
+	return 0, fmt.Errorf("unknown activation %q (want relu, gelu or identity)", s)
+}
+
+// Errors every backend returns for bad calls, wrapped with the details (test with errors.Is).
+var (
+	// ErrShape marks a shape, size or view that does not fit the operation.
+	ErrShape = errors.New("bad shape")
+	// ErrReleased marks use of a tensor after Release or of a Backend after Close.
+	ErrReleased = errors.New("use after release")
+	// ErrForeignTensor marks a tensor made by another Backend.
+	ErrForeignTensor = errors.New("tensor belongs to another backend")
+	// ErrArgument marks an invalid option value (negative eps, unknown activation, ...).
+	ErrArgument = errors.New("bad argument")
+)
+
+// ShapeErrorf returns an error wrapping ErrShape, prefixed by the operation's name.
+func ShapeErrorf(op, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", op, ErrShape, fmt.Sprintf(format, args...))
+}
+
+// ArgumentErrorf returns an error wrapping ErrArgument, prefixed by the operation's name.
+func ArgumentErrorf(op, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", op, ErrArgument, fmt.Sprintf(format, args...))
+}

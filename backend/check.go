@@ -1,0 +1,383 @@
+package backend
+
+import "fmt"
+
+// Shape checks shared by every backend, so that a bad call fails the same way,
+// with the same message, on the CPU and on any OpenCL device.
+
+func present(t Tensor) bool { return t != nil }
+
+// CheckMat verifies that every element of m lies inside its tensor.
+func CheckMat(op, name string, m Mat) error {
+	if !present(m.T) {
+		return ShapeErrorf(op, "%s has no tensor", name)
+	}
+	if m.Batch < 0 || m.Rows < 0 || m.Cols < 0 || m.Offset < 0 || m.BatchStride < 0 || m.RowStride < 0 {
+		return ShapeErrorf(op, "%s view has a negative size, offset or stride: %+v", name, describeMat(m))
+	}
+	if m.Batch == 0 || m.Rows == 0 || m.Cols == 0 {
+		return nil
+	}
+	if m.RowStride < m.Cols && m.Rows > 1 {
+		return ShapeErrorf(op, "%s row stride %d < %d columns", name, m.RowStride, m.Cols)
+	}
+	last := m.Offset + (m.Batch-1)*m.BatchStride + (m.Rows-1)*m.RowStride + m.Cols - 1
+	if n := m.T.Shape().Numel(); last >= n {
+		return ShapeErrorf(op, "%s view %s reaches element %d of a %v tensor (%d elements)",
+			name, describeMat(m), last, m.T.Shape(), n)
+	}
+	return nil
+}
+
+func describeMat(m Mat) string {
+	return fmt.Sprintf("batch %d x %dx%d (offset %d, strides %d/%d)", m.Batch, m.Rows, m.Cols, m.Offset, m.BatchStride, m.RowStride)
+}
+
+// GemmDims are the sizes of one Gemm call: Batch products of [M,K] x [K,N].
+type GemmDims struct{ Batch, M, N, K int }
+
+// CheckGemm validates a Gemm call and returns its sizes.
+func CheckGemm(dst, a, b Mat, opt GemmOptions) (GemmDims, error) {
+	const op = "Gemm"
+	for _, v := range []struct {
+		name string
+		m    Mat
+	}{{"dst", dst}, {"a", a}, {"b", b}} {
+		if err := CheckMat(op, v.name, v.m); err != nil {
+			return GemmDims{}, err
+		}
+	}
+	m, k := a.Rows, a.Cols
+	if opt.TransA {
+		m, k = k, m
+	}
+	kb, n := b.Rows, b.Cols
+	if opt.TransB {
+		kb, n = n, kb
+	}
+	if k != kb || dst.Rows != m || dst.Cols != n {
+		return GemmDims{}, ShapeErrorf(op, "op(a) is %dx%d, op(b) is %dx%d, dst is %dx%d (transA=%v transB=%v)",
+			m, k, kb, n, dst.Rows, dst.Cols, opt.TransA, opt.TransB)
+	}
+	for _, v := range []struct {
+		name string
+		m    Mat
+	}{{"a", a}, {"b", b}} {
+		if v.m.Batch != dst.Batch && !(v.m.Batch == 1 || v.m.BatchStride == 0) {
+			return GemmDims{}, ShapeErrorf(op, "%s has batch %d, dst has batch %d", v.name, v.m.Batch, dst.Batch)
+		}
+	}
+	if opt.Bias != nil {
+		if s := opt.Bias.Shape(); s.Numel() != n || len(s) != 1 {
+			return GemmDims{}, ShapeErrorf(op, "bias is %v, want [%d]", s, n)
+		}
+	}
+	if opt.Residual != nil {
+		r := *opt.Residual
+		if err := CheckMat(op, "residual", r); err != nil {
+			return GemmDims{}, err
+		}
+		if r.Batch != dst.Batch || r.Rows != m || r.Cols != n {
+			return GemmDims{}, ShapeErrorf(op, "residual is batch %d x %dx%d, dst is batch %d x %dx%d",
+				r.Batch, r.Rows, r.Cols, dst.Batch, m, n)
+		}
+	}
+	if err := checkActivation(op, opt.Activation); err != nil {
+		return GemmDims{}, err
+	}
+	return GemmDims{Batch: dst.Batch, M: m, N: n, K: k}, nil
+}
+
+// BatchIndex maps a batch index of dst onto a view that may be broadcast (batch 1).
+func (m Mat) BatchIndex(b int) int {
+	if m.Batch == 1 {
+		return 0
+	}
+	return b
+}
+
+func checkActivation(op string, a Activation) error {
+	if a < Identity || a > GELU {
+		return ArgumentErrorf(op, "unknown activation %d", int(a))
+	}
+	return nil
+}
+
+// CheckHeads verifies that every element of h lies inside its tensor.
+func CheckHeads(op, name string, h Heads) error {
+	if !present(h.T) {
+		return ShapeErrorf(op, "%s has no tensor", name)
+	}
+	if h.Batch < 0 || h.Heads < 0 || h.Seq < 0 || h.Dim < 0 || h.Offset < 0 ||
+		h.BatchStride < 0 || h.HeadStride < 0 || h.SeqStride < 0 {
+		return ShapeErrorf(op, "%s view has a negative size, offset or stride: %s", name, describeHeads(h))
+	}
+	if h.Batch == 0 || h.Heads == 0 || h.Seq == 0 || h.Dim == 0 {
+		return nil
+	}
+	last := h.Offset + (h.Batch-1)*h.BatchStride + (h.Heads-1)*h.HeadStride + (h.Seq-1)*h.SeqStride + h.Dim - 1
+	if n := h.T.Shape().Numel(); last >= n {
+		return ShapeErrorf(op, "%s view %s reaches element %d of a %v tensor (%d elements)",
+			name, describeHeads(h), last, h.T.Shape(), n)
+	}
+	return nil
+}
+
+func describeHeads(h Heads) string {
+	return fmt.Sprintf("[%d %d %d %d] (offset %d, strides %d/%d/%d)", h.Batch, h.Heads, h.Seq, h.Dim,
+		h.Offset, h.BatchStride, h.HeadStride, h.SeqStride)
+}
+
+// Dims is "[B H S D]" for messages.
+func (h Heads) Dims() string { return fmt.Sprintf("[%d %d %d %d]", h.Batch, h.Heads, h.Seq, h.Dim) }
+
+// MaskLayout says where the mask entry of (b, h, i, j) lies:
+// b*BatchStride + h*HeadStride + i*Sk + j. Present is false without a mask.
+type MaskLayout struct {
+	Present                 bool
+	BatchStride, HeadStride int
+}
+
+// AttentionDims are the sizes of an attention call.
+type AttentionDims struct {
+	Batch, Heads, SeqQ, SeqK, DimK, DimV int
+	Mask                                 MaskLayout
+}
+
+func checkMasks(op string, d *AttentionDims, opt AttentionOptions) error {
+	if opt.Causal < NotCausal || opt.Causal > CausalBottomRight {
+		return ArgumentErrorf(op, "unknown causal mode %d", int(opt.Causal))
+	}
+	if opt.MaskKind < MaskBool || opt.MaskKind > MaskAdditive {
+		return ArgumentErrorf(op, "unknown mask kind %d", int(opt.MaskKind))
+	}
+	if opt.Mask != nil {
+		s := opt.Mask.Shape()
+		switch {
+		case s.Equal(Shape{d.SeqQ, d.SeqK}):
+			d.Mask = MaskLayout{Present: true}
+		case s.Equal(Shape{d.Batch, d.Heads, d.SeqQ, d.SeqK}):
+			d.Mask = MaskLayout{Present: true, BatchStride: d.Heads * d.SeqQ * d.SeqK, HeadStride: d.SeqQ * d.SeqK}
+		default:
+			return ShapeErrorf(op, "mask is %v, want [%d %d] or [%d %d %d %d]",
+				s, d.SeqQ, d.SeqK, d.Batch, d.Heads, d.SeqQ, d.SeqK)
+		}
+	}
+	if opt.KeyPadding != nil {
+		if s := opt.KeyPadding.Shape(); !s.Equal(Shape{d.Batch, d.SeqK}) {
+			return ShapeErrorf(op, "key padding mask is %v, want [%d %d]", s, d.Batch, d.SeqK)
+		}
+	}
+	return nil
+}
+
+// CheckAttention validates a fused attention call.
+func CheckAttention(out, q, k, v Heads, opt AttentionOptions) (AttentionDims, error) {
+	const op = "Attention"
+	for _, x := range []struct {
+		name string
+		h    Heads
+	}{{"out", out}, {"q", q}, {"k", k}, {"v", v}} {
+		if err := CheckHeads(op, x.name, x.h); err != nil {
+			return AttentionDims{}, err
+		}
+	}
+	if q.Batch != k.Batch || q.Batch != v.Batch || q.Heads != k.Heads || q.Heads != v.Heads ||
+		q.Dim != k.Dim || k.Seq != v.Seq || out.Batch != q.Batch || out.Heads != q.Heads ||
+		out.Seq != q.Seq || out.Dim != v.Dim {
+		return AttentionDims{}, ShapeErrorf(op, "q %s, k %s, v %s, out %s do not fit (want q [B H Sq D], k [B H Sk D], v [B H Sk Dv], out [B H Sq Dv])",
+			q.Dims(), k.Dims(), v.Dims(), out.Dims())
+	}
+	d := AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim, DimV: v.Dim}
+	return d, checkMasks(op, &d, opt)
+}
+
+// CheckScores validates a Scores call.
+func CheckScores(dst Tensor, q, k Heads) (AttentionDims, error) {
+	const op = "Scores"
+	if err := CheckHeads(op, "q", q); err != nil {
+		return AttentionDims{}, err
+	}
+	if err := CheckHeads(op, "k", k); err != nil {
+		return AttentionDims{}, err
+	}
+	if q.Batch != k.Batch || q.Heads != k.Heads || q.Dim != k.Dim {
+		return AttentionDims{}, ShapeErrorf(op, "q %s and k %s do not fit (want [B H Sq D] and [B H Sk D])", q.Dims(), k.Dims())
+	}
+	if err := checkScoresTensor(op, "dst", dst, q.Batch, q.Heads, q.Seq, k.Seq); err != nil {
+		return AttentionDims{}, err
+	}
+	return AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim}, nil
+}
+
+func checkScoresTensor(op, name string, t Tensor, b, h, sq, sk int) error {
+	if !present(t) {
+		return ShapeErrorf(op, "%s has no tensor", name)
+	}
+	if s := t.Shape(); !s.Equal(Shape{b, h, sq, sk}) {
+		return ShapeErrorf(op, "%s is %v, want [%d %d %d %d]", name, s, b, h, sq, sk)
+	}
+	return nil
+}
+
+// CheckSoftmax validates a Softmax call; scores and dst are [B, H, Sq, Sk].
+func CheckSoftmax(dst, scores Tensor, opt AttentionOptions) (AttentionDims, error) {
+	const op = "Softmax"
+	if !present(scores) {
+		return AttentionDims{}, ShapeErrorf(op, "scores has no tensor")
+	}
+	s := scores.Shape()
+	if len(s) != 4 {
+		return AttentionDims{}, ShapeErrorf(op, "scores is %v, want [batch heads seq_q seq_k]", s)
+	}
+	if err := checkScoresTensor(op, "dst", dst, s[0], s[1], s[2], s[3]); err != nil {
+		return AttentionDims{}, err
+	}
+	d := AttentionDims{Batch: s[0], Heads: s[1], SeqQ: s[2], SeqK: s[3]}
+	return d, checkMasks(op, &d, opt)
+}
+
+// CheckAttendValues validates an AttendValues call.
+func CheckAttendValues(out Heads, weights Tensor, v Heads) (AttentionDims, error) {
+	const op = "AttendValues"
+	if err := CheckHeads(op, "out", out); err != nil {
+		return AttentionDims{}, err
+	}
+	if err := CheckHeads(op, "v", v); err != nil {
+		return AttentionDims{}, err
+	}
+	if out.Batch != v.Batch || out.Heads != v.Heads || out.Dim != v.Dim {
+		return AttentionDims{}, ShapeErrorf(op, "out %s and v %s do not fit (want [B H Sq Dv] and [B H Sk Dv])", out.Dims(), v.Dims())
+	}
+	if err := checkScoresTensor(op, "weights", weights, v.Batch, v.Heads, out.Seq, v.Seq); err != nil {
+		return AttentionDims{}, err
+	}
+	return AttentionDims{Batch: v.Batch, Heads: v.Heads, SeqQ: out.Seq, SeqK: v.Seq, DimV: v.Dim}, nil
+}
+
+// RowDims are the sizes of a row-wise operation: Rows rows of Cols elements.
+type RowDims struct{ Rows, Cols int }
+
+func rowsOf(s Shape) RowDims {
+	if len(s) == 0 {
+		return RowDims{Rows: 1, Cols: 1}
+	}
+	c := s[len(s)-1]
+	return RowDims{Rows: Shape(s[:len(s)-1]).Numel(), Cols: c}
+}
+
+func sameShape(op, name string, t Tensor, want Shape) error {
+	if !present(t) {
+		return ShapeErrorf(op, "%s has no tensor", name)
+	}
+	if s := t.Shape(); !s.Equal(want) {
+		return ShapeErrorf(op, "%s is %v, want %v", name, s, want)
+	}
+	return nil
+}
+
+func optionalShape(op, name string, t Tensor, want Shape) error {
+	if t == nil {
+		return nil
+	}
+	return sameShape(op, name, t, want)
+}
+
+// CheckLayerNorm validates a LayerNorm call.
+func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
+	const op = "LayerNorm"
+	if !present(x) {
+		return RowDims{}, ShapeErrorf(op, "x has no tensor")
+	}
+	s := x.Shape()
+	if len(s) == 0 {
+		return RowDims{}, ShapeErrorf(op, "x is a scalar, want [..., features]")
+	}
+	if err := sameShape(op, "dst", dst, s); err != nil {
+		return RowDims{}, err
+	}
+	d := rowsOf(s)
+	for _, p := range []struct {
+		name string
+		t    Tensor
+	}{{"gamma", opt.Gamma}, {"beta", opt.Beta}} {
+		if err := optionalShape(op, p.name, p.t, Shape{d.Cols}); err != nil {
+			return RowDims{}, err
+		}
+	}
+	if err := optionalShape(op, "residual", opt.Residual, s); err != nil {
+		return RowDims{}, err
+	}
+	if opt.Eps < 0 || opt.Eps != opt.Eps {
+		return RowDims{}, ArgumentErrorf(op, "eps = %g, want > 0", opt.Eps)
+	}
+	return d, nil
+}
+
+// FFNDims are the sizes of a FeedForward call: Rows rows of DModel, hidden width DFF.
+type FFNDims struct{ Rows, DModel, DFF int }
+
+// CheckFeedForward validates a FeedForward call.
+func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, error) {
+	const op = "FeedForward"
+	if !present(x) {
+		return FFNDims{}, ShapeErrorf(op, "x has no tensor")
+	}
+	s := x.Shape()
+	if len(s) == 0 {
+		return FFNDims{}, ShapeErrorf(op, "x is a scalar, want [..., d_model]")
+	}
+	if err := sameShape(op, "dst", dst, s); err != nil {
+		return FFNDims{}, err
+	}
+	r := rowsOf(s)
+	if !present(w.W1) || !present(w.W2) {
+		return FFNDims{}, ShapeErrorf(op, "W1 and W2 are required")
+	}
+	w1 := w.W1.Shape()
+	if len(w1) != 2 || w1[1] != r.Cols {
+		return FFNDims{}, ShapeErrorf(op, "W1 is %v, want [d_ff %d] for x %v", w1, r.Cols, s)
+	}
+	dff := w1[0]
+	if err := sameShape(op, "W2", w.W2, Shape{r.Cols, dff}); err != nil {
+		return FFNDims{}, err
+	}
+	if err := optionalShape(op, "B1", w.B1, Shape{dff}); err != nil {
+		return FFNDims{}, err
+	}
+	if err := optionalShape(op, "B2", w.B2, Shape{r.Cols}); err != nil {
+		return FFNDims{}, err
+	}
+	if err := optionalShape(op, "residual", opt.Residual, s); err != nil {
+		return FFNDims{}, err
+	}
+	if err := checkActivation(op, opt.Activation); err != nil {
+		return FFNDims{}, err
+	}
+	return FFNDims{Rows: r.Rows, DModel: r.Cols, DFF: dff}, nil
+}
+
+// PositionalDims are the sizes of a PositionalEncoding call: Rows rows (Batch
+// sequences of Seq positions) of D features.
+type PositionalDims struct{ Batch, Seq, D int }
+
+// CheckPositional validates a PositionalEncoding call.
+func CheckPositional(dst, x Tensor, opt PositionalOptions) (PositionalDims, error) {
+	const op = "PositionalEncoding"
+	if !present(dst) {
+		return PositionalDims{}, ShapeErrorf(op, "dst has no tensor")
+	}
+	s := dst.Shape()
+	if len(s) < 2 {
+		return PositionalDims{}, ShapeErrorf(op, "dst is %v, want [..., seq, d_model]", s)
+	}
+	if x != nil {
+		if err := sameShape(op, "x", x, s); err != nil {
+			return PositionalDims{}, err
+		}
+	}
+	if opt.Start < 0 {
+		return PositionalDims{}, ArgumentErrorf(op, "start position %d < 0", opt.Start)
+	}
+	return PositionalDims{Batch: Shape(s[:len(s)-2]).Numel(), Seq: s[len(s)-2], D: s[len(s)-1]}, nil
+}

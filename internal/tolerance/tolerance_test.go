@@ -1,0 +1,49 @@
+package tolerance
+
+import (
+	"math"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	ref := []float64{1, -2, 0.5, 0}
+	naive := []float32{1 + 1e-7, -2, 0.5, 0}
+	cases := []struct {
+		name string
+		got  []float32
+		ok   bool
+	}{
+		{"exact", []float32{1, -2, 0.5, 0}, true},
+		{"within ratio rule", []float32{1 + 2e-7, -2, 0.5, 0}, true},
+		{"over ratio rule", []float32{1 + 5e-6, -2, 0.5, 0}, false},
+		{"NaN where ref is finite", []float32{float32(math.NaN()), -2, 0.5, 0}, false},
+		{"short", []float32{1}, false},
+	}
+	for _, c := range cases {
+		r := Check(c.got, ref, naive, 2)
+		if r.OK() != c.ok {
+			t.Errorf("%s: OK() = %v, want %v (%v)", c.name, r.OK(), c.ok, r)
+		}
+	}
+}
+
+func TestCheckNonFinite(t *testing.T) {
+	ref := []float64{math.NaN(), math.Inf(-1), 1}
+	if r := Check([]float32{float32(math.NaN()), float32(math.Inf(-1)), 1}, ref, nil, 1); !r.OK() {
+		t.Errorf("matching NaN/Inf rejected: %v", r)
+	}
+	if r := Check([]float32{float32(math.NaN()), float32(math.Inf(1)), 1}, ref, nil, 1); r.OK() {
+		t.Errorf("Inf of the wrong sign accepted: %v", r)
+	}
+}
+
+func TestCheckRowsUsesRowScale(t *testing.T) {
+	ref := []float64{1000, 0, 1e-3, 0}
+	// An error of 1e-4 is fine next to 1000 (cap 1e-2) but not in a row of scale 1e-3.
+	if r := CheckRows([]float32{1000, 1e-4, 1e-3, 0}, ref, nil, 2); !r.OK() {
+		t.Errorf("row 0 error within its scale rejected: %v", r)
+	}
+	if r := CheckRows([]float32{1000, 0, 1e-3, 1e-4}, ref, nil, 2); r.OK() {
+		t.Errorf("row 1 error beyond its scale accepted: %v", r)
+	}
+}
