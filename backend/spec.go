@@ -82,14 +82,11 @@ func ParseSpec(text string) (Spec, error) {
 	case "gpu", "cpu", "accelerator":
 		return Spec{Kind: SpecOpenCL, Index: -1, Type: rest}, nil
 	}
-	if n, err := strconv.Atoi(rest); err == nil {
-		if n < 0 {
-			return Spec{}, fmt.Errorf("device spec %q: %w: negative device index", text, ErrArgument)
-		}
-		return Spec{Kind: SpecOpenCL, Index: n}, nil
-	}
 	if rest[0] == '-' || rest[0] == '+' {
 		return Spec{}, fmt.Errorf("device spec %q: %w: device index must be a non-negative integer", text, ErrArgument)
+	}
+	if n, err := strconv.Atoi(rest); err == nil {
+		return Spec{Kind: SpecOpenCL, Index: n}, nil
 	}
 	return Spec{Kind: SpecOpenCL, Index: -1, Name: strings.TrimSpace(t[len("opencl:"):])}, nil
 }

@@ -44,16 +44,25 @@ func Check(got []float32, ref []float64, naive []float32, scale float64) Report 
 // CheckRows compares got with ref where each row of rowLen elements has its own
 // scale, max|ref| over that row (LayerNorm, GEMM, FFN outputs).
 func CheckRows(got []float32, ref []float64, naive []float32, rowLen int) Report {
+	return CheckRowScales(got, ref, naive, rowLen, nil)
+}
+
+// CheckRowScales is CheckRows where the caller knows a larger natural scale of
+// some rows: each row's scale is max(rowScale[r], max|ref| over the row). A dot
+// product whose terms cancel (scores of equal keys, say) is judged against the
+// size of its terms, sum |q_d k_d|, not against its tiny result.
+func CheckRowScales(got []float32, ref []float64, naive []float32, rowLen int, rowScale []float64) Report {
 	if rowLen <= 0 {
 		rowLen = max(len(ref), 1)
 	}
-	rowScale := make([]float64, (len(ref)+rowLen-1)/rowLen)
+	scales := make([]float64, (len(ref)+rowLen-1)/rowLen)
+	copy(scales, rowScale)
 	for i, v := range ref {
-		if a := math.Abs(v); !math.IsInf(a, 0) && !math.IsNaN(a) && a > rowScale[i/rowLen] {
-			rowScale[i/rowLen] = a
+		if a := math.Abs(v); !math.IsInf(a, 0) && !math.IsNaN(a) && a > scales[i/rowLen] {
+			scales[i/rowLen] = a
 		}
 	}
-	return check(got, ref, naive, func(i int) float64 { return rowScale[i/rowLen] })
+	return check(got, ref, naive, func(i int) float64 { return scales[i/rowLen] })
 }
 
 func check(got []float32, ref []float64, naive []float32, scaleAt func(int) float64) Report {

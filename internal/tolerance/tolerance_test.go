@@ -47,3 +47,16 @@ func TestCheckRowsUsesRowScale(t *testing.T) {
 		t.Errorf("row 1 error beyond its scale accepted: %v", r)
 	}
 }
+
+func TestCheckRowScalesWidensCancellingRows(t *testing.T) {
+	// A row whose true value cancels to 1e-6 but whose terms are of size 1: an
+	// error of 1e-7 is float32 rounding of the terms, not a bug.
+	ref := []float64{1e-6, 1e-6}
+	got := []float32{1e-6 + 1e-7, 1e-6}
+	if r := CheckRows(got, ref, nil, 2); r.OK() {
+		t.Errorf("row scale from ref alone should reject: %v", r)
+	}
+	if r := CheckRowScales(got, ref, nil, 2, []float64{1}); !r.OK() {
+		t.Errorf("row scale 1 should accept: %v", r)
+	}
+}

@@ -1,0 +1,444 @@
+package backendtest
+
+import (
+	"math"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// The oracles of the suite. Each operation has two naive computations on host
+// data: a float64 one (the reference, ref64) and a float32 one written the
+// obvious way (naive32), whose error against ref64 sets the ratio rule of
+// internal/tolerance. Inputs are the float32 values given to the backend, read
+// exactly; nothing here is tuned for speed.
+
+// attnProblem is one attention call on host data. q, k and v are contiguous
+// [B, H, S, D] arrays; masks follow backend.AttentionOptions.
+type attnProblem struct {
+	B, H, Sq, Sk, Dk, Dv int
+	q, k, v              []float32
+	// scaleOpt is AttentionOptions.Scale (0: 1/sqrt(Dk)).
+	scaleOpt float32
+	causal   backend.CausalMode
+	// mask is [Sq, Sk] (mask4D false) or [B, H, Sq, Sk]; nil for none.
+	mask     []float32
+	mask4D   bool
+	maskKind backend.MaskKind
+	// padding is [B, Sk]; nonzero marks a padding key. nil for none.
+	padding []float32
+}
+
+func (p *attnProblem) scale() float32 {
+	return backend.AttentionOptions{Scale: p.scaleOpt}.EffectiveScale(p.Dk)
+}
+
+func (p *attnProblem) rows() int { return p.B * p.H * p.Sq }
+
+// maskAt says whether key j is out for query i of head (b, h), and the additive
+// mask entry where it is in.
+func (p *attnProblem) maskAt(b, h, i, j int) (out bool, add float32) {
+	switch p.causal {
+	case backend.CausalTopLeft:
+		out = j > i
+	case backend.CausalBottomRight:
+		out = j > i+p.Sk-p.Sq
+	}
+	if p.padding != nil && p.padding[b*p.Sk+j] != 0 {
+		out = true
+	}
+	if p.mask != nil {
+		at := i*p.Sk + j
+		if p.mask4D {
+			at += (b*p.H + h) * p.Sq * p.Sk
+		}
+		m := p.mask[at]
+		if p.maskKind == backend.MaskBool {
+			out = out || m != 0
+		} else {
+			add = m
+		}
+	}
+	return out, add
+}
+
+// rawScores are scale*q*k^T for every (b, h, i, j), without masks.
+func (p *attnProblem) rawScores() ([]float64, []float32) {
+	ref := make([]float64, p.rows()*p.Sk)
+	naive := make([]float32, len(ref))
+	s32 := p.scale()
+	s64 := float64(s32)
+	for bh := range p.B * p.H {
+		for i := range p.Sq {
+			qi := p.q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
+			for j := range p.Sk {
+				kj := p.k[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				var d64 float64
+				var d32 float32
+				for d := range p.Dk {
+					d64 += float64(qi[d]) * float64(kj[d])
+					d32 += qi[d] * kj[d]
+				}
+				at := (bh*p.Sq+i)*p.Sk + j
+				ref[at] = s64 * d64
+				naive[at] = s32 * d32
+			}
+		}
+	}
+	return ref, naive
+}
+
+// scoreScales is, for each row (b, h, i) of the scores, the size of the terms of
+// its dot products: |scale| * max_j sum_d |q[i,d] k[j,d]|. Rows whose dot
+// products cancel are judged against it (tolerance.CheckRowScales).
+func (p *attnProblem) scoreScales() []float64 {
+	scales := make([]float64, p.rows())
+	s := math.Abs(float64(p.scale()))
+	for bh := range p.B * p.H {
+		for i := range p.Sq {
+			qi := p.q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
+			for j := range p.Sk {
+				kj := p.k[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				var sum float64
+				for d := range p.Dk {
+					sum += math.Abs(float64(qi[d]) * float64(kj[d]))
+				}
+				scales[bh*p.Sq+i] = math.Max(scales[bh*p.Sq+i], s*sum)
+			}
+		}
+	}
+	return scales
+}
+
+// softmax64 applies the masks to scores [B, H, Sq, Sk] and normalises each row
+// in float64. dead marks the rows whose every key is out (all zeros).
+func (p *attnProblem) softmax64(scores []float64) (w []float64, dead []bool) {
+	w = make([]float64, len(scores))
+	dead = make([]bool, p.rows())
+	for b := range p.B {
+		for h := range p.H {
+			for i := range p.Sq {
+				r := (b*p.H+h)*p.Sq + i
+				row, wr := scores[r*p.Sk:][:p.Sk], w[r*p.Sk:][:p.Sk]
+				m := math.Inf(-1)
+				for j := range p.Sk {
+					out, add := p.maskAt(b, h, i, j)
+					if out {
+						wr[j] = math.Inf(-1)
+					} else {
+						wr[j] = row[j] + float64(add)
+					}
+					m = math.Max(m, wr[j])
+				}
+				if math.IsInf(m, -1) {
+					dead[r] = true
+					clear(wr)
+					continue
+				}
+				var sum float64
+				for j := range wr {
+					wr[j] = math.Exp(wr[j] - m)
+					sum += wr[j]
+				}
+				for j := range wr {
+					wr[j] /= sum
+				}
+			}
+		}
+	}
+	return w, dead
+}
+
+// softmax32 is softmax64 in float32.
+func (p *attnProblem) softmax32(scores []float32) []float32 {
+	ninf := float32(math.Inf(-1))
+	w := make([]float32, len(scores))
+	for b := range p.B {
+		for h := range p.H {
+			for i := range p.Sq {
+				r := (b*p.H+h)*p.Sq + i
+				row, wr := scores[r*p.Sk:][:p.Sk], w[r*p.Sk:][:p.Sk]
+				m := ninf
+				for j := range p.Sk {
+					out, add := p.maskAt(b, h, i, j)
+					if out {
+						wr[j] = ninf
+					} else {
+						wr[j] = row[j] + add
+					}
+					m = max(m, wr[j])
+				}
+				if m == ninf {
+					clear(wr)
+					continue
+				}
+				var sum float32
+				for j := range wr {
+					wr[j] = float32(math.Exp(float64(wr[j] - m)))
+					sum += wr[j]
+				}
+				for j := range wr {
+					wr[j] /= sum
+				}
+			}
+		}
+	}
+	return w
+}
+
+// attend64 is out[b,h] = w[b,h]*v[b,h], skipping weights that are exactly zero.
+func (p *attnProblem) attend64(w []float64) []float64 {
+	out := make([]float64, p.rows()*p.Dv)
+	for bh := range p.B * p.H {
+		for i := range p.Sq {
+			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
+			for j := range p.Sk {
+				wj := w[(bh*p.Sq+i)*p.Sk+j]
+				if wj == 0 {
+					continue
+				}
+				vj := p.v[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				for d := range o {
+					o[d] += wj * float64(vj[d])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// attend32 is attend64 in float32.
+func (p *attnProblem) attend32(w []float32) []float32 {
+	out := make([]float32, p.rows()*p.Dv)
+	for bh := range p.B * p.H {
+		for i := range p.Sq {
+			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
+			for j := range p.Sk {
+				wj := w[(bh*p.Sq+i)*p.Sk+j]
+				if wj == 0 {
+					continue
+				}
+				vj := p.v[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				for d := range o {
+					o[d] += wj * vj[d]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// attention is the whole softmax(scale*q*k^T + masks)*v: ref64, naive32 and the
+// rows whose every key is out.
+func (p *attnProblem) attention() (ref []float64, naive []float32, dead []bool) {
+	s64, s32 := p.rawScores()
+	w64, dead := p.softmax64(s64)
+	return p.attend64(w64), p.attend32(p.softmax32(s32)), dead
+}
+
+// matView reads element (b, i, j) of a backend.Mat laid out in buf.
+func matView(buf []float32, m backend.Mat, b, i, j int) float32 {
+	return buf[m.Offset+m.BatchIndex(b)*m.BatchStride+i*m.RowStride+j]
+}
+
+// gemmProblem is one Gemm call on host buffers (the whole tensors) and views.
+type gemmProblem struct {
+	a, b, dst, bias, res []float32
+	av, bv, dv, rv       backend.Mat
+	opt                  backend.GemmOptions
+	batch, m, n, k       int
+}
+
+func (g *gemmProblem) opA(b, i, k int) float32 {
+	if g.opt.TransA {
+		return matView(g.a, g.av, b, k, i)
+	}
+	return matView(g.a, g.av, b, i, k)
+}
+
+func (g *gemmProblem) opB(b, k, j int) float32 {
+	if g.opt.TransB {
+		return matView(g.b, g.bv, b, j, k)
+	}
+	return matView(g.b, g.bv, b, k, j)
+}
+
+// oracle returns ref64 and naive32 of dst's view as a compact [batch, m, n] array.
+func (g *gemmProblem) oracle() ([]float64, []float32) {
+	ref := make([]float64, g.batch*g.m*g.n)
+	naive := make([]float32, len(ref))
+	alpha := g.opt.EffectiveAlpha()
+	for b := range g.batch {
+		for i := range g.m {
+			for j := range g.n {
+				var s64 float64
+				var s32 float32
+				for k := range g.k {
+					x, y := g.opA(b, i, k), g.opB(b, k, j)
+					s64 += float64(x) * float64(y)
+					s32 += x * y
+				}
+				v64, v32 := float64(alpha)*s64, alpha*s32
+				if g.opt.Beta != 0 {
+					c := matView(g.dst, g.dv, b, i, j)
+					v64 += float64(g.opt.Beta) * float64(c)
+					v32 += g.opt.Beta * c
+				}
+				if g.bias != nil {
+					v64 += float64(g.bias[j])
+					v32 += g.bias[j]
+				}
+				v64, v32 = activate64(g.opt.Activation, v64), activate32(g.opt.Activation, v32)
+				if g.res != nil {
+					r := matView(g.res, g.rv, b, i, j)
+					v64 += float64(r)
+					v32 += r
+				}
+				at := (b*g.m+i)*g.n + j
+				ref[at], naive[at] = v64, v32
+			}
+		}
+	}
+	return ref, naive
+}
+
+func activate64(a backend.Activation, x float64) float64 {
+	switch a {
+	case backend.ReLU:
+		return math.Max(x, 0)
+	case backend.GELU:
+		return x / 2 * (1 + math.Erf(x/math.Sqrt2))
+	}
+	return x
+}
+
+func activate32(a backend.Activation, x float32) float32 {
+	switch a {
+	case backend.ReLU:
+		return max(x, 0)
+	case backend.GELU:
+		return float32(activate64(a, float64(x)))
+	}
+	return x
+}
+
+// layerNormOracle normalises rows of d elements of x (+ res). The sum x + res is
+// taken in float32, as the backend stores it, and read exactly from there.
+func layerNormOracle(x, res, gamma, beta []float32, d int, eps float32) ([]float64, []float32) {
+	ref := make([]float64, len(x))
+	naive := make([]float32, len(x))
+	if d == 0 {
+		return ref, naive
+	}
+	y := make([]float32, d)
+	for r := range len(x) / d {
+		copy(y, x[r*d:][:d])
+		if res != nil {
+			for j, v := range res[r*d:][:d] {
+				y[j] += v
+			}
+		}
+		var mean64, var64 float64
+		var mean32, var32 float32
+		for _, v := range y {
+			mean64 += float64(v)
+			mean32 += v
+		}
+		mean64 /= float64(d)
+		mean32 /= float32(d)
+		for _, v := range y {
+			var64 += (float64(v) - mean64) * (float64(v) - mean64)
+			var32 += (v - mean32) * (v - mean32)
+		}
+		var64 /= float64(d)
+		var32 /= float32(d)
+		inv64 := 1 / math.Sqrt(var64+float64(eps))
+		inv32 := float32(1 / math.Sqrt(float64(var32+eps)))
+		for j, v := range y {
+			o64, o32 := (float64(v)-mean64)*inv64, (v-mean32)*inv32
+			if gamma != nil {
+				o64 *= float64(gamma[j])
+				o32 *= gamma[j]
+			}
+			if beta != nil {
+				o64 += float64(beta[j])
+				o32 += beta[j]
+			}
+			ref[r*d+j], naive[r*d+j] = o64, o32
+		}
+	}
+	return ref, naive
+}
+
+// ffnOracle is act(x*W1^T + b1)*W2^T + b2 + res for rows of dModel elements.
+func ffnOracle(x, w1, b1, w2, b2, res []float32, dModel, dff int, act backend.Activation) ([]float64, []float32) {
+	ref := make([]float64, len(x))
+	naive := make([]float32, len(x))
+	if dModel == 0 {
+		return ref, naive
+	}
+	h64 := make([]float64, dff)
+	h32 := make([]float32, dff)
+	for r := range len(x) / dModel {
+		xr := x[r*dModel:][:dModel]
+		for f := range dff {
+			var s64 float64
+			var s32 float32
+			for d, v := range xr {
+				s64 += float64(v) * float64(w1[f*dModel+d])
+				s32 += v * w1[f*dModel+d]
+			}
+			if b1 != nil {
+				s64 += float64(b1[f])
+				s32 += b1[f]
+			}
+			h64[f], h32[f] = activate64(act, s64), activate32(act, s32)
+		}
+		for d := range dModel {
+			var s64 float64
+			var s32 float32
+			for f := range dff {
+				s64 += h64[f] * float64(w2[d*dff+f])
+				s32 += h32[f] * w2[d*dff+f]
+			}
+			if b2 != nil {
+				s64 += float64(b2[d])
+				s32 += b2[d]
+			}
+			if res != nil {
+				s64 += float64(res[r*dModel+d])
+				s32 += res[r*dModel+d]
+			}
+			ref[r*dModel+d], naive[r*dModel+d] = s64, s32
+		}
+	}
+	return ref, naive
+}
+
+// positionalOracle is x*inputScale + PE[start+s] for x [rows of seq positions, d]
+// (x nil: the encoding alone). naive32 forms the angle in float32, as PyTorch does.
+func positionalOracle(x []float32, n, seq, d, start int, inputScale float32) ([]float64, []float32) {
+	ref := make([]float64, n)
+	naive := make([]float32, n)
+	if d == 0 || seq == 0 {
+		return ref, naive
+	}
+	logBase := math.Log(10000)
+	for at := range n {
+		s, j := (at/d)%seq, at%d
+		pos := start + s
+		even := j - j%2
+		freq64 := math.Exp(-float64(even) / float64(d) * logBase)
+		freq32 := float32(math.Exp(float64(float32(even) * float32(-logBase/float64(d)))))
+		angle64, angle32 := float64(pos)*freq64, float32(pos)*freq32
+		pe64, pe32 := math.Sin(angle64), float32(math.Sin(float64(angle32)))
+		if j%2 == 1 {
+			pe64, pe32 = math.Cos(angle64), float32(math.Cos(float64(angle32)))
+		}
+		if x != nil {
+			pe64 += float64(x[at]) * float64(inputScale)
+			pe32 += x[at] * inputScale
+		}
+		ref[at], naive[at] = pe64, pe32
+	}
+	return ref, naive
+}

@@ -1,0 +1,92 @@
+package cpuref
+
+import (
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/cpuref/internal/sgemm"
+)
+
+// ffnChunkFloats bounds the hidden activations of one chunk of rows (4 MiB, so
+// they stay in the last-level cache between the two products).
+const ffnChunkFloats = 1 << 20
+
+// FeedForward computes dst = act(x*W1^T + b1)*W2^T + b2 (+ residual) in chunks
+// of rows. Each chunk runs two products on every core, with the bias and
+// activation applied in between; sgemm packs each weight panel once per chunk
+// and shares it between the cores (per-core row blocks would each repack all
+// of W1 and W2). dst may be x or the residual.
+func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt backend.FFNOptions) error {
+	const op = "FeedForward"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	d, err := backend.CheckFeedForward(dst, x, w, opt)
+	if err != nil {
+		return err
+	}
+	f := ffn{d: d, act: opt.Activation}
+	for _, t := range []struct {
+		name string
+		t    backend.Tensor
+		p    *[]float32
+	}{{"dst", dst, &f.dst}, {"x", x, &f.x}, {"W1", w.W1, &f.w1}, {"B1", w.B1, &f.b1},
+		{"W2", w.W2, &f.w2}, {"B2", w.B2, &f.b2}, {"residual", opt.Residual, &f.res}} {
+		if *t.p, err = b.data(op, t.name, t.t); err != nil {
+			return err
+		}
+	}
+	if d.Rows == 0 || d.DModel == 0 {
+		return nil
+	}
+	// Weights written through dst would change under later chunks: copy them.
+	for _, p := range []*[]float32{&f.w1, &f.b1, &f.w2, &f.b2} {
+		if sameStorage(*p, f.dst) {
+			*p = append([]float32(nil), *p...)
+		}
+	}
+	rows := max(ffnChunkFloats/max(d.DFF, 1), 1)
+	for lo := 0; lo < d.Rows; lo += rows {
+		f.chunk(lo, min(lo+rows, d.Rows))
+	}
+	return nil
+}
+
+// ffn is one validated FeedForward call; b1, b2 and res may be nil.
+type ffn struct {
+	d                           backend.FFNDims
+	act                         backend.Activation
+	dst, x, w1, b1, w2, b2, res []float32
+}
+
+// chunk computes rows [lo, hi). The first product reads all of the chunk's x
+// before its dst rows are written, and each residual element is read before
+// its dst element, so dst may alias x or the residual.
+func (f *ffn) chunk(lo, hi int) {
+	rows, dm, dff := hi-lo, f.d.DModel, f.d.DFF
+	buf := getBuffer(rows * dff)
+	defer putBuffer(buf)
+	hidden := *buf
+	sgemm.Gemm(false, true, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, f.w1, dm, 0, hidden, max(dff, 1))
+	out := f.dst[lo*dm : hi*dm]
+	beta := float32(0)
+	if f.b2 != nil || f.res != nil {
+		beta = 1
+	}
+	rowBlocks(rows, blockSize(rows, 4, 64), func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			biasActivate(hidden[r*dff:(r+1)*dff], f.b1, f.act)
+			o := out[r*dm : (r+1)*dm]
+			switch {
+			case f.res != nil && f.b2 != nil:
+				res := f.res[(lo+r)*dm:][:dm]
+				for j := range o {
+					o[j] = res[j] + f.b2[j]
+				}
+			case f.res != nil:
+				copy(o, f.res[(lo+r)*dm:][:dm])
+			case f.b2 != nil:
+				copy(o, f.b2)
+			}
+		}
+	})
+	sgemm.Gemm(false, true, rows, dm, dff, 1, hidden, max(dff, 1), f.w2, max(dff, 1), beta, out, dm)
+}

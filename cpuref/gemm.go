@@ -1,0 +1,141 @@
+package cpuref
+
+import (
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/cpuref/internal/sgemm"
+)
+
+// batchParallelMACs is the largest product (m*n*k multiply-adds) that a batched
+// Gemm runs on one core per matrix; larger products use every core each.
+const batchParallelMACs = 1 << 22
+
+// Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
+// every matrix of the batch (see backend.GemmOptions), dst may alias any input.
+// A batch of small products runs one product per core; larger ones use every
+// core on each product in turn.
+func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
+	const op = "Gemm"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	d, err := backend.CheckGemm(dst, a, bm, opt)
+	if err != nil {
+		return err
+	}
+	dd, err := b.data(op, "dst", dst.T)
+	if err != nil {
+		return err
+	}
+	ad, err := b.data(op, "a", a.T)
+	if err != nil {
+		return err
+	}
+	bd, err := b.data(op, "b", bm.T)
+	if err != nil {
+		return err
+	}
+	bias, err := b.data(op, "bias", opt.Bias)
+	if err != nil {
+		return err
+	}
+	var res strided
+	if opt.Residual != nil {
+		r := *opt.Residual
+		rd, err := b.data(op, "residual", r.T)
+		if err != nil {
+			return err
+		}
+		res = stridedOf(rd, r)
+	}
+	if d.Batch == 0 || d.M == 0 || d.N == 0 {
+		return nil
+	}
+
+	c := stridedOf(dd, dst)
+	// Inputs that share dst's storage are read from copies, so that writing
+	// dst cannot change them (in-place x = x*W + x, say).
+	av, bv := stridedOf(ad, a), stridedOf(bd, bm)
+	for _, in := range []*strided{&av, &bv, &res} {
+		if in.overlaps(c) {
+			*in = in.packed()
+		}
+	}
+	if sameStorage(bias, dd) {
+		bias = append([]float32(nil), bias...)
+	}
+
+	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res}
+	// Matrices of dst that do not overlap can be computed concurrently.
+	disjoint := c.batchStride >= (d.M-1)*c.rowStride+d.N
+	if d.Batch > 1 && disjoint && d.M*d.N*d.K <= batchParallelMACs {
+		parallelFor(d.Batch, func(i int) { g.run(i, false) })
+		return nil
+	}
+	for i := range d.Batch {
+		g.run(i, true)
+	}
+	return nil
+}
+
+func stridedOf(data []float32, m backend.Mat) strided {
+	return strided{data: data, batch: m.Batch, rows: m.Rows, cols: m.Cols, off: m.Offset, batchStride: m.BatchStride, rowStride: m.RowStride}
+}
+
+// gemmCall is one validated Gemm with its operands resolved to slices.
+type gemmCall struct {
+	d       backend.GemmDims
+	opt     backend.GemmOptions
+	alpha   float32
+	a, b, c strided
+	bias    []float32
+	res     strided
+}
+
+// run computes matrix i of the batch, with every core (parallel) or on the
+// calling goroutine.
+func (g *gemmCall) run(i int, parallel bool) {
+	a, lda := g.a.matrix(i)
+	b, ldb := g.b.matrix(i)
+	c, ldc := g.c.matrix(i)
+	var res []float32
+	ldr := 0
+	if g.res.data != nil {
+		res, ldr = g.res.matrix(i)
+	}
+	m, n, k := g.d.M, g.d.N, g.d.K
+	if !parallel {
+		sgemm.GemmSerial(g.opt.TransA, g.opt.TransB, m, n, k, g.alpha, a, lda, b, ldb, g.opt.Beta, c, ldc)
+		epilogue(c, ldc, 0, m, n, g.bias, g.opt.Activation, res, ldr)
+		return
+	}
+	sgemm.Gemm(g.opt.TransA, g.opt.TransB, m, n, k, g.alpha, a, lda, b, ldb, g.opt.Beta, c, ldc)
+	if g.bias == nil && g.opt.Activation == backend.Identity && res == nil {
+		return
+	}
+	rowBlocks(m, blockSize(m, 16, 256), func(lo, hi int) {
+		epilogue(c, ldc, lo, hi, n, g.bias, g.opt.Activation, res, ldr)
+	})
+}
+
+// epilogue finishes rows [lo, hi) of c (n columns, leading dimension ldc):
+// c = act(c + bias) + res.
+func epilogue(c []float32, ldc, lo, hi, n int, bias []float32, act backend.Activation, res []float32, ldr int) {
+	if bias == nil && act == backend.Identity && res == nil {
+		return
+	}
+	for i := lo; i < hi; i++ {
+		row := c[i*ldc : i*ldc+n]
+		biasActivate(row, bias, act)
+		if res != nil {
+			addTo(row, res[i*ldr:i*ldr+n])
+		}
+	}
+}
+
+// addTo sets dst += src.
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for j := range dst {
+		dst[j] += src[j]
+	}
+}

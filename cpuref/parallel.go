@@ -1,0 +1,56 @@
+package cpuref
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// parallelFor calls body(i) for every i in [0, n) from up to GOMAXPROCS
+// goroutines, handing out indices one at a time so uneven tasks (causal
+// attention blocks) balance. It returns when every call has returned.
+func parallelFor(n int, body func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			body(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for range workers {
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				body(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// rowBlocks splits rows into blocks of at most size rows and calls body(lo, hi)
+// for each block in parallel.
+func rowBlocks(rows, size int, body func(lo, hi int)) {
+	if rows <= 0 {
+		return
+	}
+	size = max(size, 1)
+	parallelFor((rows+size-1)/size, func(i int) {
+		lo := i * size
+		body(lo, min(lo+size, rows))
+	})
+}
+
+// blockSize returns a block size of at most maxSize rows that still gives every
+// core some blocks when rows is small, and at least minSize.
+func blockSize(rows, minSize, maxSize int) int {
+	per := (rows + 4*runtime.GOMAXPROCS(0) - 1) / (4 * runtime.GOMAXPROCS(0))
+	return max(minSize, min(maxSize, per))
+}

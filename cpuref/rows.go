@@ -1,0 +1,150 @@
+package cpuref
+
+import (
+	"math"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// LayerNorm computes dst = (y - mean(y)) / sqrt(var(y) + eps) * gamma + beta with
+// y = x + residual over each row (the last dimension). The statistics are
+// two-pass in float64 and the biased variance, as PyTorch; dst may be x or the
+// residual.
+func (b *Backend) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) error {
+	const op = "LayerNorm"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	d, err := backend.CheckLayerNorm(dst, x, opt)
+	if err != nil {
+		return err
+	}
+	var ln layerNorm
+	if ln.dst, err = b.data(op, "dst", dst); err != nil {
+		return err
+	}
+	if ln.x, err = b.data(op, "x", x); err != nil {
+		return err
+	}
+	if ln.gamma, err = b.data(op, "gamma", opt.Gamma); err != nil {
+		return err
+	}
+	if ln.beta, err = b.data(op, "beta", opt.Beta); err != nil {
+		return err
+	}
+	if ln.res, err = b.data(op, "residual", opt.Residual); err != nil {
+		return err
+	}
+	if d.Cols == 0 {
+		return nil
+	}
+	ln.n, ln.eps = d.Cols, float64(opt.EffectiveEps())
+	rowBlocks(d.Rows, blockSize(d.Rows, 8, 64), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ln.row(r)
+		}
+	})
+	return nil
+}
+
+// layerNorm is one validated LayerNorm call; gamma, beta and res may be nil.
+type layerNorm struct {
+	dst, x, gamma, beta, res []float32
+	n                        int
+	eps                      float64
+}
+
+// row normalises row r. Each element of x and res is read before the same
+// element of dst is written, so dst may alias either.
+func (ln *layerNorm) row(r int) {
+	x := ln.x[r*ln.n : (r+1)*ln.n]
+	var res []float32
+	if ln.res != nil {
+		res = ln.res[r*ln.n : (r+1)*ln.n]
+	}
+	// y = x + res is rounded to float32, as PyTorch stores it between the
+	// residual add and the norm.
+	y := func(j int) float64 {
+		if res != nil {
+			return float64(x[j] + res[j])
+		}
+		return float64(x[j])
+	}
+	var sum float64
+	for j := range x {
+		sum += y(j)
+	}
+	mean := sum / float64(ln.n)
+	var ss float64
+	for j := range x {
+		c := y(j) - mean
+		ss += c * c
+	}
+	rstd := 1 / math.Sqrt(ss/float64(ln.n)+ln.eps)
+	dst := ln.dst[r*ln.n : (r+1)*ln.n]
+	for j := range dst {
+		v := (y(j) - mean) * rstd
+		if ln.gamma != nil {
+			v *= float64(ln.gamma[j])
+		}
+		if ln.beta != nil {
+			v += float64(ln.beta[j])
+		}
+		dst[j] = float32(v)
+	}
+}
+
+// PositionalEncoding computes dst = x*scale + PE[start+s] for every sequence of
+// dst [..., S, D], or writes PE itself where x is nil, with
+// PE(pos, 2i) = sin(pos/10000^(2i/D)) and PE(pos, 2i+1) = cos(pos/10000^(2i/D))
+// in float64, rounded once. An odd D ends with a sine column, as PyTorch's.
+func (b *Backend) PositionalEncoding(dst, x backend.Tensor, opt backend.PositionalOptions) error {
+	const op = "PositionalEncoding"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	d, err := backend.CheckPositional(dst, x, opt)
+	if err != nil {
+		return err
+	}
+	dd, err := b.data(op, "dst", dst)
+	if err != nil {
+		return err
+	}
+	xd, err := b.data(op, "x", x)
+	if err != nil {
+		return err
+	}
+	if d.D == 0 {
+		return nil
+	}
+	scale := float64(opt.InputScale)
+	if scale == 0 {
+		scale = 1
+	}
+	// div[c] = 10000^(2i/D) for column c = 2i or 2i+1, as PyTorch's gen.py computes it.
+	div := make([]float64, d.D)
+	for c := range div {
+		div[c] = math.Pow(10000, float64(c&^1)/float64(d.D))
+	}
+	rows := d.Batch * d.Seq
+	rowBlocks(rows, blockSize(rows, 4, 64), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			pos := float64(opt.Start + r%d.Seq)
+			out := dd[r*d.D : (r+1)*d.D]
+			for c := range out {
+				var pe float64
+				if c&1 == 0 {
+					pe = math.Sin(pos / div[c])
+				} else {
+					pe = math.Cos(pos / div[c])
+				}
+				if xd != nil {
+					pe += float64(xd[r*d.D+c]) * scale
+				}
+				out[c] = float32(pe)
+			}
+		}
+	})
+	return nil
+}

@@ -1,0 +1,49 @@
+//go:build !purego
+
+package cpuref
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the assembly kernels of softmax_amd64.s.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func expShiftAVX2(x *float32, n int, m float32) float32
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+// expShift sets x[j] = exp(x[j] - m) (0 where that is below -87.3, as expf)
+// and returns the sum. x - m must be <= 88 or NaN, as in a softmax where m is
+// the row maximum.
+func expShift(x []float32, m float32) float32 {
+	var sum float32
+	n := 0
+	if useAVX2 && len(x) >= 8 {
+		n = len(x) &^ 7
+		sum = expShiftAVX2(&x[0], n, m)
+	}
+	for j := n; j < len(x); j++ {
+		p := expf(x[j] - m)
+		x[j] = p
+		sum += p
+	}
+	return sum
+}
+
+// rowMax is the largest element of row, ignoring NaN (-Inf for an empty row or
+// one of -Inf and NaN).
+func rowMax(row []float32) float32 {
+	mx := negInf
+	n := 0
+	if useAVX2 && len(row) >= 8 {
+		n = len(row) &^ 7
+		mx = maxAVX2(&row[0], n)
+	}
+	for _, v := range row[n:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	return mx
+}

@@ -1,0 +1,124 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Constants of expf (mathf.go): log2(e), the rounding magic 1.5*2^23, ln2 split
+// in c1+c2, the Cephes polynomial p0..p5, the range limits and 1.
+DATA expConst<>+0(SB)/4, $0x3fb8aa3b  // log2e
+DATA expConst<>+4(SB)/4, $0x4b400000  // magic
+DATA expConst<>+8(SB)/4, $0x3f318000  // c1 = 0.693359375
+DATA expConst<>+12(SB)/4, $0xb95e8083 // c2 = -2.12194440e-4
+DATA expConst<>+16(SB)/4, $0x39506967 // p0
+DATA expConst<>+20(SB)/4, $0x3ab743ce // p1
+DATA expConst<>+24(SB)/4, $0x3c088908 // p2
+DATA expConst<>+28(SB)/4, $0x3d2aa9c1 // p3
+DATA expConst<>+32(SB)/4, $0x3e2aaaaa // p4
+DATA expConst<>+36(SB)/4, $0x3f000000 // p5
+DATA expConst<>+40(SB)/4, $0xc2aeac4f // low = -87.33654
+DATA expConst<>+44(SB)/4, $0x42b00000 // high = 88
+DATA expConst<>+48(SB)/4, $0x3f800000 // 1
+DATA expConst<>+52(SB)/4, $0xff800000 // -Inf
+GLOBL expConst<>(SB), RODATA|NOPTR, $56
+
+// func expShiftAVX2(x *float32, n int, m float32) float32
+// x[j] = exp(x[j] - m) for j < n (n a multiple of 8), returning the sum.
+// Below -87.33654 (and for -Inf) the result is 0; NaN stays NaN.
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y14
+	VBROADCASTSS expConst<>+0(SB), Y13
+	VBROADCASTSS expConst<>+4(SB), Y12
+	VBROADCASTSS expConst<>+8(SB), Y11
+	VBROADCASTSS expConst<>+12(SB), Y10
+	VBROADCASTSS expConst<>+40(SB), Y9
+	VBROADCASTSS expConst<>+48(SB), Y8
+	VXORPS Y15, Y15, Y15
+	SHRQ $3, CX
+	JZ   done
+
+loop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y14, Y0, Y0         // v = x - m
+	VCMPPS  $3, Y0, Y0, Y5      // NaN lanes
+	VCMPPS  $1, Y9, Y0, Y4      // v < low: result 0
+	VMAXPS  Y9, Y0, Y0          // clamp to [low, high]
+	VBROADCASTSS expConst<>+44(SB), Y7
+	VMINPS  Y7, Y0, Y0
+	VMOVAPS Y12, Y1
+	VFMADD231PS Y13, Y0, Y1     // t = v*log2e + magic: round(v*log2e) in the low mantissa bits
+	VSUBPS  Y12, Y1, Y2         // fn = round(v*log2e)
+	VPSUBD  Y12, Y1, Y6         // n
+	VPSLLD  $23, Y6, Y6
+	VPADDD  Y8, Y6, Y6          // 2^n
+	VFNMADD231PS Y11, Y2, Y0    // r = v - fn*c1
+	VFNMADD231PS Y10, Y2, Y0    // r -= fn*c2
+	VBROADCASTSS expConst<>+16(SB), Y3
+	VBROADCASTSS expConst<>+20(SB), Y7
+	VFMADD213PS Y7, Y0, Y3      // p = p*r + p1
+	VBROADCASTSS expConst<>+24(SB), Y7
+	VFMADD213PS Y7, Y0, Y3
+	VBROADCASTSS expConst<>+28(SB), Y7
+	VFMADD213PS Y7, Y0, Y3
+	VBROADCASTSS expConst<>+32(SB), Y7
+	VFMADD213PS Y7, Y0, Y3
+	VBROADCASTSS expConst<>+36(SB), Y7
+	VFMADD213PS Y7, Y0, Y3
+	VMULPS  Y0, Y0, Y7          // r^2
+	VFMADD213PS Y0, Y7, Y3      // y = p*r^2 + r
+	VADDPS  Y8, Y3, Y3          // y += 1
+	VMULPS  Y6, Y3, Y3          // y * 2^n
+	VANDNPS Y3, Y4, Y3          // 0 below low
+	VORPS   Y5, Y3, Y3          // NaN where v was NaN
+	VMOVUPS Y3, (SI)
+	VADDPS  Y3, Y15, Y15
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VEXTRACTF128 $1, Y15, X0
+	VADDPS  X0, X15, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS   X0, ret+24(FP)
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+// The largest of x[:n] (n a multiple of 8), ignoring NaN; -Inf if none.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS expConst<>+52(SB), Y0
+	VMOVAPS Y0, Y2
+	SHRQ $4, CX
+	JZ   tail
+
+loop16:
+	VMOVUPS (SI), Y1
+	VMAXPS  Y0, Y1, Y0          // x > acc ? x : acc; NaN x keeps acc
+	VMOVUPS 32(SI), Y3
+	VMAXPS  Y2, Y3, Y2
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     loop16
+
+tail:
+	MOVQ n+8(FP), CX
+	ANDQ $8, CX
+	JZ   reduce
+	VMOVUPS (SI), Y1
+	VMAXPS  Y0, Y1, Y0
+
+reduce:
+	VMAXPS  Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS  X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS  X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS  X1, X0, X0
+	VZEROUPPER
+	MOVSS   X0, ret+16(FP)
+	RET

@@ -1,0 +1,77 @@
+package stress
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/clattn/clattn/cpuref"
+)
+
+// TestRandomRuns runs many random cases of every op on the pure-Go backend:
+// every case the generator makes must be a valid call.
+func TestRandomRuns(t *testing.T) {
+	b := cpuref.New()
+	defer b.Close()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, op := range Ops {
+		for range 20 {
+			c, err := Random(rng, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.Run(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep := Compare(c, out, out); !rep.OK() {
+				t.Errorf("%s %s: an output differs from itself: %v", c.Op, c.Desc, rep)
+			}
+			if c.Op != "gemm" { // NaN in masked values or scores must not leak
+				for i, x := range out {
+					if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+						t.Fatalf("%s %s: element %d is %g", c.Op, c.Desc, i, x)
+					}
+				}
+			}
+		}
+	}
+	if _, err := Random(rng, "nope"); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("Random(nope) = %v, want an unknown-op error", err)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	rows := Case{RowLen: 2}
+	for _, tc := range []struct {
+		name     string
+		c        Case
+		got, ref []float32
+		wantOver int
+	}{
+		{"equal", rows, []float32{1, 2, 3, 4}, []float32{1, 2, 3, 4}, 0},
+		// row scale 2: cap 4*(1e-5*2 + 1e-5*1) = 1.2e-4
+		{"within", rows, []float32{1 + 1e-4, 2}, []float32{1, 2}, 0},
+		{"over", rows, []float32{1 + 2e-4, 2}, []float32{1, 2}, 1},
+		{"nan-same", rows, []float32{nan, 2}, []float32{nan, 2}, 0},
+		{"nan-missing", rows, []float32{1, 2}, []float32{nan, 2}, 1},
+		{"inf-sign", rows, []float32{-inf, 2}, []float32{inf, 2}, 1},
+		{"length", rows, []float32{1}, []float32{1, 2}, 2},
+		// one scale (max|V| = 10): cap 4*(1e-4 + 1e-5*0) = 4e-4
+		{"scale", Case{Scale: 10}, []float32{3e-4}, []float32{0}, 0},
+		// terms of magnitude 100 allow 4e-3 where the result cancelled to 1e-4
+		{"terms", Case{RowLen: 1, terms: func() []float64 { return []float64{100, 100} }}, []float32{3e-3, 5e-3}, []float32{1e-4, 1e-4}, 1},
+	} {
+		if rep := Compare(tc.c, tc.got, tc.ref); rep.Over != tc.wantOver {
+			t.Errorf("%s: over = %d, want %d (%v)", tc.name, rep.Over, tc.wantOver, rep)
+		}
+	}
+}
+
+func TestConcurrentCPU(t *testing.T) {
+	b := cpuref.New()
+	defer b.Close()
+	Concurrent(t, b, Mixed(3, 1), 4)
+}
