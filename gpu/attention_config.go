@@ -1,0 +1,194 @@
+package gpu
+
+import (
+	"fmt"
+	"strings"
+)
+
+// attentionConfig is the tiling of the attention kernels, passed as build-time
+// defines. A Tuning (SetTuning) may replace the fused-kernel tiles.
+type attentionConfig struct {
+	// CPU selects flash_cpu.cl (explicit float16 vectors, for CPU devices) for
+	// the fused kernel instead of flash.cl (work-item tiles, for GPUs).
+	CPU bool
+
+	// flash.cl: BM query rows per work-group on TR x TC work-items (TR along
+	// rows, TC along keys and value columns), BN keys per local tile, LPad
+	// floats of padding per local row (1 avoids bank conflicts on GPUs).
+	BM, BN, TR, TC, LPad int
+
+	// flash_cpu.cl: RB query rows per work-item, NW work-items per group, KB
+	// keys per local tile.
+	RB, NW, KB int
+
+	// attn_bmm (Scores, AttendValues): a TM x TN output tile per work-group in
+	// steps of TK, RM x RN outputs per work-item.
+	TM, TN, TK, RM, RN int
+
+	// attn_softmax: SoftmaxGroup work-items per row (a power of two).
+	SoftmaxGroup int
+}
+
+// Shipped defaults per device class (attentionConfigFor picks one; Device.SetTuning
+// may override the fused tiles, and Open applies those gpubench tune cached):
+//
+//	class        fused kernel                            bmm tile         softmax  why
+//	CPU (PoCL)   flash_cpu: 8 rows x 4 work-items, 128   32x32x16, 4x4    64       float16 vectors along keys and
+//	             keys per tile                                                     value columns; 8 rows share each
+//	                                                                               transposed K load (~4x flash.cl on PoCL)
+//	NVIDIA       flash: 64 rows x 32 keys, 16x16 items,  64x64x16, 4x4    256      4x2 scores and 4x4 outputs per
+//	             4 rows each, padded local rows                                    item in registers; Q,K,V,P tiles
+//	                                                                               fit the 48 KB OpenCL limit at d=64
+//	AMD          as NVIDIA                               64x64x16, 4x4    256      64 KB local memory per group
+//	Intel, other flash: 32 rows x 32 keys, 8x16 items    32x32x16, 2x2    128      smaller register files and local
+//	                                                                               memory
+//
+// For large head dims the fused tiles shrink until they fit the device (fusedFor).
+var (
+	attentionConfigCPU = attentionConfig{CPU: true, RB: 8, NW: 4, KB: 128,
+		BM: 32, BN: 32, TR: 8, TC: 16,
+		TM: 32, TN: 32, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 64}
+	attentionConfigNVIDIA = attentionConfig{BM: 64, BN: 32, TR: 16, TC: 16, LPad: 1,
+		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256}
+	attentionConfigGeneric = attentionConfig{BM: 32, BN: 32, TR: 8, TC: 16, LPad: 1,
+		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128}
+)
+
+// attentionConfigFor returns the default tiling of the device's class, with
+// its work-group sizes reduced to what the device allows.
+func attentionConfigFor(info DeviceInfo) attentionConfig {
+	c := attentionConfigGeneric
+	vendor := strings.ToLower(info.Vendor + " " + info.Platform + " " + info.Name)
+	switch {
+	case info.Type == "cpu":
+		c = attentionConfigCPU
+	case strings.Contains(vendor, "nvidia"):
+		c = attentionConfigNVIDIA
+	case strings.Contains(vendor, "amd") || strings.Contains(vendor, "advanced micro devices"):
+		c = attentionConfigNVIDIA
+	}
+	limit := max(info.MaxWorkGroupSize, 1)
+	for c.SoftmaxGroup > limit {
+		c.SoftmaxGroup /= 2
+	}
+	for (c.TM/c.RM)*(c.TN/c.RN) > limit && c.TM > c.RM {
+		c.TM /= 2
+		c.TN /= 2
+		if c.TN < c.RN {
+			c.TN = c.RN
+		}
+	}
+	return c
+}
+
+// padHeadDim rounds a head dim up to the granularity of the specialised builds
+// (8 up to 32, 16 up to 128, 32 beyond), so that a few builds serve every size.
+func padHeadDim(d int, cpu bool) int {
+	step := 32
+	switch {
+	case cpu:
+		step = 16 // flash_cpu.cl works in float16 vectors
+	case d <= 32:
+		step = 8
+	case d <= 128:
+		step = 16
+	}
+	return max(roundUp(d, step), step)
+}
+
+// fusedKernel is one launchable shape of the fused attention kernel.
+type fusedKernel struct {
+	file, kernel string
+	options      []string
+	rows         int // query rows per work-group
+	local        []int
+}
+
+// fusedFor returns the fused kernel build for head dims dk, dv: the class
+// default, its tiles halved until the local memory and work-group fit the device.
+func (c attentionConfig) fusedFor(info DeviceInfo, dk, dv int) (fusedKernel, error) {
+	c, err := c.fitted(info, dk, dv)
+	if err != nil {
+		return fusedKernel{}, err
+	}
+	dkp, dvp := padHeadDim(dk, c.CPU), padHeadDim(dv, c.CPU)
+	if c.CPU {
+		return fusedKernel{
+			file: "flash_cpu.cl", kernel: "flash_attention_cpu",
+			options: []string{fmt.Sprintf("-DRB=%d -DNW=%d -DKB=%d -DDKP=%d -DDVP=%d", c.RB, c.NW, c.KB, dkp, dvp)},
+			rows:    c.RB * c.NW, local: []int{c.NW, 1},
+		}, nil
+	}
+	return fusedKernel{
+		file: "flash.cl", kernel: "flash_attention",
+		options: []string{fmt.Sprintf("-DBM=%d -DBN=%d -DTR=%d -DTC=%d -DLPAD=%d -DDKP=%d -DDVP=%d", c.BM, c.BN, c.TR, c.TC, c.LPad, dkp, dvp)},
+		rows:    c.BM, local: []int{c.TC, c.TR},
+	}, nil
+}
+
+// fitted returns c with its fused tiles halved until the local memory and
+// work-group of head dims dk, dv fit the device.
+func (c attentionConfig) fitted(info DeviceInfo, dk, dv int) (attentionConfig, error) {
+	dkp, dvp := padHeadDim(dk, c.CPU), padHeadDim(dv, c.CPU)
+	limit := localLimit(info)
+	if c.CPU {
+		for c.KB > 16 && flashCPULocalBytes(c.KB, dkp) > limit {
+			c.KB /= 2
+		}
+		if flashCPULocalBytes(c.KB, dkp) > limit || c.NW > max(info.MaxWorkGroupSize, 1) {
+			return c, fmt.Errorf("head dim %d needs %d bytes of local memory, the device has %d", dk, flashCPULocalBytes(c.KB, dkp), limit)
+		}
+		return c, nil
+	}
+	bytes := func() int64 { return flashLocalBytes(c.BM, c.BN, c.TC, c.LPad, dkp, dvp) }
+	for bytes() > limit || c.TR*c.TC > info.MaxWorkGroupSize {
+		switch {
+		case c.BN > c.TC:
+			c.BN /= 2
+		case c.BM > c.TR:
+			c.BM /= 2
+		case c.TC > 1:
+			c.TC /= 2
+			c.BN = c.TC
+		case c.TR > 1:
+			c.TR /= 2
+			c.BM = c.TR
+		default:
+			return c, fmt.Errorf("head dims %d, %d need %d bytes of local memory, the device has %d", dk, dv, bytes(), limit)
+		}
+	}
+	return c, nil
+}
+
+// localLimit is the device's local memory per work-group, or the OpenCL
+// minimum where it reports none.
+func localLimit(info DeviceInfo) int64 {
+	if info.LocalMem <= 0 {
+		return 32 << 10
+	}
+	return info.LocalMem
+}
+
+// flashLocalBytes is the local memory of flash.cl: the Q, K, V, P and
+// reduction tiles and two flags.
+func flashLocalBytes(bm, bn, tc, lpad, dkp, dvp int) int64 {
+	p := lpad
+	return int64(4*(dkp*(bm+p)+dkp*(bn+p)+bn*(dvp+p)+bn*(bm+p)+tc*(bm+p)) + 8)
+}
+
+// flashCPULocalBytes is the local memory of flash_cpu.cl: the transposed K
+// tile and two flags.
+func flashCPULocalBytes(kb, dkp int) int64 { return int64(4*dkp*kb + 8) }
+
+// bmmOptions are the attn_bmm defines; skipZero and bNK select the
+// AttendValues and Scores variants.
+func (c attentionConfig) bmmOptions(bNK, skipZero bool) []string {
+	o := []string{fmt.Sprintf("-DTM=%d -DTN=%d -DTK=%d -DRM=%d -DRN=%d -DLPAD=%d", c.TM, c.TN, c.TK, c.RM, c.RN, c.LPad)}
+	if bNK {
+		o = append(o, "-DB_NK")
+	}
+	if skipZero {
+		o = append(o, "-DSKIP_ZERO_A")
+	}
+	return o
+}

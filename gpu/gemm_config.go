@@ -1,0 +1,143 @@
+package gpu
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// gemmConfig is the tiling of kernels/gemm.cl, passed as build-time defines.
+// A work-group computes a TM x TN block of C in steps of TK along k, with
+// (TN/WPTN) x (TM/WPTM) work-items of WPTM x WPTN results each.
+type gemmConfig struct {
+	TM, TN, TK int // work-group tile
+	WPTM, WPTN int // work-item micro-tile
+	VWN        int // vector width of the micro-tile columns (1, 2, 4, 8, 16)
+	LVW        int // vector width of the global loads where a view is aligned (1, 2, 4, 8, 16)
+	Unroll     int // unroll factor of the micro-tile loops; 0 = full
+}
+
+// Shipped defaults per device class (gemmConfigFor picks one; Device.SetTuning may
+// override it, and Open applies the tiles gpubench tune cached for the device):
+//
+//	class        TM  TN  TK WPTM WPTN VWN LVW unroll  work-group  why
+//	CPU (PoCL)  128 128  64    8   32  16  16      2  4x16        an 8x32 micro-tile is 16 AVX-512
+//	                                                              accumulators; PoCL loses its
+//	                                                              registers on a full unroll;
+//	                                                              128-wide tiles beat 64 (77 vs
+//	                                                              63 GFLOP/s at 1024^3, 2 cores)
+//	NVIDIA      128 128  16    8    8   4   4   full  16x16       8x8 register blocking, float4
+//	                                                              global and local reads, 33 KB
+//	                                                              double-buffered local tiles: the
+//	                                                              usual >50%-of-peak SGEMM shape
+//	                                                              on Ampere/Hopper
+//	AMD, Apple,  64  64  16    4    4   4   4   full  16x16       smaller register files and
+//	Intel, other                                                  64-wide waves: 4x4 keeps
+//	                                                              occupancy up
+var (
+	gemmConfigCPU     = gemmConfig{TM: 128, TN: 128, TK: 64, WPTM: 8, WPTN: 32, VWN: 16, LVW: 16, Unroll: 2}
+	gemmConfigNVIDIA  = gemmConfig{TM: 128, TN: 128, TK: 16, WPTM: 8, WPTN: 8, VWN: 4, LVW: 4}
+	gemmConfigGeneric = gemmConfig{TM: 64, TN: 64, TK: 16, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}
+	// gemmConfigSmall fits any OpenCL 1.2 device (64 work-items, 4.1 KB of local memory).
+	gemmConfigSmall = gemmConfig{TM: 32, TN: 32, TK: 8, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}
+)
+
+// gemmConfigFor returns the tiling for a device: the default of its class, else the
+// generic one, else the small one, the first whose work-group and local tiles the
+// device can hold.
+func gemmConfigFor(info DeviceInfo) gemmConfig {
+	c := gemmConfigGeneric
+	vendor := strings.ToLower(info.Vendor + " " + info.Platform + " " + info.Name)
+	switch {
+	case info.Type == "cpu":
+		c = gemmConfigCPU
+	case strings.Contains(vendor, "nvidia"):
+		c = gemmConfigNVIDIA
+	}
+	for _, c := range []gemmConfig{c, gemmConfigGeneric} {
+		if c.valid() == nil && c.fits(info) {
+			return c
+		}
+	}
+	return gemmConfigSmall
+}
+
+// gemmConfigForShape is gemmConfigFor for one product: on a GPU, a product too
+// small to give every compute unit a work-group of the default tiling takes the
+// 64x64 generic one instead (four times as many work-groups per product).
+func gemmConfigForShape(info DeviceInfo, dims backend.GemmDims) gemmConfig {
+	return gemmConfigSized(gemmConfigFor(info), info, dims)
+}
+
+// gemmConfigSized is gemmConfigForShape for a device whose tiling is c (the
+// default or a Tuning).
+func gemmConfigSized(c gemmConfig, info DeviceInfo, dims backend.GemmDims) gemmConfig {
+	if info.Type != "gpu" || c.TM*c.TN <= gemmConfigGeneric.TM*gemmConfigGeneric.TN {
+		return c
+	}
+	groups := tileCount(dims.M, c.TM) * tileCount(dims.N, c.TN) * dims.Batch
+	if groups < info.ComputeUnits && gemmConfigGeneric.fits(info) {
+		return gemmConfigGeneric
+	}
+	return c
+}
+
+// fits reports whether the device can run c: work-group size and local memory.
+func (c gemmConfig) fits(info DeviceInfo) bool {
+	x, y := c.localSize()
+	if x*y > info.MaxWorkGroupSize {
+		return false
+	}
+	if len(info.MaxWorkItemSizes) >= 2 && (x > info.MaxWorkItemSizes[0] || y > info.MaxWorkItemSizes[1]) {
+		return false
+	}
+	return int64(c.localBytes()) <= info.LocalMem
+}
+
+// valid reports whether the tile sizes divide as the kernel requires.
+func (c gemmConfig) valid() error {
+	ok := c.TM > 0 && c.TN > 0 && c.TK > 0 && c.WPTM > 0 && c.WPTN > 0 && c.Unroll >= 0 &&
+		c.TM%c.WPTM == 0 && c.TN%c.WPTN == 0
+	for _, w := range []int{c.VWN, c.LVW} {
+		switch w {
+		case 1, 2, 4, 8, 16:
+		default:
+			ok = false
+		}
+	}
+	if ok {
+		x, y := c.localSize()
+		n := x * y
+		ok = c.WPTN%c.VWN == 0 && c.TM%c.LVW == 0 && c.TN%c.LVW == 0 && c.TK%c.LVW == 0 &&
+			(c.TM*c.TK)%(n*c.LVW) == 0 && (c.TN*c.TK)%(n*c.LVW) == 0
+	}
+	if !ok {
+		return fmt.Errorf("gemm tiling %+v: tiles must divide into micro-tiles, vectors and work-items", c)
+	}
+	return nil
+}
+
+// localSize is the work-group shape: columns, rows of work-items.
+func (c gemmConfig) localSize() (x, y int) { return c.TN / c.WPTN, c.TM / c.WPTM }
+
+// localBytes is the local memory of the two buffered A and B tiles.
+func (c gemmConfig) localBytes() int { return 2 * c.TK * (c.TM + 1 + c.TN) * 4 }
+
+// options are the build options that select c in kernels/gemm.cl.
+func (c gemmConfig) options() []string {
+	return []string{
+		fmt.Sprintf("-DTM=%d", c.TM), fmt.Sprintf("-DTN=%d", c.TN), fmt.Sprintf("-DTK=%d", c.TK),
+		fmt.Sprintf("-DWPTM=%d", c.WPTM), fmt.Sprintf("-DWPTN=%d", c.WPTN),
+		fmt.Sprintf("-DVWN=%d", c.VWN), fmt.Sprintf("-DLVW=%d", c.LVW), fmt.Sprintf("-DUNR=%d", c.Unroll),
+	}
+}
+
+// vectorLoads reports whether the kernel may read m with LVW-wide vector loads: its
+// offset, strides and line length (columns) are multiples of LVW, so every vector of
+// a line starts aligned and lies wholly inside or wholly past the line.
+func (c gemmConfig) vectorLoads(m backend.Mat) bool {
+	l := c.LVW
+	return m.Offset%l == 0 && m.Cols%l == 0 && (m.Rows <= 1 || m.RowStride%l == 0) &&
+		(m.Batch <= 1 || m.BatchStride%l == 0)
+}

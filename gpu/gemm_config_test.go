@@ -1,0 +1,134 @@
+package gpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/clattn/clattn/backend"
+)
+
+func TestGemmConfigsValid(t *testing.T) {
+	for _, c := range []gemmConfig{gemmConfigCPU, gemmConfigNVIDIA, gemmConfigGeneric, gemmConfigSmall} {
+		if err := c.valid(); err != nil {
+			t.Error(err)
+		}
+	}
+	nvidia := DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024}
+	if c := gemmConfigFor(nvidia); c != gemmConfigNVIDIA {
+		t.Errorf("NVIDIA: got %+v", c)
+	}
+	nvidia.ComputeUnits = 132
+	if c := gemmConfigForShape(nvidia, backend.GemmDims{Batch: 1, M: 512, N: 512, K: 512}); c != gemmConfigGeneric {
+		t.Errorf("NVIDIA, 16 tiles of 128 for 132 units: got %+v", c)
+	}
+	if c := gemmConfigForShape(nvidia, backend.GemmDims{Batch: 16, M: 512, N: 512, K: 64}); c != gemmConfigNVIDIA {
+		t.Errorf("NVIDIA, 256 tiles of 128 for 132 units: got %+v", c)
+	}
+	intelCPU := DeviceInfo{Type: "cpu", Vendor: "Intel(R) Corporation", LocalMem: 32 << 10, MaxWorkGroupSize: 8192}
+	if c := gemmConfigFor(intelCPU); c != gemmConfigGeneric {
+		t.Errorf("CPU with 32 KB local memory: got %+v", c)
+	}
+	tiny := DeviceInfo{Type: "gpu", Vendor: "Imaginary", LocalMem: 16 << 10, MaxWorkGroupSize: 128}
+	if c := gemmConfigFor(tiny); c != gemmConfigSmall {
+		t.Errorf("small device: got %+v", c)
+	}
+}
+
+// TestGemmTilings runs the GPU tilings on whatever OpenCL device there is (PoCL in
+// CI), so that a tiling is checked before it meets its hardware: the device's
+// vendor is rewritten to select each one.
+func TestGemmTilings(t *testing.T) {
+	infos, err := Devices()
+	if err != nil || len(infos) == 0 {
+		if os.Getenv("CLATTN_REQUIRE_OPENCL") == "1" {
+			t.Fatal("no OpenCL device:", err)
+		}
+		t.Skip("no OpenCL device:", err)
+	}
+	d, err := OpenDevice(infos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	orig := d.info
+	for _, v := range []struct {
+		vendor   string
+		localMem int64
+		want     gemmConfig
+	}{
+		{"NVIDIA Corporation", orig.LocalMem, gemmConfigNVIDIA},
+		{"Advanced Micro Devices, Inc.", orig.LocalMem, gemmConfigGeneric},
+		{"Imaginary", 8 << 10, gemmConfigSmall},
+	} {
+		// One compute unit: gemmConfigForShape keeps the device's tiling.
+		d.info.Type, d.info.Vendor, d.info.ComputeUnits, d.info.LocalMem = "gpu", v.vendor, 1, v.localMem
+		if c := gemmConfigFor(d.info); c != v.want {
+			t.Logf("%s: tiling %+v does not fit %s", v.vendor, v.want, d.info.Name)
+			continue
+		}
+		for _, tr := range [][2]bool{{false, false}, {true, true}} {
+			checkGemmOnce(t, d, v.vendor, 133, 70, 37, tr[0], tr[1])
+		}
+	}
+	d.info = orig
+}
+
+// checkGemmOnce compares one contiguous Gemm with a float64 loop.
+func checkGemmOnce(t *testing.T, d *Device, what string, m, n, k int, ta, tb bool) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	rnd := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = 2*rng.Float32() - 1
+		}
+		return x
+	}
+	ha, hb := rnd(m*k), rnd(k*n)
+	ar, ac, br, bc := m, k, k, n
+	if ta {
+		ar, ac = k, m
+	}
+	if tb {
+		br, bc = n, k
+	}
+	a, err := d.Upload(ha, ar, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Upload(hb, br, bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Alloc(m, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Gemm(backend.MatOf(c), backend.MatOf(a), backend.MatOf(b), backend.GemmOptions{TransA: ta, TransB: tb}); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, m*n)
+	if err := d.Download(got, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		for j := range n {
+			var s float64
+			for kk := range k {
+				x, y := ha[i*k+kk], hb[kk*n+j]
+				if ta {
+					x = ha[kk*m+i]
+				}
+				if tb {
+					y = hb[j*k+kk]
+				}
+				s += float64(x) * float64(y)
+			}
+			if diff := math.Abs(float64(got[i*n+j]) - s); diff > 1e-5*float64(k) {
+				t.Fatalf("%s ta=%v tb=%v: C[%d,%d] = %g, want %g", what, ta, tb, i, j, got[i*n+j], s)
+			}
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package gpu
+
+import (
+	"strconv"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/attention.cl).
+func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
+	const op = "Scores"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	dims, err := backend.CheckScores(dst, q, k)
+	if err != nil {
+		return err
+	}
+	if err := d.checkTensors(op, dst, q.T, k.T); err != nil {
+		return err
+	}
+	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(dims.DimK)
+	heads := headsOf(dims)
+	c := d.attentionConfig()
+	return d.launchBmm(op, c.bmmOptions(true, false), dims, dims.SeqQ, dims.SeqK, dims.DimK,
+		[]any{q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
+			k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
+			dst, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK},
+		scale)
+}
+
+// AttendValues computes out[b,h] = weights[b,h] * v[b,h] with attn_bmm, skipping
+// values whose weight is exactly 0.
+func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backend.Heads) error {
+	const op = "AttendValues"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	dims, err := backend.CheckAttendValues(out, weights, v)
+	if err != nil {
+		return err
+	}
+	if err := d.checkTensors(op, out.T, weights, v.T); err != nil {
+		return err
+	}
+	heads := headsOf(dims)
+	c := d.attentionConfig()
+	return d.launchBmm(op, c.bmmOptions(false, true), dims, dims.SeqQ, dims.DimV, dims.SeqK,
+		[]any{weights, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK,
+			v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
+			out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride},
+		1)
+}
+
+// launchBmm runs attn_bmm for every (batch, head): an m x n result over depth k.
+// views holds the three (tensor, offset, batch, head, row strides) groups.
+func (d *Device) launchBmm(op string, options []string, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
+	c := d.attentionConfig()
+	wx, wy := c.TN/c.RN, c.TM/c.RM
+	args := append(views, headsOf(dims), m, n, k, alpha)
+	return d.launch(launch{
+		op: op, file: "attention.cl", kernel: "attn_bmm", options: options,
+		global:     []int{ceilDiv(n, c.TN) * wx, ceilDiv(m, c.TM) * wy, dims.Batch * dims.Heads},
+		local:      []int{wx, wy, 1},
+		fixedLocal: true,
+		args:       args,
+	})
+}
+
+// Softmax applies the masks of opt to scores and normalises each row into dst
+// with attn_softmax, one work-group per row.
+func (d *Device) Softmax(dst, scores backend.Tensor, opt backend.AttentionOptions) error {
+	const op = "Softmax"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	dims, err := backend.CheckSoftmax(dst, scores, opt)
+	if err != nil {
+		return err
+	}
+	if err := d.checkTensors(op, dst, scores, opt.Mask, opt.KeyPadding); err != nil {
+		return err
+	}
+	if dims.SeqK == 0 {
+		return nil
+	}
+	group := d.attentionConfig().SoftmaxGroup
+	rows := dims.Batch * dims.Heads * dims.SeqQ
+	args := append([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, maskArgs(dims, opt)...)
+	return d.launch(launch{
+		op: op, file: "attention.cl", kernel: "attn_softmax",
+		options:    []string{"-DSM_WG=" + strconv.Itoa(group)},
+		global:     []int{group, rows},
+		local:      []int{group, 1},
+		fixedLocal: true,
+		args:       args,
+	})
+}
+
+// Attention is the fused softmax(scale*q*k^T + masks)*v (kernels/flash.cl on
+// GPUs, flash_cpu.cl on CPUs): an online softmax over key tiles that never
+// stores the Sq x Sk matrix.
+func (d *Device) Attention(out, q, k, v backend.Heads, opt backend.AttentionOptions) error {
+	const op = "Attention"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	dims, err := backend.CheckAttention(out, q, k, v, opt)
+	if err != nil {
+		return err
+	}
+	if err := d.checkTensors(op, out.T, q.T, k.T, v.T, opt.Mask, opt.KeyPadding); err != nil {
+		return err
+	}
+	return d.attentionWith(d.attentionConfig(), dims, out, q, k, v, opt)
+}
+
+// attentionWith launches the fused kernel of config c for a checked call.
+func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, out, q, k, v backend.Heads, opt backend.AttentionOptions) error {
+	const op = "Attention"
+	if dims.Batch*dims.Heads*dims.SeqQ*dims.DimV == 0 {
+		return nil
+	}
+	fk, err := c.fusedFor(d.info, dims.DimK, dims.DimV)
+	if err != nil {
+		return backend.ArgumentErrorf(op, "%v on %s; use Scores, Softmax and AttendValues", err, d.name)
+	}
+	args := []any{
+		q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
+		k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
+		v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
+		out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride,
+	}
+	m := maskArgs(dims, opt)
+	// flash_attention takes the mask and padding, then heads and sizes, then scale and causal.
+	args = append(args, m[:6]...)
+	args = append(args, headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV,
+		opt.EffectiveScale(dims.DimK), m[6], m[7])
+	return d.launch(launch{
+		op: op, file: fk.file, kernel: fk.kernel, options: fk.options,
+		global:     []int{ceilDiv(dims.SeqQ, fk.rows) * fk.local[0], dims.Batch * dims.Heads * fk.local[1]},
+		local:      fk.local,
+		fixedLocal: true,
+		args:       args,
+	})
+}
+
+// maskArgs are the mask arguments shared by attn_softmax and flash_attention:
+// mask, maskKind (0 none, 1 boolean, 2 additive), mask batch and head strides,
+// key padding, hasPad, causal, causalOffset.
+func maskArgs(dims backend.AttentionDims, opt backend.AttentionOptions) []any {
+	kind := 0
+	if opt.Mask != nil {
+		kind = 1
+		if opt.MaskKind == backend.MaskAdditive {
+			kind = 2
+		}
+	}
+	hasPad := 0
+	if opt.KeyPadding != nil {
+		hasPad = 1
+	}
+	causal, offset := 0, 0
+	switch opt.Causal {
+	case backend.CausalTopLeft:
+		causal = 1
+	case backend.CausalBottomRight:
+		causal, offset = 1, dims.SeqK-dims.SeqQ
+	}
+	return []any{opt.Mask, kind, dims.Mask.BatchStride, dims.Mask.HeadStride,
+		opt.KeyPadding, hasPad, causal, offset}
+}
+
+// headsOf is the head count, at least 1 so that kernels may divide by it.
+func headsOf(dims backend.AttentionDims) int { return max(dims.Heads, 1) }
+
+func ceilDiv(n, m int) int { return (n + m - 1) / m }

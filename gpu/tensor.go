@@ -1,0 +1,156 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/gpu/internal/cl"
+)
+
+// Errors of package gpu (test with errors.Is).
+var (
+	// ErrNoDevice marks a device spec or DeviceInfo that matches no OpenCL device.
+	ErrNoDevice = errors.New("no matching OpenCL device")
+	// ErrTooLarge marks an allocation larger than the device's largest buffer
+	// (MaxAlloc) or its memory (GlobalMem); it is refused before OpenCL is asked.
+	ErrTooLarge = errors.New("allocation too large for the device")
+)
+
+// Tensor is a float32 array in device memory. A tensor with zero elements has
+// no buffer.
+type Tensor struct {
+	dev      *Device
+	shape    backend.Shape
+	mem      *cl.Mem
+	released bool // guarded by dev.mu
+}
+
+// Shape is the tensor's shape (a copy); nil for a nil *Tensor.
+func (t *Tensor) Shape() backend.Shape {
+	if t == nil {
+		return nil
+	}
+	return slices.Clone(t.shape)
+}
+
+// Release frees the device memory; it is idempotent, and a no-op after the
+// device is closed (Close has released it).
+func (t *Tensor) Release() error {
+	t.dev.mu.Lock()
+	defer t.dev.mu.Unlock()
+	if t.released {
+		return nil
+	}
+	delete(t.dev.tensors, t)
+	if err := t.releaseLocked(); err != nil {
+		return t.dev.wrap("Release", err)
+	}
+	return nil
+}
+
+// releaseLocked frees the buffer; the caller holds dev.mu.
+func (t *Tensor) releaseLocked() error {
+	t.released = true
+	if t.mem == nil {
+		return nil
+	}
+	return t.mem.Release()
+}
+
+// newTensor allocates a tensor of shape; zero says whether to zero-fill it.
+// Sizes are checked against the device before OpenCL is called.
+func (d *Device) newTensor(op string, shape []int, zero bool) (*Tensor, error) {
+	n := 1
+	for _, s := range shape {
+		if s < 0 {
+			return nil, backend.ShapeErrorf(op, "negative dimension in %v", backend.Shape(shape))
+		}
+		if s > 0 && n > math.MaxInt32/s {
+			return nil, backend.ShapeErrorf(op, "%v has more than %d elements, the most a kernel can index", backend.Shape(shape), math.MaxInt32)
+		}
+		n *= s
+	}
+	t := &Tensor{dev: d, shape: append(backend.Shape(nil), shape...)}
+	if n > 0 {
+		size := 4 * int64(n)
+		if size > d.info.MaxAlloc || size > d.info.GlobalMem {
+			return nil, d.wrap(op, fmt.Errorf("%w: %v needs %d bytes; largest buffer %d, device memory %d",
+				ErrTooLarge, t.shape, size, d.info.MaxAlloc, d.info.GlobalMem))
+		}
+		mem, err := d.drv.createBuffer(d.ctx, int(size))
+		if err != nil {
+			return nil, d.wrap(op, err)
+		}
+		if zero {
+			if err := d.drv.zero(d.queue, mem); err != nil {
+				_ = mem.Release()
+				return nil, d.wrap(op, err)
+			}
+		}
+		t.mem = mem
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tensors[t] = struct{}{}
+	return t, nil
+}
+
+// Alloc returns a zero-filled tensor of the given shape.
+func (d *Device) Alloc(shape ...int) (backend.Tensor, error) {
+	const op = "Alloc"
+	if err := d.enter(op); err != nil {
+		return nil, err
+	}
+	defer d.life.RUnlock()
+	return d.newTensor(op, shape, true)
+}
+
+// Upload copies data (row-major) into a new tensor of the given shape.
+func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
+	const op = "Upload"
+	if err := d.enter(op); err != nil {
+		return nil, err
+	}
+	defer d.life.RUnlock()
+	if n := backend.Shape(shape).Numel(); n != len(data) {
+		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
+	}
+	t, err := d.newTensor(op, shape, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.mem != nil {
+		if err := d.drv.write(d.queue, t.mem, data); err != nil {
+			_ = t.Release()
+			return nil, d.wrapLate(op, err)
+		}
+	}
+	return t, nil
+}
+
+// Download copies t into dst, waiting for every operation queued before it.
+// An error of an earlier kernel that surfaces here names that kernel.
+func (d *Device) Download(dst []float32, t backend.Tensor) error {
+	const op = "Download"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	if err := d.checkTensors(op, t); err != nil {
+		return err
+	}
+	g := asTensor(t)
+	if g == nil {
+		return backend.ShapeErrorf(op, "no tensor")
+	}
+	if n := g.shape.Numel(); n != len(dst) {
+		return backend.ShapeErrorf(op, "dst has %d values, tensor %v has %d", len(dst), g.shape, n)
+	}
+	if g.mem == nil {
+		return d.wrapLate(op, d.drv.finish(d.queue))
+	}
+	return d.wrapLate(op, d.drv.read(d.queue, g.mem, dst))
+}

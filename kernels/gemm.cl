@@ -1,0 +1,276 @@
+// Batched, strided SGEMM with a fused epilogue (backend.Gemm):
+//
+//   v        = alpha * sum_k op(A)[i,k] * op(B)[k,j] + beta * C[i,j] + bias[j]
+//   C[i,j]   = act(v) + R[i,j]
+//
+// Every matrix is a strided view: element (b, i, j) of X lies at
+// xOff + b*xBatchStride + i*ldx + j (a batch stride of 0 broadcasts one matrix).
+// beta == 0 means C is not read, so NaN there does not leak.
+//
+// Tiling (build-time defines, chosen per device class by the host, gpu/gemm_config.go):
+//   TM, TN     rows and columns of C computed by one work-group
+//   TK         depth of the A and B tiles staged in local memory
+//   WPTM, WPTN rows and columns of C computed by one work-item (register micro-tile)
+//   VWN        vector width of the local B reads and of the accumulators (1, 2, 4, 8, 16)
+//   LVW        vector width of the global loads (1, 2, 4, 8, 16); the host passes aVec/bVec
+//              = 1 where a matrix's offset, strides and line length are multiples of LVW
+// The work-group is (TN/WPTN, TM/WPTM) work-items. A work-item's rows are
+// ty, ty+RTSM, ... and its columns are VWN-wide groups (tx, tx+RTSN, ...)*VWN, so
+// neighbouring work-items read neighbouring local words (no bank conflicts on GPUs).
+// The local tiles are double-buffered: the next A and B tiles are read from global
+// memory into registers while the current ones are multiplied, then stored to the
+// other buffer, so one barrier per TK step suffices. Edge tiles are zero-padded on
+// load and masked on store: any M, N, K works.
+
+#define RTSM (TM / WPTM)
+#define RTSN (TN / WPTN)
+#define NTHREADS (RTSM * RTSN)
+// Elements of the A and B tiles each work-item loads per step.
+#define LPTA (TM * TK / NTHREADS)
+#define LPTB (TN * TK / NTHREADS)
+#define NVEC (WPTN / VWN)
+#define TNV (TN / VWN)
+// Padding of the A tile rows against bank conflicts on the transposing store.
+#define TMP (TM + 1)
+
+#if VWN == 1
+#define floatv float
+#elif VWN == 2
+#define floatv float2
+#elif VWN == 4
+#define floatv float4
+#elif VWN == 8
+#define floatv float8
+#elif VWN == 16
+#define floatv float16
+#else
+#error "VWN must be 1, 2, 4, 8 or 16"
+#endif
+
+// UNR is the unroll factor of the micro-tile loops; 0 unrolls them fully (GPUs keep the
+// accumulators in registers that way; PoCL is fastest with a partial unroll).
+#define STRINGIFY(x) #x
+#define PRAGMA(x) _Pragma(STRINGIFY(x))
+#if UNR > 0
+#define UNROLL PRAGMA(unroll UNR)
+#else
+#define UNROLL PRAGMA(unroll)
+#endif
+
+#if LVW == 1
+#define floatl float
+#elif LVW == 2
+#define floatl float2
+#elif LVW == 4
+#define floatl float4
+#elif LVW == 8
+#define floatl float8
+#elif LVW == 16
+#define floatl float16
+#else
+#error "LVW must be 1, 2, 4, 8 or 16"
+#endif
+
+// loadLine reads the LVW elements p[0..LVW-1], elements c..c+LVW-1 of a line of n
+// elements, as zeros where the line is outside the matrix (inside == 0) or past n.
+// aligned promises that p is LVW-aligned and n a multiple of LVW (the host checks
+// offsets and strides), so an in-range vector is read with one vector load.
+inline floatl loadLine(__global const float* p, int inside, int c, int n, int aligned) {
+	if (aligned && inside && c < n) {
+		return *(__global const floatl*)p;
+	}
+	union {
+		floatl v;
+		float s[LVW];
+	} u;
+#pragma unroll
+	for (int v = 0; v < LVW; v++) {
+		u.s[v] = (inside && c + v < n) ? p[v] : 0.0f;
+	}
+	return u.v;
+}
+
+#define ACT_IDENTITY 0
+#define ACT_RELU 1
+#define ACT_GELU 2
+
+// epilogue applies bias, activation and residual (alpha and beta are applied by the caller).
+inline float activate(float v, int act) {
+	if (act == ACT_RELU) {
+		return fmax(v, 0.0f);
+	}
+	if (act == ACT_GELU) {
+		return 0.5f * v * erfc(-v * M_SQRT1_2_F); // erfc(-z) = 1 + erf(z), without the cancellation of 1 + erf in the negative tail
+	}
+	return v;
+}
+
+__kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
+void gemm(const int M, const int N, const int K,
+          const int transA, const int transB,
+          const float alpha, const float beta,
+          __global const float* restrict A, const int aOff, const int aBatchStride, const int lda,
+          __global const float* restrict B, const int bOff, const int bBatchStride, const int ldb,
+          __global float* C, const int cOff, const int cBatchStride, const int ldc,
+          __global const float* restrict bias, const int hasBias, const int act,
+          __global const float* R, const int rOff, const int rBatchStride, const int ldr,
+          const int hasResidual, const int aVec, const int bVec) {
+	__local float Asub[2][TK][TMP];
+	__local floatv Bsub[2][TK][TNV];
+
+	const int tx = get_local_id(0);
+	const int ty = get_local_id(1);
+	const int tid = ty * RTSN + tx;
+	const int col0 = get_group_id(0) * TN;
+	const int row0 = get_group_id(1) * TM;
+	const int batch = get_global_id(2);
+
+	A += aOff + batch * aBatchStride;
+	B += bOff + batch * bBatchStride;
+
+	floatv acc[WPTM][NVEC];
+	UNROLL
+	for (int wm = 0; wm < WPTM; wm++) {
+		UNROLL
+		for (int wn = 0; wn < NVEC; wn++) {
+			acc[wm][wn] = (floatv)(0.0f);
+		}
+	}
+
+	floatl ra[LPTA / LVW];
+	floatl rb[LPTB / LVW];
+	const int numTiles = (K + TK - 1) / TK;
+
+// Tile loads see each matrix as lines along its contiguous dimension: line o, element
+// c of a tile. Consecutive work-items read consecutive LVW-vectors of a line, so loads
+// coalesce in every transpose case.
+//   A, not transposed: line = row i (of TM), along k (TK)   A, transposed: line = k, along i
+//   B, not transposed: line = k (of TK), along j (TN)       B, transposed: line = j, along k
+// loadTile reads the A and B tiles at depth k0 into ra and rb, zero outside the matrices.
+#define loadTile(k0)                                                                    \
+	UNROLL for (int l = 0; l < LPTA / LVW; l++) {                                      \
+		const int idx = tid + l * NTHREADS;                                             \
+		if (transA) {                                                                   \
+			const int go = (k0) + idx / (TM / LVW), gc = row0 + idx % (TM / LVW) * LVW; \
+			ra[l] = loadLine(A + go * lda + gc, go < K, gc, M, aVec);                   \
+		} else {                                                                        \
+			const int go = row0 + idx / (TK / LVW), gc = (k0) + idx % (TK / LVW) * LVW; \
+			ra[l] = loadLine(A + go * lda + gc, go < M, gc, K, aVec);                   \
+		}                                                                               \
+	}                                                                                   \
+	UNROLL for (int l = 0; l < LPTB / LVW; l++) {                                      \
+		const int idx = tid + l * NTHREADS;                                             \
+		if (transB) {                                                                   \
+			const int go = col0 + idx / (TK / LVW), gc = (k0) + idx % (TK / LVW) * LVW; \
+			rb[l] = loadLine(B + go * ldb + gc, go < N, gc, K, bVec);                   \
+		} else {                                                                        \
+			const int go = (k0) + idx / (TN / LVW), gc = col0 + idx % (TN / LVW) * LVW; \
+			rb[l] = loadLine(B + go * ldb + gc, go < K, gc, N, bVec);                   \
+		}                                                                               \
+	}
+
+// storeTile writes ra and rb into local buffer buf, k-major: Asub[k][i], Bsub[k][j].
+#define storeTile(buf)                                                                  \
+	UNROLL for (int l = 0; l < LPTA / LVW; l++) {                                      \
+		const int idx = tid + l * NTHREADS;                                             \
+		union {                                                                         \
+			floatl v;                                                                   \
+			float s[LVW];                                                               \
+		} u;                                                                            \
+		u.v = ra[l];                                                                    \
+		_Pragma("unroll") for (int v = 0; v < LVW; v++) {                               \
+			if (transA) {                                                               \
+				Asub[buf][idx / (TM / LVW)][idx % (TM / LVW) * LVW + v] = u.s[v];       \
+			} else {                                                                    \
+				Asub[buf][idx % (TK / LVW) * LVW + v][idx / (TK / LVW)] = u.s[v];       \
+			}                                                                           \
+		}                                                                               \
+	}                                                                                   \
+	UNROLL for (int l = 0; l < LPTB / LVW; l++) {                                      \
+		const int idx = tid + l * NTHREADS;                                             \
+		__local float* bs = (__local float*)Bsub[buf];                                  \
+		union {                                                                         \
+			floatl v;                                                                   \
+			float s[LVW];                                                               \
+		} u;                                                                            \
+		u.v = rb[l];                                                                    \
+		_Pragma("unroll") for (int v = 0; v < LVW; v++) {                               \
+			if (transB) {                                                               \
+				bs[(idx % (TK / LVW) * LVW + v) * TN + idx / (TK / LVW)] = u.s[v];      \
+			} else {                                                                    \
+				bs[idx * LVW + v] = u.s[v];                                             \
+			}                                                                           \
+		}                                                                               \
+	}
+
+	if (numTiles > 0) {
+		loadTile(0);
+		storeTile(0);
+	}
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int t = 0; t < numTiles; t++) {
+		const int cur = t & 1;
+		const int more = t + 1 < numTiles;
+		if (more) {
+			loadTile((t + 1) * TK);
+		}
+		for (int k = 0; k < TK; k++) {
+			floatv b[NVEC];
+			UNROLL
+			for (int wn = 0; wn < NVEC; wn++) {
+				b[wn] = Bsub[cur][k][wn * RTSN + tx];
+			}
+			UNROLL
+			for (int wm = 0; wm < WPTM; wm++) {
+				const floatv a = (floatv)(Asub[cur][k][wm * RTSM + ty]);
+				UNROLL
+				for (int wn = 0; wn < NVEC; wn++) {
+					acc[wm][wn] = fma(a, b[wn], acc[wm][wn]);
+				}
+			}
+		}
+		if (more) {
+			storeTile(cur ^ 1);
+		}
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+
+	C += cOff + batch * cBatchStride;
+	R += rOff + batch * rBatchStride;
+	// Constant indices into acc (unrolled loops) keep it in registers on GPUs.
+	UNROLL
+	for (int wm = 0; wm < WPTM; wm++) {
+		const int i = row0 + wm * RTSM + ty;
+		if (i >= M) {
+			continue;
+		}
+		UNROLL
+		for (int wn = 0; wn < NVEC; wn++) {
+			const int jv = col0 + (wn * RTSN + tx) * VWN;
+			union {
+				floatv v;
+				float s[VWN];
+			} u;
+			u.v = acc[wm][wn];
+#pragma unroll
+			for (int v = 0; v < VWN; v++) {
+				const int j = jv + v;
+				if (j >= N) {
+					continue;
+				}
+				float x = alpha * u.s[v];
+				if (beta != 0.0f) {
+					x += beta * C[i * ldc + j];
+				}
+				if (hasBias) {
+					x += bias[j];
+				}
+				x = activate(x, act);
+				if (hasResidual) {
+					x += R[i * ldr + j];
+				}
+				C[i * ldc + j] = x;
+			}
+		}
+	}
+}

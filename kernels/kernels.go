@@ -1,0 +1,29 @@
+// Package kernels holds clattn's OpenCL C sources, embedded in the binary as FS
+// and built at run time for the chosen device by package gpu.
+//
+// Each file's header comment documents its kernels. The files and kernels:
+//
+//	smoke.cl      vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
+//	layernorm.cl  layer_norm: LayerNorm of each row with a fused residual add, one
+//	              work-group per row, two-pass variance, optional gamma and beta.
+//	posenc.cl     positional_encoding: dst = x*scale + sinusoidal PE, with the angle
+//	              carried in two floats so long sequences stay within tolerance.
+//	gemm.cl       gemm: batched, strided SGEMM with a fused bias, activation and
+//	              residual epilogue (backend.Gemm).
+//	ffn.cl        ffn_fused: the position-wise feed-forward network in one kernel,
+//	              the hidden activations kept in local memory (backend.FeedForward).
+//	attention.cl  attn_bmm: the batched q*k^T and weights*v products; attn_softmax:
+//	              masked, normalised attention weights (Scores, Softmax, AttendValues).
+//	flash.cl      flash_attention: fused attention with an online softmax (Attention).
+//	flash_cpu.cl  flash_attention_cpu: the same, shaped for CPU devices such as PoCL.
+//
+// The kernels use exp, sin and cos (never native_*) and are built without
+// -cl-fast-relaxed-math.
+package kernels
+
+import "embed"
+
+// FS holds every *.cl file of this folder.
+//
+//go:embed *.cl
+var FS embed.FS
