@@ -1,0 +1,167 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// DecoderOptions are the masks of a decoder layer.
+type DecoderOptions struct {
+	// Self masks the self-attention over the target: tgt_mask as Mask (or the
+	// Causal flag, which generates the same mask in the kernel) and
+	// tgt_key_padding_mask as KeyPadding.
+	Self backend.AttentionOptions
+	// Memory masks the cross-attention over the memory: memory_mask as Mask and
+	// memory_key_padding_mask as KeyPadding.
+	Memory backend.AttentionOptions
+}
+
+// DecoderLayer is PyTorch's nn.TransformerDecoderLayer (dropout 0, eval mode):
+// masked self-attention, cross-attention over the encoder's memory and a
+// feed-forward network, each with a residual connection and LayerNorm (post-norm,
+// or pre-norm with NormFirst). It is safe for concurrent use: calls are serialised.
+type DecoderLayer struct {
+	mu                  sync.Mutex // guards scratch (also of the attention blocks) and weights
+	cfg                 LayerConfig
+	be                  backend.Backend
+	selfAttn, crossAttn *MultiHeadAttention
+	ffn                 *FeedForward
+	norm1, norm2, norm3 *LayerNorm
+	weights             []backend.Tensor
+	scratch             scratch
+}
+
+// LoadDecoderLayer loads the weights of one decoder layer named as PyTorch's
+// state_dict under prefix: self_attn.*, multihead_attn.*, linear1.*, linear2.*,
+// norm1.* .. norm3.*. Every missing, unexpected or mis-shaped tensor is named in the error.
+func LoadDecoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix string) (*DecoderLayer, error) {
+	const op = "DecoderLayer"
+	if err := cfg.validate(op); err != nil {
+		return nil, err
+	}
+	l := newLoader(be, w, prefix)
+	mha := MHAConfig{DModel: cfg.DModel, Heads: cfg.Heads}
+	d := &DecoderLayer{
+		cfg:       cfg,
+		be:        be,
+		selfAttn:  loadMHA(l.sub("self_attn."), mha),
+		crossAttn: loadMHA(l.sub("multihead_attn."), mha),
+		ffn:       loadFFN(l, cfg.DModel, cfg.DFF, cfg.Activation),
+		norm1:     loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps),
+		norm2:     loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps),
+		norm3:     loadLayerNorm(l.sub("norm3."), cfg.DModel, cfg.Eps),
+		scratch:   scratch{be: be},
+	}
+	ts, err := l.finish(op)
+	if err != nil {
+		return nil, err
+	}
+	d.weights = ts
+	return d, nil
+}
+
+// Config is the layer's configuration.
+func (d *DecoderLayer) Config() LayerConfig { return d.cfg }
+
+// Forward runs the layer on tgt [B, St, E] attending to memory [B, Sm, E] and
+// returns a new [B, St, E] tensor the caller owns.
+func (d *DecoderLayer) Forward(tgt, memory backend.Tensor, opt DecoderOptions) (backend.Tensor, error) {
+	out, _, _, err := d.forwardNew(tgt, memory, opt, false)
+	return out, err
+}
+
+// ForwardWithWeights is Forward that also returns the attention weights of
+// every head: self-attention [B, H, St, St] and cross-attention [B, H, St, Sm].
+func (d *DecoderLayer) ForwardWithWeights(tgt, memory backend.Tensor, opt DecoderOptions) (out, selfWeights, crossWeights backend.Tensor, err error) {
+	return d.forwardNew(tgt, memory, opt, true)
+}
+
+func (d *DecoderLayer) forwardNew(tgt, memory backend.Tensor, opt DecoderOptions, needWeights bool) (out, selfW, crossW backend.Tensor, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	const op = "DecoderLayer"
+	if err := checkInput(op, "tgt", tgt, d.cfg.DModel); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkInput(op, "memory", memory, d.cfg.DModel); err != nil {
+		return nil, nil, nil, err
+	}
+	if ts, ms := tgt.Shape(), memory.Shape(); ts[0] != ms[0] {
+		return nil, nil, nil, backend.ShapeErrorf(op, "tgt is %v and memory is %v: batch sizes differ", ts, ms)
+	}
+	if out, err = d.be.Alloc(tgt.Shape()...); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if selfW, crossW, err = d.forward(out, tgt, memory, opt, needWeights); err != nil {
+		return nil, nil, nil, errors.Join(err, out.Release())
+	}
+	return out, selfW, crossW, nil
+}
+
+// forward writes the layer's output into dst.
+//
+//	post-norm: h1 = norm1(x + sa(x)); h2 = norm2(h1 + ca(h1, mem)); dst = norm3(h2 + ffn(h2))
+//	pre-norm:  t1 = x + sa(norm1(x)); t2 = t1 + ca(norm2(t1), mem); dst = t2 + ffn(norm3(t2))
+//
+// Every residual add is fused into an out_proj GEMM or the FFN.
+func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions, needWeights bool) (selfW, crossW backend.Tensor, err error) {
+	shape := x.Shape()
+	var bufs [3]backend.Tensor
+	for i, key := range []string{"a", "b", "c"} {
+		if bufs[i], err = d.scratch.get(key, shape...); err != nil {
+			return nil, nil, fmt.Errorf("DecoderLayer: %w", err)
+		}
+	}
+	a, b, c := bufs[0], bufs[1], bufs[2]
+	if d.cfg.NormFirst {
+		err = d.norm1.apply(a, x, nil)
+		if err == nil {
+			selfW, err = d.selfAttn.attend(b, a, nil, x, opt.Self, needWeights) // b = t1
+		}
+		if err == nil {
+			err = d.norm2.apply(a, b, nil)
+		}
+		if err == nil {
+			crossW, err = d.crossAttn.attend(c, a, memory, b, opt.Memory, needWeights) // c = t2
+		}
+		if err == nil {
+			err = d.norm3.apply(a, c, nil)
+		}
+		if err == nil {
+			err = d.ffn.apply(dst, a, c)
+		}
+	} else {
+		selfW, err = d.selfAttn.attend(a, x, nil, x, opt.Self, needWeights)
+		if err == nil {
+			err = d.norm1.apply(b, a, nil) // b = h1
+		}
+		if err == nil {
+			crossW, err = d.crossAttn.attend(a, b, memory, b, opt.Memory, needWeights)
+		}
+		if err == nil {
+			err = d.norm2.apply(b, a, nil) // b = h2
+		}
+		if err == nil {
+			err = d.ffn.apply(a, b, b)
+		}
+		if err == nil {
+			err = d.norm3.apply(dst, a, nil)
+		}
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, release(selfW), release(crossW))
+	}
+	return selfW, crossW, nil
+}
+
+// Close releases the weights and intermediate tensors; it is idempotent.
+func (d *DecoderLayer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := errors.Join(releaseAll(d.weights), d.scratch.release(), d.selfAttn.Close(), d.crossAttn.Close())
+	d.weights = nil
+	return err
+}

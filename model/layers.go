@@ -1,0 +1,225 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// FeedForward is the position-wise network linear2(act(linear1(x))), run as one
+// fused backend.FeedForward call.
+type FeedForward struct {
+	be  backend.Backend
+	w   backend.FFNWeights
+	act backend.Activation
+}
+
+// loadFFN reads linear1.weight [dFF, dModel], linear1.bias, linear2.weight
+// [dModel, dFF] and linear2.bias under l's prefix.
+func loadFFN(l loader, dModel, dFF int, act backend.Activation) *FeedForward {
+	return &FeedForward{be: l.be, act: act, w: backend.FFNWeights{
+		W1: l.tensor("linear1.weight", dFF, dModel),
+		B1: l.tensor("linear1.bias", dFF),
+		W2: l.tensor("linear2.weight", dModel, dFF),
+		B2: l.tensor("linear2.bias", dModel),
+	}}
+}
+
+// apply writes act(x W1^T + b1) W2^T + b2 + residual into dst; residual may be nil.
+func (f *FeedForward) apply(dst, x, residual backend.Tensor) error {
+	return f.be.FeedForward(dst, x, f.w, backend.FFNOptions{Activation: f.act, Residual: residual})
+}
+
+// LayerNorm normalises the last dimension and applies weight (gamma) and bias (beta).
+type LayerNorm struct {
+	be          backend.Backend
+	gamma, beta backend.Tensor
+	eps         float32
+}
+
+// loadLayerNorm reads weight [d] and bias [d] under l's prefix.
+func loadLayerNorm(l loader, d int, eps float32) *LayerNorm {
+	return &LayerNorm{be: l.be, eps: eps, gamma: l.tensor("weight", d), beta: l.tensor("bias", d)}
+}
+
+// apply writes LayerNorm(x + residual) into dst; residual may be nil.
+func (n *LayerNorm) apply(dst, x, residual backend.Tensor) error {
+	return n.be.LayerNorm(dst, x, backend.LayerNormOptions{Gamma: n.gamma, Beta: n.beta, Residual: residual, Eps: n.eps})
+}
+
+// LayerConfig is the shape of a Transformer encoder or decoder layer, as the
+// arguments of PyTorch's nn.TransformerEncoderLayer / nn.TransformerDecoderLayer.
+type LayerConfig struct {
+	DModel, Heads, DFF int
+	// Activation of the feed-forward network: backend.ReLU (PyTorch's default) or backend.GELU.
+	Activation backend.Activation
+	// NormFirst selects pre-norm (x + f(norm(x))); the default is post-norm (norm(x + f(x))).
+	NormFirst bool
+	// Eps of every LayerNorm; 0 means 1e-5.
+	Eps float32
+}
+
+func (c LayerConfig) validate(op string) error {
+	if err := (MHAConfig{DModel: c.DModel, Heads: c.Heads}).validate(op); err != nil {
+		return err
+	}
+	if c.DFF <= 0 {
+		return backend.ShapeErrorf(op, "d_ff = %d, want > 0", c.DFF)
+	}
+	if c.Activation < backend.Identity || c.Activation > backend.GELU {
+		return backend.ArgumentErrorf(op, "unknown activation %v", c.Activation)
+	}
+	if c.Eps < 0 || c.Eps != c.Eps {
+		return backend.ArgumentErrorf(op, "eps = %g, want > 0", c.Eps)
+	}
+	return nil
+}
+
+// checkInput verifies that x is [batch, seq, dModel].
+func checkInput(op, name string, x backend.Tensor, dModel int) error {
+	if x == nil {
+		return backend.ShapeErrorf(op, "%s has no tensor", name)
+	}
+	if s := x.Shape(); len(s) != 3 || s[2] != dModel {
+		return backend.ShapeErrorf(op, "%s is %v, want [batch seq %d]", name, s, dModel)
+	}
+	return nil
+}
+
+// EncoderLayer is PyTorch's nn.TransformerEncoderLayer (dropout 0, eval mode):
+// self-attention and a feed-forward network, each with a residual connection and
+// LayerNorm (after the residual, or before the sub-layer with NormFirst).
+// Activations stay on the device. It is safe for concurrent use: calls are serialised.
+type EncoderLayer struct {
+	mu           sync.Mutex // guards scratch (also of selfAttn) and weights; Encoder holds it too
+	cfg          LayerConfig
+	be           backend.Backend
+	selfAttn     *MultiHeadAttention
+	ffn          *FeedForward
+	norm1, norm2 *LayerNorm
+	weights      []backend.Tensor
+	scratch      scratch
+}
+
+// LoadEncoderLayer loads the weights of one encoder layer named as PyTorch's
+// state_dict under prefix (e.g. "layers.3."): self_attn.*, linear1.*, linear2.*,
+// norm1.*, norm2.*. Every missing, unexpected or mis-shaped tensor is named in the error.
+func LoadEncoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix string) (*EncoderLayer, error) {
+	const op = "EncoderLayer"
+	if err := cfg.validate(op); err != nil {
+		return nil, err
+	}
+	l := newLoader(be, w, prefix)
+	layer := loadEncoderLayer(l, cfg)
+	ts, err := l.finish(op)
+	if err != nil {
+		return nil, err
+	}
+	layer.weights = ts
+	return layer, nil
+}
+
+func loadEncoderLayer(l loader, cfg LayerConfig) *EncoderLayer {
+	return &EncoderLayer{
+		cfg:      cfg,
+		be:       l.be,
+		selfAttn: loadMHA(l.sub("self_attn."), MHAConfig{DModel: cfg.DModel, Heads: cfg.Heads}),
+		ffn:      loadFFN(l, cfg.DModel, cfg.DFF, cfg.Activation),
+		norm1:    loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps),
+		norm2:    loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps),
+		scratch:  scratch{be: l.be},
+	}
+}
+
+// Config is the layer's configuration.
+func (e *EncoderLayer) Config() LayerConfig { return e.cfg }
+
+// Forward runs the layer on x [B, S, E] with the self-attention masks
+// (src_mask as Mask, src_key_padding_mask as KeyPadding, or a Causal flag) and
+// returns a new [B, S, E] tensor the caller owns.
+func (e *EncoderLayer) Forward(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
+	out, _, err := e.forwardNew(x, masks, false)
+	return out, err
+}
+
+// ForwardWithWeights is Forward that also returns the self-attention weights
+// [B, H, S, S] of every head (computed by the unfused path).
+func (e *EncoderLayer) ForwardWithWeights(x backend.Tensor, masks backend.AttentionOptions) (out, weights backend.Tensor, err error) {
+	return e.forwardNew(x, masks, true)
+}
+
+func (e *EncoderLayer) forwardNew(x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, backend.Tensor, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := checkInput("EncoderLayer", "x", x, e.cfg.DModel); err != nil {
+		return nil, nil, err
+	}
+	out, err := e.be.Alloc(x.Shape()...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("EncoderLayer: %w", err)
+	}
+	weights, err := e.forward(out, x, masks, needWeights)
+	if err != nil {
+		return nil, nil, errors.Join(err, out.Release())
+	}
+	return out, weights, nil
+}
+
+// forward writes the layer's output for x into dst (not x).
+//
+//	post-norm: h = norm1(x + attn(x));        dst = norm2(h + ffn(h))
+//	pre-norm:  t = x + attn(norm1(x));        dst = t + ffn(norm2(t))
+//
+// Every residual add is fused into the out_proj GEMM or the FFN.
+func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, error) {
+	shape := x.Shape()
+	var bufs [2]backend.Tensor
+	for i, key := range []string{"a", "b"} {
+		t, err := e.scratch.get(key, shape...)
+		if err != nil {
+			return nil, fmt.Errorf("EncoderLayer: %w", err)
+		}
+		bufs[i] = t
+	}
+	a, b := bufs[0], bufs[1]
+	var weights backend.Tensor
+	var err error
+	if e.cfg.NormFirst {
+		err = e.norm1.apply(a, x, nil)
+		if err == nil {
+			weights, err = e.selfAttn.attend(b, a, nil, x, masks, needWeights) // b = t
+		}
+		if err == nil {
+			err = e.norm2.apply(a, b, nil)
+		}
+		if err == nil {
+			err = e.ffn.apply(dst, a, b)
+		}
+	} else {
+		weights, err = e.selfAttn.attend(a, x, nil, x, masks, needWeights)
+		if err == nil {
+			err = e.norm1.apply(b, a, nil) // b = h
+		}
+		if err == nil {
+			err = e.ffn.apply(a, b, b)
+		}
+		if err == nil {
+			err = e.norm2.apply(dst, a, nil)
+		}
+	}
+	if err != nil {
+		return nil, errors.Join(err, release(weights))
+	}
+	return weights, nil
+}
+
+// Close releases the weights and intermediate tensors; it is idempotent.
+func (e *EncoderLayer) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := errors.Join(releaseAll(e.weights), e.scratch.release(), e.selfAttn.Close())
+	e.weights = nil
+	return err
+}
