@@ -1,0 +1,261 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Op names one benchmarked operation.
+type Op string
+
+// The operations the suite measures.
+const (
+	OpGemm      Op = "gemm"    // C = A B^T, the shape of a Linear layer
+	OpScores    Op = "qkt"     // scaled Q K^T per head
+	OpSoftmax   Op = "softmax" // masked softmax over [B,H,Sq,Sk]
+	OpUnfused   Op = "attention-unfused"
+	OpAttention Op = "attention" // fused flash attention
+	OpFFN       Op = "ffn"       // fused feed-forward network
+	OpLayerNorm Op = "layernorm" // LayerNorm with fused residual
+	OpMHA       Op = "mha"       // multi-head self-attention with projections
+	OpEncoder   Op = "encoder"   // one post-norm Transformer encoder layer
+)
+
+// Ops lists every operation in suite order.
+var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder}
+
+// ParseOp reads an operation name.
+func ParseOp(s string) (Op, error) {
+	op := Op(strings.ToLower(strings.TrimSpace(s)))
+	if slices.Contains(Ops, op) {
+		return op, nil
+	}
+	names := make([]string, len(Ops))
+	for i, o := range Ops {
+		names[i] = string(o)
+	}
+	return "", fmt.Errorf("unknown op %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// Shape holds every size an operation may use; each op reads the ones it needs.
+// GEMM: M = Batch*Seq rows, K = DModel, N = DFF.
+type Shape struct {
+	Batch   int  `json:"batch"`
+	Seq     int  `json:"seq"`
+	SeqKV   int  `json:"seq_kv,omitempty"` // 0 means Seq
+	DModel  int  `json:"d_model,omitempty"`
+	Heads   int  `json:"heads,omitempty"`
+	HeadDim int  `json:"head_dim,omitempty"`
+	DFF     int  `json:"d_ff,omitempty"`
+	Causal  bool `json:"causal,omitempty"`
+}
+
+// KV is the key/value sequence length.
+func (s Shape) KV() int {
+	if s.SeqKV > 0 {
+		return s.SeqKV
+	}
+	return s.Seq
+}
+
+// Case is one operation at one shape.
+type Case struct {
+	Op    Op    `json:"op"`
+	Shape Shape `json:"shape"`
+}
+
+// Name is the benchmark name, e.g. "attention/batch=1/seq=512/heads=8/head_dim=64".
+func (c Case) Name() string { return string(c.Op) + "/" + c.ShapeName() }
+
+// ShapeName lists the sizes the op reads as key=value parts joined by '/'.
+func (c Case) ShapeName() string {
+	s := c.Shape
+	var parts []string
+	add := func(k string, v int) { parts = append(parts, fmt.Sprintf("%s=%d", k, v)) }
+	switch c.Op {
+	case OpGemm:
+		add("m", s.Batch*s.Seq)
+		add("n", s.DFF)
+		add("k", s.DModel)
+	case OpScores, OpSoftmax, OpUnfused, OpAttention:
+		add("batch", s.Batch)
+		add("seq", s.Seq)
+		if s.KV() != s.Seq {
+			add("seq_kv", s.KV())
+		}
+		add("heads", s.Heads)
+		add("head_dim", s.HeadDim)
+	case OpFFN:
+		add("rows", s.Batch*s.Seq)
+		add("d_model", s.DModel)
+		add("d_ff", s.DFF)
+	case OpLayerNorm:
+		add("rows", s.Batch*s.Seq)
+		add("d_model", s.DModel)
+	case OpMHA, OpEncoder:
+		add("batch", s.Batch)
+		add("seq", s.Seq)
+		add("d_model", s.DModel)
+		add("heads", s.Heads)
+		if c.Op == OpEncoder {
+			add("d_ff", s.DFF)
+		}
+	}
+	name := strings.Join(parts, "/")
+	if s.Causal && c.Op != OpGemm && c.Op != OpFFN && c.Op != OpLayerNorm {
+		name += "/causal"
+	}
+	return name
+}
+
+// Validate rejects shapes the op cannot run, naming the sizes.
+func (c Case) Validate() error {
+	s := c.Shape
+	need := func(names string, vs ...int) error {
+		for _, v := range vs {
+			if v <= 0 {
+				return fmt.Errorf("%s: %s must all be > 0 (got %+v)", c.Op, names, s)
+			}
+		}
+		return nil
+	}
+	switch c.Op {
+	case OpGemm, OpFFN:
+		return need("batch, seq, d-model, d-ff", s.Batch, s.Seq, s.DModel, s.DFF)
+	case OpScores, OpSoftmax, OpUnfused, OpAttention:
+		return need("batch, seq, heads, head-dim", s.Batch, s.Seq, s.KV(), s.Heads, s.HeadDim)
+	case OpLayerNorm:
+		return need("batch, seq, d-model", s.Batch, s.Seq, s.DModel)
+	case OpMHA, OpEncoder:
+		if err := need("batch, seq, d-model, heads", s.Batch, s.Seq, s.DModel, s.Heads); err != nil {
+			return err
+		}
+		if s.DModel%s.Heads != 0 {
+			return fmt.Errorf("%s: heads %d do not divide d-model %d", c.Op, s.Heads, s.DModel)
+		}
+		if c.Op == OpEncoder {
+			return need("d-ff", s.DFF)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown op %q", c.Op)
+}
+
+// causalFraction is the share of the score matrix a top-left causal mask keeps
+// (query i sees min(i+1, Sk) keys), which is the share of attention FLOPs counted,
+// as FlashAttention's benchmarks count them.
+func causalFraction(s Shape) float64 {
+	if !s.Causal {
+		return 1
+	}
+	sq, sk := float64(s.Seq), float64(s.KV())
+	kept := sq * (sq + 1) / 2
+	if sq > sk {
+		kept = sk*(sk+1)/2 + (sq-sk)*sk
+	}
+	return kept / (sq * sk)
+}
+
+// FLOPs is the useful floating-point work of the case: 2 per multiply-add;
+// softmax counts 5 per score (max, subtract, exp, sum, divide); LayerNorm 8 per element.
+func (c Case) FLOPs() float64 {
+	s := c.Shape
+	b, sq, sk := float64(s.Batch), float64(s.Seq), float64(s.KV())
+	h, d := float64(s.Heads), float64(s.HeadDim)
+	e, ff := float64(s.DModel), float64(s.DFF)
+	rows := b * sq
+	attn := func(heads, dim float64) float64 { return 4 * b * heads * sq * sk * dim * causalFraction(s) }
+	switch c.Op {
+	case OpGemm:
+		return 2 * rows * ff * e
+	case OpScores:
+		return 2 * b * h * sq * sk * d
+	case OpSoftmax:
+		return 5 * b * h * sq * sk
+	case OpUnfused, OpAttention:
+		return attn(h, d)
+	case OpFFN:
+		return 4 * rows * e * ff
+	case OpLayerNorm:
+		return 8 * rows * e
+	case OpMHA:
+		return 2*rows*e*3*e + 2*rows*e*e + attn(h, e/h)
+	case OpEncoder:
+		return 2*rows*e*3*e + 2*rows*e*e + attn(h, e/h) + 4*rows*e*ff + 2*8*rows*e
+	}
+	return 0
+}
+
+// Bytes is the minimum global-memory traffic of the case in float32: every
+// input read once and every output written once (the unfused path also writes and
+// reads the score matrix).
+func (c Case) Bytes() float64 {
+	s := c.Shape
+	b, sq, sk := float64(s.Batch), float64(s.Seq), float64(s.KV())
+	h, d := float64(s.Heads), float64(s.HeadDim)
+	e, ff := float64(s.DModel), float64(s.DFF)
+	rows := b * sq
+	var floats float64
+	switch c.Op {
+	case OpGemm:
+		floats = rows*e + ff*e + rows*ff
+	case OpScores:
+		floats = b*h*(sq*d+sk*d) + b*h*sq*sk
+	case OpSoftmax:
+		floats = 2 * b * h * sq * sk
+	case OpAttention:
+		floats = b * h * (2*sq*d + 2*sk*d)
+	case OpUnfused:
+		floats = b*h*(2*sq*d+2*sk*d) + 4*b*h*sq*sk
+	case OpFFN:
+		floats = 2*rows*e + 2*e*ff
+	case OpLayerNorm:
+		floats = 3 * rows * e
+	case OpMHA:
+		floats = 2*rows*e + 4*e*e
+	case OpEncoder:
+		floats = 2*rows*e + 4*e*e + 2*e*ff
+	}
+	return 4 * floats
+}
+
+// Suite returns the named set of cases: quick (seconds on a CPU), standard (the
+// shapes of the GPU targets), long (attention at long sequences).
+func Suite(name string) ([]Case, error) {
+	switch name {
+	case "quick":
+		var cs []Case
+		for _, seq := range []int{128, 256} {
+			s := Shape{Batch: 1, Seq: seq, DModel: 256, Heads: 4, HeadDim: 64, DFF: 1024}
+			for _, op := range Ops {
+				cs = append(cs, Case{Op: op, Shape: s})
+			}
+		}
+		return cs, nil
+	case "standard":
+		var cs []Case
+		cs = append(cs, Case{Op: OpGemm, Shape: Shape{Batch: 1, Seq: 4096, DModel: 4096, DFF: 4096}})
+		for _, d := range []int{64, 128} {
+			for _, causal := range []bool{false, true} {
+				cs = append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 4, Seq: 4096, Heads: 8, HeadDim: d, Causal: causal}})
+			}
+		}
+		for _, seq := range []int{512, 1024, 2048} {
+			s := Shape{Batch: 4, Seq: seq, Heads: 8, HeadDim: 64}
+			cs = append(cs, Case{Op: OpScores, Shape: s}, Case{Op: OpSoftmax, Shape: s},
+				Case{Op: OpUnfused, Shape: s}, Case{Op: OpAttention, Shape: s})
+		}
+		enc := Shape{Batch: 8, Seq: 512, DModel: 1024, Heads: 16, HeadDim: 64, DFF: 4096}
+		cs = append(cs, Case{Op: OpFFN, Shape: enc}, Case{Op: OpLayerNorm, Shape: enc},
+			Case{Op: OpMHA, Shape: enc}, Case{Op: OpEncoder, Shape: enc})
+		return cs, nil
+	case "long":
+		var cs []Case
+		for _, seq := range []int{4096, 8192, 16384} {
+			cs = append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: seq, Heads: 8, HeadDim: 64}})
+		}
+		return cs, nil
+	}
+	return nil, fmt.Errorf("unknown suite %q (want quick, standard or long)", name)
+}

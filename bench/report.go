@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// Report is what `gpubench bench --json` writes.
+type Report struct {
+	Device string `json:"device"`
+	// Peak is the device's estimated fp32 GFLOP/s and how it was estimated.
+	PeakGFLOPs float64 `json:"peak_gflops,omitempty"`
+	PeakHow    string  `json:"peak_how,omitempty"`
+	// PeakRSSMiB is the process's peak resident memory after the run (host memory; PoCL's
+	// device memory is host memory too).
+	PeakRSSMiB float64  `json:"peak_rss_mib,omitempty"`
+	Results    []Result `json:"results"`
+}
+
+// WriteTable prints the results as an aligned table.
+func WriteTable(w io.Writer, r Report) error {
+	fmt.Fprintf(w, "device: %s\n", r.Device)
+	if r.PeakGFLOPs > 0 {
+		fmt.Fprintf(w, "peak:   %.0f GFLOP/s fp32 (%s)\n", r.PeakGFLOPs, r.PeakHow)
+	}
+	if r.PeakRSSMiB > 0 {
+		fmt.Fprintf(w, "peak resident memory: %.0f MiB\n", r.PeakRSSMiB)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tshape\tmedian ms\tmin ms\tmax ms\tdevice ms\tGFLOP/s\tGB/s\t% peak\t")
+	for _, x := range r.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%.1f\t%.1f\t%s\t\n", x.Op, Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
+			x.MedianMs, x.MinMs, x.MaxMs, optional(x.DeviceMs, "%.3f"), x.GFLOPs, x.GBps, optional(x.PeakPct, "%.1f"))
+	}
+	return tw.Flush()
+}
+
+func optional(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteCSV writes one row per result with a header row.
+func WriteCSV(w io.Writer, r Report) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	for _, x := range r.Results {
+		_ = cw.Write([]string{r.Device, string(x.Op), Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
+			f(x.MedianMs), f(x.MinMs), f(x.MaxMs), f(x.DeviceMs), f(x.GFLOPs), f(x.GBps), f(x.PeakPct)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Progress draws "[=====     ] 5/10 name" on a terminal, rewriting one line.
+type Progress struct {
+	W     io.Writer
+	Total int
+	done  int
+}
+
+// Step reports that the case named name is starting.
+func (p *Progress) Step(name string) {
+	if p == nil || p.W == nil {
+		return
+	}
+	const width = 24
+	filled := width * p.done / max(p.Total, 1)
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = ' '
+		if i < filled {
+			bar[i] = '='
+		}
+	}
+	fmt.Fprintf(p.W, "\r\033[K[%s] %d/%d %s", bar, p.done+1, p.Total, name)
+	p.done++
+}
+
+// Done clears the progress line.
+func (p *Progress) Done() {
+	if p != nil && p.W != nil {
+		fmt.Fprint(p.W, "\r\033[K")
+	}
+}

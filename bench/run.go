@@ -1,0 +1,277 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/clattn/clattn/backend"
+)
+
+// KernelTimer is implemented by backends that can report device time from
+// profiling events (package gpu): fn's launches are timed on the device.
+type KernelTimer interface {
+	KernelTime(fn func() error) (time.Duration, error)
+}
+
+// Finisher is implemented by backends whose operations run asynchronously:
+// Finish waits for every queued operation.
+type Finisher interface {
+	Finish() error
+}
+
+// Options control how each case is timed.
+type Options struct {
+	Warmup int // untimed runs first (compiles kernels, warms caches); default 1
+	Reps   int // timed runs; the median is reported; default 5
+	// PeakGFLOPs is the device's estimated fp32 peak; 0 leaves PeakPct out.
+	PeakGFLOPs float64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Warmup <= 0 {
+		o.Warmup = 1
+	}
+	if o.Reps <= 0 {
+		o.Reps = 5
+	}
+	return o
+}
+
+// Result is the timing of one case.
+type Result struct {
+	Op       Op      `json:"op"`
+	Name     string  `json:"name"`
+	Shape    Shape   `json:"shape"`
+	MedianMs float64 `json:"median_ms"`
+	MinMs    float64 `json:"min_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	// DeviceMs is the median device time from OpenCL profiling events, where the backend has them.
+	DeviceMs float64 `json:"device_ms,omitempty"`
+	GFLOPs   float64 `json:"gflops"`
+	GBps     float64 `json:"gbps"`
+	PeakPct  float64 `json:"peak_pct,omitempty"`
+	FLOPs    float64 `json:"flops"`
+	Bytes    float64 `json:"bytes"`
+}
+
+// Run times one case on b: it uploads random inputs (fixed seed), runs the op
+// Warmup times, then Reps times, and reports the median wall time (waiting for
+// the device after each run) and, where b can tell, the median device time.
+func Run(b backend.Backend, c Case, opt Options) (Result, error) {
+	opt = opt.withDefaults()
+	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	w, err := prepare(b, c)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: prepare on %s: %w", c.Name(), b.Name(), err)
+	}
+	defer w.release()
+	finish := func() error {
+		if f, ok := b.(Finisher); ok {
+			return f.Finish()
+		}
+		return nil
+	}
+	for range opt.Warmup {
+		if err := w.run(); err != nil {
+			return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
+		}
+	}
+	if err := finish(); err != nil {
+		return Result{}, err
+	}
+	timer, hasTimer := b.(KernelTimer)
+	walls := make([]float64, 0, opt.Reps)
+	devs := make([]float64, 0, opt.Reps)
+	for range opt.Reps {
+		start := time.Now()
+		if hasTimer {
+			d, err := timer.KernelTime(w.run)
+			if err != nil {
+				return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
+			}
+			devs = append(devs, ms(d))
+		} else if err := w.run(); err != nil {
+			return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
+		}
+		if err := finish(); err != nil {
+			return Result{}, err
+		}
+		walls = append(walls, ms(time.Since(start)))
+	}
+	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes()}
+	r.MedianMs, r.MinMs, r.MaxMs = median(walls), slices.Min(walls), slices.Max(walls)
+	best := r.MedianMs
+	if len(devs) > 0 {
+		r.DeviceMs = median(devs)
+		if r.DeviceMs > 0 {
+			best = r.DeviceMs
+		}
+	}
+	r.GFLOPs = r.FLOPs / best / 1e6
+	r.GBps = r.Bytes / best / 1e6
+	if opt.PeakGFLOPs > 0 {
+		r.PeakPct = 100 * r.GFLOPs / opt.PeakGFLOPs
+	}
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// work is a prepared case: run executes the op once on uploaded inputs.
+type work struct {
+	run     func() error
+	tensors []backend.Tensor
+	closers []func() error
+}
+
+func (w *work) release() {
+	for _, c := range w.closers {
+		_ = c()
+	}
+	for _, t := range w.tensors {
+		_ = t.Release()
+	}
+}
+
+// inputs uploads random tensors and allocates outputs, remembering them for release.
+type inputs struct {
+	b   backend.Backend
+	rng *rand.Rand
+	w   *work
+	err error
+}
+
+func (in *inputs) random(scale float32, shape ...int) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	data := make([]float32, backend.Shape(shape).Numel())
+	for i := range data {
+		data[i] = float32(in.rng.NormFloat64()) * scale
+	}
+	t, err := in.b.Upload(data, shape...)
+	return in.keep(t, err)
+}
+
+func (in *inputs) alloc(shape ...int) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	t, err := in.b.Alloc(shape...)
+	return in.keep(t, err)
+}
+
+func (in *inputs) keep(t backend.Tensor, err error) backend.Tensor {
+	if err != nil {
+		in.err = err
+		return nil
+	}
+	in.w.tensors = append(in.w.tensors, t)
+	return t
+}
+
+func prepare(b backend.Backend, c Case) (*work, error) {
+	w := &work{}
+	in := &inputs{b: b, rng: rand.New(rand.NewPCG(1, uint64(len(c.Name())))), w: w}
+	s := c.Shape
+	rows := s.Batch * s.Seq
+	attnOpt := backend.AttentionOptions{}
+	if s.Causal {
+		attnOpt.Causal = backend.CausalTopLeft
+	}
+	heads := func() (q, k, v, out backend.Heads, err error) {
+		qt := in.random(1, s.Batch, s.Heads, s.Seq, s.HeadDim)
+		kt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
+		vt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
+		ot := in.alloc(s.Batch, s.Heads, s.Seq, s.HeadDim)
+		if in.err != nil {
+			return q, k, v, out, in.err
+		}
+		views := make([]backend.Heads, 4)
+		for i, t := range []backend.Tensor{qt, kt, vt, ot} {
+			if views[i], err = backend.HeadsOf(t); err != nil {
+				return q, k, v, out, err
+			}
+		}
+		return views[0], views[1], views[2], views[3], nil
+	}
+	switch c.Op {
+	case OpGemm:
+		x := in.random(1, rows, s.DModel)
+		wt := in.random(0.05, s.DFF, s.DModel)
+		y := in.alloc(rows, s.DFF)
+		if in.err == nil {
+			w.run = func() error {
+				return b.Gemm(backend.MatOf(y), backend.MatOf(x), backend.MatOf(wt), backend.GemmOptions{TransB: true})
+			}
+		}
+	case OpScores, OpUnfused, OpAttention:
+		q, k, v, out, err := heads()
+		if err != nil {
+			in.err = err
+			break
+		}
+		switch c.Op {
+		case OpScores:
+			scores := in.alloc(s.Batch, s.Heads, s.Seq, s.KV())
+			w.run = func() error { return b.Scores(scores, q, k, 0) }
+		case OpUnfused:
+			scores := in.alloc(s.Batch, s.Heads, s.Seq, s.KV())
+			w.run = func() error {
+				if err := b.Scores(scores, q, k, 0); err != nil {
+					return err
+				}
+				if err := b.Softmax(scores, scores, attnOpt); err != nil {
+					return err
+				}
+				return b.AttendValues(out, scores, v)
+			}
+		case OpAttention:
+			w.run = func() error { return b.Attention(out, q, k, v, attnOpt) }
+		}
+	case OpSoftmax:
+		scores := in.random(1, s.Batch, s.Heads, s.Seq, s.KV())
+		dst := in.alloc(s.Batch, s.Heads, s.Seq, s.KV())
+		w.run = func() error { return b.Softmax(dst, scores, attnOpt) }
+	case OpFFN:
+		x := in.random(1, s.Batch, s.Seq, s.DModel)
+		fw := backend.FFNWeights{
+			W1: in.random(0.05, s.DFF, s.DModel), B1: in.random(0.05, s.DFF),
+			W2: in.random(0.05, s.DModel, s.DFF), B2: in.random(0.05, s.DModel),
+		}
+		y := in.alloc(s.Batch, s.Seq, s.DModel)
+		w.run = func() error {
+			return b.FeedForward(y, x, fw, backend.FFNOptions{Activation: backend.ReLU, Residual: x})
+		}
+	case OpLayerNorm:
+		x := in.random(1, s.Batch, s.Seq, s.DModel)
+		r := in.random(1, s.Batch, s.Seq, s.DModel)
+		g := in.random(1, s.DModel)
+		be := in.random(1, s.DModel)
+		y := in.alloc(s.Batch, s.Seq, s.DModel)
+		w.run = func() error {
+			return b.LayerNorm(y, x, backend.LayerNormOptions{Gamma: g, Beta: be, Residual: r})
+		}
+	case OpMHA, OpEncoder:
+		in.err = prepareLayer(in, c)
+	}
+	if in.err != nil {
+		w.release()
+		return nil, in.err
+	}
+	return w, nil
+}

@@ -1,0 +1,765 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/model"
+	"github.com/clattn/clattn/safetensors"
+	"github.com/clattn/clattn/viz"
+)
+
+func init() {
+	register("attn-map", "attention heat maps of every head of a layer: PNGs and JSON", cmdAttnMap)
+}
+
+type attnMapFlags struct {
+	weights, input, layer, activation, out, device string
+	heads, layerIndex, batchIndex                  int
+	normFirst, causal                              bool
+}
+
+const attnMapUsage = "(CASE.safetensors | --weights W.safetensors --input X.safetensors --layer encoder|decoder|mha --heads N)\n" +
+	"       --out DIR [--layer-index N] [--batch-index B] [--norm-first] [--activation relu|gelu] [--causal] [--device D]"
+
+func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("attn-map", stderr, attnMapUsage)
+	var f attnMapFlags
+	fs.StringVar(&f.weights, "weights", "", "safetensors file of the layer's PyTorch state_dict")
+	fs.StringVar(&f.input, "input", "", "safetensors file of the inputs: x (encoder), tgt and memory (decoder), q and kv or x (mha), and optional masks named as in testdata/golden/README.md")
+	fs.StringVar(&f.layer, "layer", "", "what the weights are: encoder (a layer or a layers.N. stack), decoder or mha")
+	fs.IntVar(&f.heads, "heads", 0, "attention heads (a case file's metadata gives it)")
+	fs.IntVar(&f.layerIndex, "layer-index", 0, "which layer of an encoder stack")
+	fs.IntVar(&f.batchIndex, "batch-index", 0, "which batch element to draw")
+	fs.BoolVar(&f.normFirst, "norm-first", false, "pre-norm layer (PyTorch's norm_first=True)")
+	fs.StringVar(&f.activation, "activation", "relu", "feed-forward activation: relu or gelu")
+	fs.BoolVar(&f.causal, "causal", false, "add a causal mask to the self-attention")
+	fs.StringVar(&f.out, "out", "", "directory for the PNGs and attention.json (created if needed)")
+	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
+	// The case file may come before the flags: parse what follows it too.
+	var files []string
+	for rest := args; ; {
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
+	}
+	src, err := attnSourceFromFlags(fs, &f, files)
+	if err != nil {
+		return err
+	}
+	b, err := openDevice(f.device)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	maps, err := src.attentionMaps(b, f.layerIndex, f.batchIndex)
+	if err != nil {
+		return err
+	}
+	return writeAttnMaps(stdout, f.out, src, b.Name(), f.layerIndex, f.batchIndex, maps)
+}
+
+// attnSource is a model and its inputs: from a golden case file, or from a
+// weights file and an inputs file.
+type attnSource struct {
+	name   string // for titles: the case or weights file's name
+	kind   string // encoder, decoder, mha or sdpa
+	cfg    model.LayerConfig
+	noBias bool
+	causal bool
+	scale  float32 // sdpa: 0 means 1/sqrt(d)
+	inputs map[string]*safetensors.Tensor
+	params map[string]*safetensors.Tensor // the weights by name; empty for sdpa
+}
+
+// modelWeights are the source's weights for a model loader.
+func (s *attnSource) modelWeights() (*model.Weights, error) {
+	ts := make([]*safetensors.Tensor, 0, len(s.params))
+	for _, t := range s.params {
+		ts = append(ts, t)
+	}
+	return model.NewWeights(ts...)
+}
+
+// attnInputNames are the tensors of each kind that are inputs or masks, not weights.
+var attnInputNames = map[string][]string{
+	"encoder": {"x", "attn_mask", "key_padding_mask"},
+	"decoder": {"tgt", "memory", "tgt_mask", "tgt_key_padding_mask", "memory_mask", "memory_key_padding_mask"},
+	"mha":     {"q", "kv", "x", "attn_mask", "key_padding_mask"},
+	"sdpa":    {"q", "k", "v", "attn_mask", "key_padding_mask"},
+}
+
+// attnSourceFromFlags reads the model the command line names; a bad command
+// line is errUsage.
+func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*attnSource, error) {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	switch {
+	case f.out == "":
+		return nil, usageErrorf(fs, "--out DIR is required")
+	case len(files) > 1:
+		return nil, usageErrorf(fs, "want one case file, got %d arguments", len(files))
+	case len(files) == 1 && (f.weights != "" || f.input != ""):
+		return nil, usageErrorf(fs, "give a case file or --weights and --input, not both")
+	case len(files) == 0 && (f.weights == "" || f.input == ""):
+		return nil, usageErrorf(fs, "give a case file, or both --weights and --input")
+	case f.layerIndex < 0 || f.batchIndex < 0:
+		return nil, usageErrorf(fs, "--layer-index and --batch-index must be >= 0")
+	case set["heads"] && f.heads <= 0:
+		return nil, usageErrorf(fs, "--heads must be > 0")
+	}
+	act, err := backend.ParseActivation(f.activation)
+	if err != nil || act == backend.Identity {
+		return nil, usageErrorf(fs, "--activation %q: want relu or gelu", f.activation)
+	}
+	if set["layer"] && attnInputNames[f.layer] == nil || f.layer == "sdpa" {
+		return nil, usageErrorf(fs, "--layer %q: want encoder, decoder or mha", f.layer)
+	}
+	var src *attnSource
+	if len(files) == 1 {
+		if src, err = readCaseSource(files[0]); err != nil {
+			return nil, err
+		}
+		if set["layer"] && f.layer != src.kind {
+			return nil, usageErrorf(fs, "--layer %s, but %s is a %s case", f.layer, files[0], src.kind)
+		}
+	} else {
+		if f.layer == "" {
+			return nil, usageErrorf(fs, "--layer encoder|decoder|mha is required with --weights")
+		}
+		if !set["heads"] {
+			return nil, usageErrorf(fs, "--heads N is required with --weights")
+		}
+		if src, err = readWeightsSource(f.weights, f.input, f.layer); err != nil {
+			return nil, err
+		}
+	}
+	if set["heads"] {
+		src.cfg.Heads = f.heads
+	}
+	if set["norm-first"] {
+		src.cfg.NormFirst = f.normFirst
+	}
+	if set["activation"] || src.cfg.Activation == backend.Identity {
+		src.cfg.Activation = act
+	}
+	if set["causal"] {
+		src.causal = f.causal
+	}
+	return src, nil
+}
+
+// readCaseSource reads a golden case file: configuration from its metadata,
+// inputs and masks by name, every other tensor but the outputs as weights.
+func readCaseSource(path string) (*attnSource, error) {
+	file, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	md := file.Metadata
+	src := &attnSource{name: strings.TrimSuffix(filepath.Base(path), ".safetensors"), kind: md["kind"],
+		inputs: map[string]*safetensors.Tensor{}, params: map[string]*safetensors.Tensor{}}
+	if n := md["name"]; n != "" {
+		src.name = n
+	}
+	names := attnInputNames[src.kind]
+	if names == nil {
+		return nil, fmt.Errorf("%s: kind %q has no attention to draw (want encoder, decoder, mha or sdpa)", path, src.kind)
+	}
+	bad := func(key string) error {
+		return fmt.Errorf("%s: metadata %s = %q is not understood", path, key, md[key])
+	}
+	flag := func(key string, def bool) (bool, error) {
+		switch strings.ToLower(md[key]) {
+		case "":
+			return def, nil
+		case "true", "1":
+			return true, nil
+		case "false", "0":
+			return false, nil
+		}
+		return false, bad(key)
+	}
+	if src.causal, err = flag("causal", false); err != nil {
+		return nil, err
+	}
+	if src.cfg.NormFirst, err = flag("norm_first", false); err != nil {
+		return nil, err
+	}
+	bias, err := flag("bias", true)
+	if err != nil {
+		return nil, err
+	}
+	src.noBias = !bias
+	if h := md["heads"]; h != "" {
+		if src.cfg.Heads, err = strconv.Atoi(h); err != nil {
+			return nil, bad("heads")
+		}
+	}
+	if a := md["activation"]; a != "" {
+		if src.cfg.Activation, err = backend.ParseActivation(a); err != nil {
+			return nil, bad("activation")
+		}
+	}
+	for key, dst := range map[string]*float32{"eps": &src.cfg.Eps, "scale": &src.scale} {
+		if v := md[key]; v != "" && v != "None" {
+			x, err := strconv.ParseFloat(v, 32)
+			if err != nil {
+				return nil, bad(key)
+			}
+			*dst = float32(x)
+		}
+	}
+	for _, t := range file.Tensors {
+		switch {
+		case hasName(names, t.Name):
+			src.inputs[t.Name] = t
+		case t.Name == "out" || t.Name == "out_f64" || t.Name == "attn_weights" || t.Name == "attn_weights_f64":
+		default:
+			src.params[t.Name] = t
+		}
+	}
+	return src, nil
+}
+
+// readWeightsSource reads a state_dict file and an inputs file for a layer kind.
+func readWeightsSource(weightsPath, inputPath, kind string) (*attnSource, error) {
+	wf, err := safetensors.ReadFile(weightsPath)
+	if err != nil {
+		return nil, err
+	}
+	in, err := safetensors.ReadFile(inputPath)
+	if err != nil {
+		return nil, err
+	}
+	src := &attnSource{name: strings.TrimSuffix(filepath.Base(weightsPath), ".safetensors"), kind: kind,
+		inputs: map[string]*safetensors.Tensor{}, params: map[string]*safetensors.Tensor{}}
+	for _, t := range wf.Tensors {
+		src.params[t.Name] = t
+	}
+	var extra []string
+	for _, t := range in.Tensors {
+		if hasName(attnInputNames[kind], t.Name) {
+			src.inputs[t.Name] = t
+		} else {
+			extra = append(extra, t.Name)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, fmt.Errorf("%s: unexpected tensor(s) %s for a %s (want %s)", inputPath,
+			strings.Join(extra, ", "), kind, strings.Join(attnInputNames[kind], ", "))
+	}
+	return src, nil
+}
+
+func hasName(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// attnMap is the attention of every head of one attention block for one batch element.
+type attnMap struct {
+	name                 string // self, cross or attn: the files' prefix
+	title                string // "layer 1 self-attention"
+	heads, queries, keys int
+	weights              []float64 // [heads, queries, keys]
+	masked               []bool    // [heads, queries, keys]
+}
+
+// hostMasks are the masks of one attention block, on the device (opt) and as
+// host data for telling which cells are masked.
+type hostMasks struct {
+	opt     backend.AttentionOptions
+	mask    []float32 // [Sq, Sk] or [B, H, Sq, Sk]; nil for none
+	padding []float32 // [B, Sk]; nil for none
+}
+
+// masks uploads the optional mask and key padding tensors of the source.
+func (s *attnSource) masks(be backend.Backend, maskName, paddingName string, causal bool, owned *[]backend.Tensor) (hostMasks, error) {
+	var m hostMasks
+	if causal {
+		m.opt.Causal = backend.CausalTopLeft
+	}
+	if t := s.inputs[maskName]; t != nil {
+		bt, kind, err := model.UploadMask(be, t)
+		if err != nil {
+			return m, err
+		}
+		*owned = append(*owned, bt)
+		m.opt.Mask, m.opt.MaskKind = bt, kind
+		if m.mask, err = t.Float32s(); err != nil {
+			return m, err
+		}
+	}
+	if t := s.inputs[paddingName]; t != nil {
+		bt, err := model.Upload(be, t)
+		if err != nil {
+			return m, err
+		}
+		*owned = append(*owned, bt)
+		m.opt.KeyPadding = bt
+		if m.padding, err = t.Float32s(); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// masked tells, for batch element b, which cells [heads, sq, sk] the masks rule out.
+func (m hostMasks) masked(b, batch, heads, sq, sk int) ([]bool, error) {
+	out := make([]bool, heads*sq*sk)
+	perHead := len(m.mask) == batch*heads*sq*sk && len(m.mask) != sq*sk
+	if m.mask != nil && len(m.mask) != sq*sk && !perHead {
+		return nil, fmt.Errorf("mask has %d elements, want %d x %d or %d x %d x %d x %d", len(m.mask), sq, sk, batch, heads, sq, sk)
+	}
+	if m.padding != nil && len(m.padding) != batch*sk {
+		return nil, fmt.Errorf("key padding mask has %d elements, want %d x %d", len(m.padding), batch, sk)
+	}
+	for h := range heads {
+		for i := range sq {
+			for j := range sk {
+				out[(h*sq+i)*sk+j] = m.isMasked(b, h, i, j, heads, sq, sk, perHead)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m hostMasks) isMasked(b, h, i, j, heads, sq, sk int, perHead bool) bool {
+	switch m.opt.Causal {
+	case backend.CausalTopLeft:
+		if j > i {
+			return true
+		}
+	case backend.CausalBottomRight:
+		if j > i+sk-sq {
+			return true
+		}
+	}
+	if m.mask != nil {
+		k := i*sk + j
+		if perHead {
+			k += (b*heads + h) * sq * sk
+		}
+		v := m.mask[k]
+		if m.opt.MaskKind == backend.MaskBool && v != 0 || m.opt.MaskKind == backend.MaskAdditive && math.IsInf(float64(v), -1) {
+			return true
+		}
+	}
+	return m.padding != nil && m.padding[b*sk+j] != 0
+}
+
+// input uploads a [B, S, E] input tensor.
+func (s *attnSource) input(be backend.Backend, name string, owned *[]backend.Tensor) (backend.Tensor, error) {
+	t := s.inputs[name]
+	if t == nil {
+		return nil, fmt.Errorf("no input tensor %q", name)
+	}
+	if len(t.Shape) != 3 {
+		return nil, fmt.Errorf("input %q is %v, want [batch seq d_model]", name, backend.Shape(t.Shape))
+	}
+	bt, err := model.Upload(be, t)
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, bt)
+	return bt, nil
+}
+
+// stackLayerName matches the names of a stack's layers.
+var stackLayerName = regexp.MustCompile(`^layers\.(\d+)\.`)
+
+// attentionMaps runs the source's model and returns the attention of the
+// chosen layer and batch element.
+func (s *attnSource) attentionMaps(be backend.Backend, layer, batch int) (maps []attnMap, err error) {
+	var owned []backend.Tensor
+	defer func() {
+		for _, t := range owned {
+			err = errors.Join(err, t.Release())
+		}
+	}()
+	if s.kind != "encoder" && layer != 0 {
+		return nil, fmt.Errorf("--layer-index %d: a %s has one layer", layer, s.kind)
+	}
+	switch s.kind {
+	case "sdpa":
+		return s.sdpaMaps(be, batch, &owned)
+	case "mha":
+		return s.mhaMaps(be, batch, &owned)
+	case "encoder":
+		return s.encoderMaps(be, layer, batch, &owned)
+	case "decoder":
+		return s.decoderMaps(be, batch, &owned)
+	}
+	return nil, fmt.Errorf("kind %q has no attention to draw", s.kind)
+}
+
+// downloadMap downloads weights [B, H, Sq, Sk] and keeps batch element b.
+func downloadMap(be backend.Backend, w backend.Tensor, m hostMasks, b int, name, title string) (attnMap, error) {
+	s := w.Shape()
+	batch, heads, sq, sk := s[0], s[1], s[2], s[3]
+	if b >= batch {
+		return attnMap{}, fmt.Errorf("--batch-index %d: the batch has %d element(s)", b, batch)
+	}
+	all := make([]float32, s.Numel())
+	if err := be.Download(all, w); err != nil {
+		return attnMap{}, err
+	}
+	masked, err := m.masked(b, batch, heads, sq, sk)
+	if err != nil {
+		return attnMap{}, err
+	}
+	one := all[b*heads*sq*sk : (b+1)*heads*sq*sk]
+	weights := make([]float64, len(one))
+	for i, v := range one {
+		if masked[i] && v != 0 {
+			return attnMap{}, fmt.Errorf("%s: weight %g at masked position (head %d, query %d, key %d): the backend leaked a masked score",
+				title, v, i/(sq*sk), i/sk%sq, i%sk)
+		}
+		weights[i] = float64(v)
+	}
+	return attnMap{name: name, title: title, heads: heads, queries: sq, keys: sk, weights: weights, masked: masked}, nil
+}
+
+func (s *attnSource) sdpaMaps(be backend.Backend, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	var hs [2]backend.Heads
+	for i, name := range []string{"q", "k"} {
+		t := s.inputs[name]
+		if t == nil || len(t.Shape) != 4 {
+			return nil, fmt.Errorf("want a [batch heads seq dim] input %q", name)
+		}
+		bt, err := model.Upload(be, t)
+		if err != nil {
+			return nil, err
+		}
+		*owned = append(*owned, bt)
+		if hs[i], err = backend.HeadsOf(bt); err != nil {
+			return nil, err
+		}
+	}
+	q, k := hs[0], hs[1]
+	m, err := s.masks(be, "attn_mask", "key_padding_mask", s.causal, owned)
+	if err != nil {
+		return nil, err
+	}
+	m.opt.Scale = s.scale
+	w, err := be.Alloc(q.Batch, q.Heads, q.Seq, k.Seq)
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, w)
+	if err := be.Scores(w, q, k, m.opt.EffectiveScale(q.Dim)); err != nil {
+		return nil, err
+	}
+	if err := be.Softmax(w, w, m.opt); err != nil {
+		return nil, err
+	}
+	am, err := downloadMap(be, w, m, batch, "attn", "scaled dot-product attention")
+	return []attnMap{am}, err
+}
+
+func (s *attnSource) mhaMaps(be backend.Backend, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	qName, kvName := "q", "kv"
+	if s.inputs["q"] == nil {
+		qName, kvName = "x", ""
+	}
+	query, err := s.input(be, qName, owned)
+	if err != nil {
+		return nil, err
+	}
+	var keyValue backend.Tensor
+	if s.inputs[kvName] != nil {
+		if keyValue, err = s.input(be, kvName, owned); err != nil {
+			return nil, err
+		}
+	}
+	m, err := s.masks(be, "attn_mask", "key_padding_mask", s.causal, owned)
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if s.params["self_attn.in_proj_weight"] != nil {
+		prefix = "self_attn."
+	}
+	noBias := s.noBias || s.params[prefix+"in_proj_bias"] == nil
+	w, err := s.modelWeights()
+	if err != nil {
+		return nil, err
+	}
+	mha, err := model.LoadMultiHeadAttention(be, model.MHAConfig{DModel: query.Shape()[2], Heads: s.cfg.Heads, NoBias: noBias}, w, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer mha.Close()
+	out, weights, err := mha.ForwardWithWeights(query, keyValue, m.opt)
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, out, weights)
+	am, err := downloadMap(be, weights, m, batch, "attn", "multi-head attention")
+	return []attnMap{am}, err
+}
+
+// layerConfig completes the source's configuration for layers named under
+// prefix: d_ff from linear1.weight, d_model from the input.
+func (s *attnSource) layerConfig(prefix string, dModel int) (model.LayerConfig, error) {
+	cfg := s.cfg
+	cfg.DModel = dModel
+	l1 := s.params[prefix+"linear1.weight"]
+	if l1 == nil || len(l1.Shape) != 2 {
+		return cfg, fmt.Errorf("no 2-D %slinear1.weight: cannot tell d_ff", prefix)
+	}
+	cfg.DFF = l1.Shape[0]
+	if cfg.Heads <= 0 {
+		return cfg, errors.New("the number of heads is unknown: give --heads")
+	}
+	return cfg, nil
+}
+
+// stackLayers is the number of layers.N. prefixes among the weights, 0 for a single layer.
+func (s *attnSource) stackLayers() int {
+	n := 0
+	for name := range s.params {
+		if m := stackLayerName.FindStringSubmatch(name); m != nil {
+			if i, err := strconv.Atoi(m[1]); err == nil && i+1 > n {
+				n = i + 1
+			}
+		}
+	}
+	return n
+}
+
+func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	x, err := s.input(be, "x", owned)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.masks(be, "attn_mask", "key_padding_mask", s.causal, owned)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.modelWeights()
+	if err != nil {
+		return nil, err
+	}
+	layers := s.stackLayers()
+	var weights backend.Tensor
+	if layers == 0 {
+		if layer != 0 {
+			return nil, fmt.Errorf("--layer-index %d: the weights are one encoder layer (no layers.N. names)", layer)
+		}
+		cfg, err := s.layerConfig("", x.Shape()[2])
+		if err != nil {
+			return nil, err
+		}
+		enc, err := model.LoadEncoderLayer(be, cfg, w, "")
+		if err != nil {
+			return nil, err
+		}
+		defer enc.Close()
+		out, ws, err := enc.ForwardWithWeights(x, m.opt)
+		if err != nil {
+			return nil, err
+		}
+		*owned = append(*owned, out, ws)
+		weights = ws
+	} else {
+		if layer >= layers {
+			return nil, fmt.Errorf("--layer-index %d: the stack has %d layers", layer, layers)
+		}
+		cfg, err := s.layerConfig("layers.0.", x.Shape()[2])
+		if err != nil {
+			return nil, err
+		}
+		ecfg := model.EncoderConfig{Layer: cfg, Layers: layers, FinalNorm: s.params["norm.weight"] != nil}
+		enc, err := model.LoadEncoder(be, ecfg, w, "")
+		if err != nil {
+			return nil, err
+		}
+		defer enc.Close()
+		out, ws, err := enc.ForwardWithWeights(x, m.opt)
+		*owned = append(*owned, ws...)
+		if err != nil {
+			return nil, err
+		}
+		*owned = append(*owned, out)
+		weights = ws[layer]
+	}
+	am, err := downloadMap(be, weights, m, batch, "self", fmt.Sprintf("encoder layer %d self-attention", layer))
+	return []attnMap{am}, err
+}
+
+func (s *attnSource) decoderMaps(be backend.Backend, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	if s.stackLayers() > 0 {
+		return nil, errors.New("decoder stacks (layers.N. names) are not supported: give one decoder layer's weights")
+	}
+	tgt, err := s.input(be, "tgt", owned)
+	if err != nil {
+		return nil, err
+	}
+	memory, err := s.input(be, "memory", owned)
+	if err != nil {
+		return nil, err
+	}
+	self, err := s.masks(be, "tgt_mask", "tgt_key_padding_mask", s.causal, owned)
+	if err != nil {
+		return nil, err
+	}
+	cross, err := s.masks(be, "memory_mask", "memory_key_padding_mask", false, owned)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.layerConfig("", tgt.Shape()[2])
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.modelWeights()
+	if err != nil {
+		return nil, err
+	}
+	dec, err := model.LoadDecoderLayer(be, cfg, w, "")
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	out, selfW, crossW, err := dec.ForwardWithWeights(tgt, memory, model.DecoderOptions{Self: self.opt, Memory: cross.opt})
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, out, selfW, crossW)
+	sm, err := downloadMap(be, selfW, self, batch, "self", "decoder self-attention")
+	if err != nil {
+		return nil, err
+	}
+	cm, err := downloadMap(be, crossW, cross, batch, "cross", "decoder cross-attention")
+	return []attnMap{sm, cm}, err
+}
+
+// weightRow is one query's weights, written to JSON with null where masked.
+type weightRow struct {
+	w      []float64
+	masked []bool
+}
+
+func (r weightRow) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for j, v := range r.w {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		if r.masked[j] {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, v, 'g', -1, 32)
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// attnMapJSON is attention.json.
+type attnMapJSON struct {
+	Source     string         `json:"source"`
+	Kind       string         `json:"kind"`
+	Device     string         `json:"device"`
+	LayerIndex int            `json:"layer_index"`
+	BatchIndex int            `json:"batch_index"`
+	Maps       []attnMapEntry `json:"maps"`
+}
+
+type attnMapEntry struct {
+	Name    string `json:"name"`
+	Title   string `json:"title"`
+	Heads   int    `json:"heads"`
+	Queries int    `json:"queries"`
+	Keys    int    `json:"keys"`
+	// MeanEntropy is each head's mean row entropy in nats; MeanMaxWeight the mean largest weight of a row.
+	MeanEntropy   []float64 `json:"mean_entropy"`
+	MeanMaxWeight []float64 `json:"mean_max_weight"`
+	// Weights are [head][query][key]; null marks a masked position.
+	Weights [][]weightRow `json:"weights"`
+}
+
+// writeAttnMaps draws one PNG per head and a grid per attention block into dir,
+// writes attention.json and prints a summary.
+func writeAttnMaps(w io.Writer, dir string, src *attnSource, device string, layer, batch int, maps []attnMap) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	doc := attnMapJSON{Source: src.name, Kind: src.kind, Device: device, LayerIndex: layer, BatchIndex: batch}
+	fmt.Fprintf(w, "%s (%s) on %s, batch element %d\n", src.name, src.kind, device, batch)
+	for _, m := range maps {
+		entry := attnMapEntry{Name: m.name, Title: m.title, Heads: m.heads, Queries: m.queries, Keys: m.keys}
+		n := m.queries * m.keys
+		var tiles []viz.HeatMap
+		fmt.Fprintf(w, "%s: %d heads, %d queries x %d keys (uniform attention has entropy ln %d = %.3f)\n",
+			m.title, m.heads, m.queries, m.keys, m.keys, math.Log(float64(m.keys)))
+		for h := range m.heads {
+			vals, masked := m.weights[h*n:(h+1)*n], m.masked[h*n:(h+1)*n]
+			ent, top := viz.MeanEntropy(vals, m.keys), viz.MeanMax(vals, m.keys)
+			entry.MeanEntropy = append(entry.MeanEntropy, ent)
+			entry.MeanMaxWeight = append(entry.MeanMaxWeight, top)
+			rows := make([]weightRow, m.queries)
+			for i := range rows {
+				rows[i] = weightRow{w: vals[i*m.keys : (i+1)*m.keys], masked: masked[i*m.keys : (i+1)*m.keys]}
+			}
+			entry.Weights = append(entry.Weights, rows)
+			hm := viz.HeatMap{
+				Title:      fmt.Sprintf("%s: %s, head %d\nmean entropy %.3f nats (uniform: %.3f), batch element %d", src.name, m.title, h, ent, math.Log(float64(m.keys)), batch),
+				XLabel:     "key position",
+				YLabel:     "query position",
+				ScaleLabel: "attention weight",
+				Rows:       m.queries, Cols: m.keys, Values: vals, Masked: masked,
+			}
+			path := filepath.Join(dir, fmt.Sprintf("%s_head%d.png", m.name, h))
+			if err := drawTo(path, func() (*viz.Figure, error) { return viz.DrawHeatMap(hm, 0, 0) }); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "  head %d: mean entropy %.3f nats, mean largest weight %.3f  %s\n", h, ent, top, path)
+			hm.Title = fmt.Sprintf("head %d: entropy %.3f nats", h, ent)
+			tiles = append(tiles, hm)
+		}
+		path := filepath.Join(dir, m.name+"_heads.png")
+		title := fmt.Sprintf("%s: %s, batch element %d (one colour scale)", src.name, m.title, batch)
+		if err := drawTo(path, func() (*viz.Figure, error) { return viz.DrawGrid(title, tiles, 0, 0) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  all heads: %s\n", path)
+		doc.Maps = append(doc.Maps, entry)
+	}
+	path := filepath.Join(dir, "attention.json")
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "weights: %s\n", path)
+	return nil
+}
+
+func drawTo(path string, draw func() (*viz.Figure, error)) error {
+	f, err := draw()
+	if err != nil {
+		return err
+	}
+	return f.WritePNG(path)
+}

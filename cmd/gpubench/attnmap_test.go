@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clattn/clattn/safetensors"
+)
+
+const attnMapGoldenDir = "../../testdata/golden"
+
+// attnMapDoc is attention.json with masked positions as nil.
+type attnMapDoc struct {
+	Source     string `json:"source"`
+	Kind       string `json:"kind"`
+	LayerIndex int    `json:"layer_index"`
+	BatchIndex int    `json:"batch_index"`
+	Maps       []struct {
+		Name                 string         `json:"name"`
+		Heads, Queries, Keys int            `json:"-"`
+		MeanEntropy          []float64      `json:"mean_entropy"`
+		MeanMaxWeight        []float64      `json:"mean_max_weight"`
+		Weights              [][][]*float64 `json:"weights"`
+	} `json:"maps"`
+}
+
+// runAttnMap runs attn-map with args and --out dir on the cpu backend and reads attention.json.
+func runAttnMap(t *testing.T, dir string, args ...string) attnMapDoc {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	status := run(append([]string{"attn-map", "--device", "cpu", "--out", dir}, args...), &stdout, &stderr)
+	require.Equal(t, 0, status, stderr.String())
+	data, err := os.ReadFile(filepath.Join(dir, "attention.json"))
+	require.NoError(t, err)
+	var doc attnMapDoc
+	require.NoError(t, json.Unmarshal(data, &doc))
+	return doc
+}
+
+func requirePNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	if w > 0 {
+		require.Equal(t, w, img.Bounds().Dx(), path)
+		require.Equal(t, h, img.Bounds().Dy(), path)
+	}
+}
+
+func TestAttnMapGoldenCausal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(attnMapGoldenDir, "mha_causal_nobias.safetensors")
+	doc := runAttnMap(t, dir, path)
+	require.Equal(t, "mha_causal_nobias", doc.Source)
+	require.Len(t, doc.Maps, 1)
+	m := doc.Maps[0]
+	require.Len(t, m.Weights, 2)
+	require.Len(t, m.MeanEntropy, 2)
+
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	ref, err := f.Tensor("attn_weights_f64").Float64s()
+	require.NoError(t, err)
+	for h, rows := range m.Weights {
+		require.Len(t, rows, 25)
+		for i, row := range rows {
+			require.Len(t, row, 25)
+			for j, w := range row {
+				if j > i {
+					require.Nil(t, w, "head %d (%d, %d) is causally masked", h, i, j)
+					continue
+				}
+				require.NotNil(t, w, "head %d (%d, %d)", h, i, j)
+				require.InDelta(t, ref[(h*25+i)*25+j], *w, 1e-5)
+			}
+		}
+		require.Greater(t, m.MeanEntropy[h], 0.0)
+		require.Less(t, m.MeanEntropy[h], math.Log(25))
+		requirePNG(t, filepath.Join(dir, "attn_head"+string(rune('0'+h))+".png"), 720, 620)
+	}
+	requirePNG(t, filepath.Join(dir, "attn_heads.png"), 0, 0)
+}
+
+func TestAttnMapKeyPaddingAndWeightsFiles(t *testing.T) {
+	path := filepath.Join(attnMapGoldenDir, "encoder_postln_relu.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	pad, err := f.Tensor("key_padding_mask").Float32s()
+	require.NoError(t, err)
+	const batch, seq = 1, 24
+	doc := runAttnMap(t, t.TempDir(), path, "--batch-index", "1")
+	require.Equal(t, batch, doc.BatchIndex)
+	m := doc.Maps[0]
+	require.Equal(t, "self", m.Name)
+	require.Len(t, m.Weights, 4)
+	for _, rows := range m.Weights {
+		for _, row := range rows {
+			sum := 0.0
+			for j, w := range row {
+				require.Equal(t, pad[batch*seq+j] != 0, w == nil, "key %d", j)
+				if w != nil {
+					sum += *w
+				}
+			}
+			require.InDelta(t, 1, sum, 1e-5)
+		}
+	}
+
+	// The same layer from separate weights and inputs files gives the same maps.
+	tmp := t.TempDir()
+	var weights, inputs []*safetensors.Tensor
+	for _, tn := range f.Tensors {
+		switch tn.Name {
+		case "x", "key_padding_mask":
+			inputs = append(inputs, tn)
+		case "out", "out_f64":
+		default:
+			weights = append(weights, tn)
+		}
+	}
+	wPath, inPath := filepath.Join(tmp, "w.safetensors"), filepath.Join(tmp, "in.safetensors")
+	require.NoError(t, safetensors.WriteFile(wPath, weights, nil))
+	require.NoError(t, safetensors.WriteFile(inPath, inputs, nil))
+	doc2 := runAttnMap(t, filepath.Join(tmp, "out"), "--weights", wPath, "--input", inPath,
+		"--layer", "encoder", "--heads", "4", "--batch-index", "1")
+	require.Equal(t, m.Weights, doc2.Maps[0].Weights)
+}
+
+func TestAttnMapDecoderAndStack(t *testing.T) {
+	dir := t.TempDir()
+	doc := runAttnMap(t, dir, filepath.Join(attnMapGoldenDir, "decoder_postln.safetensors"))
+	require.Len(t, doc.Maps, 2)
+	require.Equal(t, "self", doc.Maps[0].Name)
+	require.Equal(t, "cross", doc.Maps[1].Name)
+	require.Len(t, doc.Maps[0].Weights[0][0], 13) // target positions
+	require.Len(t, doc.Maps[1].Weights[0][0], 21) // memory positions
+	for _, name := range []string{"self_head3.png", "cross_head0.png", "self_heads.png", "cross_heads.png"} {
+		requirePNG(t, filepath.Join(dir, name), 0, 0)
+	}
+
+	stack := filepath.Join(attnMapGoldenDir, "encoder_stack3_finalnorm.safetensors")
+	doc = runAttnMap(t, t.TempDir(), stack, "--layer-index", "2")
+	require.Equal(t, 2, doc.LayerIndex)
+	require.Nil(t, doc.Maps[0].Weights[0][0][1]) // causal
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 1, run([]string{"attn-map", "--device", "cpu", "--out", t.TempDir(), stack, "--layer-index", "3"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "3 layers")
+}
+
+func TestAttnMapUsage(t *testing.T) {
+	golden := filepath.Join(attnMapGoldenDir, "mha_causal_nobias.safetensors")
+	for _, args := range [][]string{
+		{golden},                                 // no --out
+		{"--out", "x"},                           // no input
+		{"--out", "x", golden, golden},           // two cases
+		{"--out", "x", golden, "--weights", "w"}, // both
+		{"--out", "x", "--weights", "w", "--input", "i", "--heads", "2"},       // no --layer
+		{"--out", "x", "--weights", "w", "--input", "i", "--layer", "encoder"}, // no --heads
+		{"--out", "x", "--weights", "w", "--input", "i", "--layer", "lstm", "--heads", "2"},
+		{"--out", "x", golden, "--activation", "tanh"},
+		{"--out", "x", golden, "--layer", "encoder"}, // the case is an mha
+		{"--out", "x", golden, "--batch-index", "-1"},
+		{"--bogus"},
+	} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 2, run(append([]string{"attn-map"}, args...), &stdout, &stderr), "%q", args)
+	}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 1, run([]string{"attn-map", "--device", "cpu", "--out", t.TempDir(),
+		filepath.Join(attnMapGoldenDir, "posenc_50x64.safetensors")}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "no attention")
+}

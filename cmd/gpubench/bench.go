@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/bench"
+	"github.com/clattn/clattn/gpu"
+)
+
+func init() {
+	register("bench", "benchmark ops on a device: table, --json, --csv, --plot", cmdBench)
+}
+
+// openDevice opens the device a spec selects (see backend.Spec).
+func openDevice(spec string) (backend.Backend, error) {
+	return gpu.Open(spec)
+}
+
+// devicePeak is the estimated fp32 peak of an OpenCL device, 0 for the cpu backend.
+func devicePeak(b backend.Backend) (float64, string) {
+	if d, ok := b.(*gpu.Device); ok {
+		return peakGFLOPs(d.Info())
+	}
+	return 0, ""
+}
+
+type benchFlags struct {
+	device, suite, op         string
+	shape                     bench.Shape
+	reps, warmup              int
+	jsonPath, csvPath, plotTo string
+	quiet                     bool
+}
+
+func cmdBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr, "[--suite quick|standard|long | --op OP --seq N ...] [--device D] [--json F] [--csv F] [--plot F.png]")
+	var f benchFlags
+	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
+	fs.StringVar(&f.suite, "suite", "", "named suite: quick, standard (the GPU target shapes) or long")
+	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder")
+	fs.IntVar(&f.shape.Batch, "batch", 1, "batch size")
+	fs.IntVar(&f.shape.Seq, "seq", 512, "sequence length (query side); gemm: M = batch*seq")
+	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "key/value sequence length (default: --seq)")
+	fs.IntVar(&f.shape.DModel, "d-model", 512, "model width; gemm: K")
+	fs.IntVar(&f.shape.Heads, "heads", 8, "attention heads")
+	fs.IntVar(&f.shape.HeadDim, "head-dim", 64, "head dimension of the attention ops (mha/encoder use d-model/heads)")
+	fs.IntVar(&f.shape.DFF, "d-ff", 2048, "feed-forward width; gemm: N")
+	fs.BoolVar(&f.shape.Causal, "causal", false, "causal (top-left) mask for attention ops")
+	fs.IntVar(&f.reps, "reps", 5, "timed runs per case (the median is reported)")
+	fs.IntVar(&f.warmup, "warmup", 1, "untimed runs per case before timing")
+	fs.StringVar(&f.jsonPath, "json", "", "write the results as JSON to this file")
+	fs.StringVar(&f.csvPath, "csv", "", "write the results as CSV to this file")
+	fs.StringVar(&f.plotTo, "plot", "", "draw GFLOP/s against sequence length into this PNG/SVG/PDF")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	cases, err := benchCases(f)
+	if err != nil {
+		return usageErrorf(fs, "%v", err)
+	}
+	b, err := openDevice(f.device)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	var progress *bench.Progress
+	if !f.quiet && isTerminal(stderr) {
+		progress = &bench.Progress{W: stderr, Total: len(cases)}
+	}
+	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: max(f.warmup, 0)}, progress)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteTable(stdout, report); err != nil {
+		return err
+	}
+	return writeBenchFiles(report, f.jsonPath, f.csvPath, f.plotTo)
+}
+
+func benchCases(f benchFlags) ([]bench.Case, error) {
+	if f.suite != "" && f.op != "" {
+		return nil, fmt.Errorf("give --suite or --op, not both")
+	}
+	if f.op == "" {
+		name := f.suite
+		if name == "" {
+			name = "quick"
+		}
+		return bench.Suite(name)
+	}
+	op, err := bench.ParseOp(f.op)
+	if err != nil {
+		return nil, err
+	}
+	c := bench.Case{Op: op, Shape: f.shape}
+	if op == bench.OpMHA || op == bench.OpEncoder {
+		if f.shape.Heads > 0 {
+			c.Shape.HeadDim = f.shape.DModel / f.shape.Heads
+		}
+	}
+	return []bench.Case{c}, c.Validate()
+}
+
+// runBench times every case on b and gathers the report.
+func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress *bench.Progress) (bench.Report, error) {
+	report := bench.Report{Device: b.Name()}
+	report.PeakGFLOPs, report.PeakHow = devicePeak(b)
+	opt.PeakGFLOPs = report.PeakGFLOPs
+	for _, c := range cases {
+		progress.Step(c.Name())
+		r, err := bench.Run(b, c, opt)
+		if err != nil {
+			progress.Done()
+			return report, err
+		}
+		report.Results = append(report.Results, r)
+	}
+	progress.Done()
+	report.PeakRSSMiB = peakRSSMiB()
+	return report, nil
+}
+
+func writeBenchFiles(r bench.Report, jsonPath, csvPath, plotTo string) error {
+	write := func(path string, fn func(io.Writer, bench.Report) error) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := fn(f, r); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	if err := write(jsonPath, bench.WriteJSON); err != nil {
+		return err
+	}
+	if err := write(csvPath, bench.WriteCSV); err != nil {
+		return err
+	}
+	if plotTo != "" {
+		return bench.Plot(plotTo, r)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal), where a progress line helps.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clattn/clattn/internal/tolerance"
+	"github.com/clattn/clattn/safetensors"
+)
+
+// inputNames are the tensors of a golden case that gpubench run reads from --input.
+var inputNames = map[string]bool{
+	"x": true, "tgt": true, "memory": true, "q": true, "kv": true, "attn_mask": true, "key_padding_mask": true,
+	"tgt_mask": true, "tgt_key_padding_mask": true, "memory_mask": true, "memory_key_padding_mask": true,
+}
+
+// splitGolden writes the weights and the inputs of a golden case into two files
+// of dir and returns their paths with the parsed case.
+func splitGolden(t *testing.T, dir, name string) (weights, input string, f *safetensors.File) {
+	t.Helper()
+	f, err := safetensors.ReadFile(filepath.Join(goldenDir, name+".safetensors"))
+	require.NoError(t, err)
+	var ws, xs []*safetensors.Tensor
+	for _, tn := range f.Tensors {
+		switch {
+		case inputNames[tn.Name]:
+			xs = append(xs, tn)
+		case tn.Name == "out" || strings.HasPrefix(tn.Name, "out_") || strings.HasPrefix(tn.Name, "attn_weights"):
+		default:
+			ws = append(ws, tn)
+		}
+	}
+	weights, input = filepath.Join(dir, name+".weights.safetensors"), filepath.Join(dir, name+".input.safetensors")
+	require.NoError(t, safetensors.WriteFile(weights, ws, nil))
+	require.NoError(t, safetensors.WriteFile(input, xs, nil))
+	return weights, input, f
+}
+
+// TestRunGolden runs golden cases' weights and inputs through gpubench run and
+// checks the written output against PyTorch's float64 result under the golden
+// limit (package internal/tolerance).
+func TestRunGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name, layer string
+		flags       []string
+	}{
+		{"encoder_postln_relu", "encoder", nil},
+		{"encoder_preln_gelu", "encoder", []string{"--norm-first", "--activation", "gelu"}},
+		{"encoder_stack3_finalnorm", "encoder", []string{"--final-norm", "--layers", "3"}},
+		{"decoder_postln", "decoder", nil},
+		{"decoder_preln_gelu", "decoder", []string{"--norm-first", "--activation", "gelu"}},
+		{"mha_self_padding", "mha", nil},
+		{"mha_cross", "mha", nil},
+		{"mha_causal_nobias", "mha", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			weights, input, f := splitGolden(t, dir, tc.name)
+			output := filepath.Join(dir, "out.safetensors")
+			args := append([]string{"run", "--device", "cpu", "--layer", tc.layer, "--heads", f.Metadata["heads"],
+				"--weights", weights, "--input", input, "--output", output}, tc.flags...)
+			var stdout, stderr bytes.Buffer
+			require.Equal(t, 0, run(args, &stdout, &stderr), stderr.String())
+			require.Contains(t, stdout.String(), "written to "+output)
+
+			y, err := safetensors.ReadFile(output)
+			require.NoError(t, err)
+			require.Len(t, y.Tensors, 1)
+			got, err := y.Tensor("out").Float32s()
+			require.NoError(t, err)
+			want, err := f.Tensor("out_f64").Float64s()
+			require.NoError(t, err)
+			torch32, err := f.Tensor("out").Float32s()
+			require.NoError(t, err)
+			require.Equal(t, f.Tensor("out_f64").Shape, y.Tensor("out").Shape)
+			dModel, err := strconv.Atoi(f.Metadata["d_model"])
+			require.NoError(t, err)
+			rep := tolerance.CheckRows(got, want, torch32, dModel)
+			require.True(t, rep.OK(), "%s: %v", tc.name, rep)
+		})
+	}
+}
+
+// TestRunErrors: bad command lines exit 2 with usage, bad files and inputs
+// that do not fit the layer exit 1 with one line, never a stack trace.
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	weights, input, _ := splitGolden(t, dir, "encoder_postln_relu")
+	output := filepath.Join(dir, "out.safetensors")
+	extra := filepath.Join(dir, "extra.safetensors")
+	in, err := safetensors.ReadFile(input)
+	require.NoError(t, err)
+	require.NoError(t, safetensors.WriteFile(extra, append(in.Tensors, safetensors.FromFloat32("src_msk", []float32{0}, 1)), nil))
+	floatPadding := filepath.Join(dir, "float_padding.safetensors")
+	x := in.Tensor("x")
+	require.NoError(t, safetensors.WriteFile(floatPadding, []*safetensors.Tensor{x, safetensors.FromFloat32("key_padding_mask", make([]float32, 48), 2, 24)}, nil))
+
+	base := []string{"run", "--device", "cpu", "--weights", weights, "--input", input, "--output", output}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		status int
+		want   string
+	}{
+		{"no heads", append(base, "--layer", "encoder"), 2, "--heads must be given"},
+		{"no layer", append(base, "--heads", "4"), 2, "--layer is required"},
+		{"bad layer", append(base, "--layer", "lstm", "--heads", "4"), 2, `--layer "lstm"`},
+		{"bad activation", append(base, "--layer", "encoder", "--heads", "4", "--activation", "tanh"), 2, `--activation "tanh"`},
+		{"bad eps", append(base, "--layer", "encoder", "--heads", "4", "--eps", "-1"), 2, "--eps"},
+		{"mha norm-first", append(base, "--layer", "mha", "--heads", "4", "--norm-first"), 2, "--norm-first does not apply"},
+		{"decoder final-norm", append(base, "--layer", "decoder", "--heads", "4", "--final-norm"), 2, "--final-norm does not apply"},
+		{"no weights", []string{"run", "--layer", "encoder", "--heads", "4", "--input", input, "--output", output}, 2, "--weights is required"},
+		{"missing weights", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", filepath.Join(dir, "nope.safetensors"), "--input", input, "--output", output}, 1, "no such file"},
+		{"missing input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", weights, "--input", filepath.Join(dir, "nope.safetensors"), "--output", output}, 1, "no such file"},
+		{"heads do not divide", append(base, "--layer", "encoder", "--heads", "5"), 1, "not divisible"},
+		{"wrong layer kind", append(base, "--layer", "decoder", "--heads", "4"), 1, `no tensor "tgt"`},
+		{"stack depth", append(base, "--layer", "encoder", "--heads", "4", "--layers", "2"), 1, "hold one layer"},
+		{"final norm without stack", append(base, "--layer", "encoder", "--heads", "4", "--final-norm"), 1, "needs a stack"},
+		{"unread input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", weights, "--input", extra, "--output", output}, 1, "src_msk"},
+		{"float key padding", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", weights, "--input", floatPadding, "--output", output}, 1, "must be U8"},
+		{"unwritable output", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", weights, "--input", input, "--output", filepath.Join(dir, "no", "such", "dir", "y.safetensors")}, 1, "no such file"},
+		{"weights as input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
+			"--weights", input, "--input", input, "--output", output}, 1, "self_attn.in_proj_weight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			status := run(tc.args, &stdout, &stderr)
+			require.Equal(t, tc.status, status, stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+			requireNoTrace(t, stderr.String())
+			if tc.status == 1 {
+				require.Equal(t, 1, strings.Count(stderr.String(), "\n"), "want one line, got %q", stderr.String())
+			}
+			_, err := os.Stat(output)
+			require.True(t, os.IsNotExist(err), "a failed run wrote %s", output)
+		})
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/clattn/clattn/gpu"
+)
+
+func init() {
+	register("tune", "searches tile sizes for the device and caches the winners", cmdTune)
+}
+
+func cmdTune(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tune", stderr, "[--device D] [--budget 60s] [--cache FILE] [--size N] [--seq N]")
+	device := fs.String("device", "", "OpenCL device spec (default $CLATTN_DEVICE or auto)")
+	budget := fs.Duration("budget", time.Minute, "time for the search (Go duration: 30s, 2m); the defaults are always measured")
+	cache := fs.String("cache", "", "tuning cache file (default $"+gpu.TuningCacheEnv+", else clattn/tuning.json in the user cache folder)")
+	size := fs.Int("size", 1024, "M = N = K of the timed GEMM (halved on a slow device)")
+	seq := fs.Int("seq", 1024, "sequence length of the timed attention, 8 heads of dim 64 (halved on a slow device)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *budget <= 0 {
+		return usageErrorf(fs, "--budget %v: want > 0", *budget)
+	}
+	if *size < 1 || *seq < 1 {
+		return usageErrorf(fs, "--size %d, --seq %d: want >= 1", *size, *seq)
+	}
+	path := *cache
+	if path == "" {
+		p, err := gpu.DefaultTuningCachePath()
+		if err != nil {
+			return err
+		}
+		if p == "" {
+			return fmt.Errorf("$%s is off: give --cache FILE", gpu.TuningCacheEnv)
+		}
+		path = p
+	}
+	b, err := openDevice(*device)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	d, ok := b.(*gpu.Device)
+	if !ok {
+		return fmt.Errorf("tune needs an OpenCL device, not the %s backend (try --device opencl)", b.Name())
+	}
+	// Read the cache before tuning: a file that is not one is left alone.
+	saved, err := gpu.LoadTuningCache(path)
+	if err != nil {
+		return fmt.Errorf("%w; remove it or give another --cache", err)
+	}
+	info := d.Info()
+	fmt.Fprintf(stdout, "tune: %s (driver %s), budget %v\n", d.Name(), info.DriverVersion, *budget)
+
+	kernel := ""
+	res, err := gpu.Tune(d, gpu.TuneOptions{Budget: *budget, GemmSize: *size, Seq: *seq,
+		Progress: func(c gpu.TuneCandidate) {
+			if c.Kernel != kernel {
+				kernel = c.Kernel
+				fmt.Fprintf(stdout, "%s %s:\n", c.Kernel, c.Shape)
+			}
+			printCandidate(stdout, c)
+		}})
+	if err != nil {
+		return err
+	}
+	printWinners(stdout, res)
+
+	saved.Store(info, res.Tuning)
+	if err := gpu.SaveTuningCache(path, saved); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "saved to %s as %q: gpu.Open and gpubench use these tiles on this device\n", path, gpu.TuningKey(info))
+	return nil
+}
+
+// printCandidate prints one line: the tiling, then its time and rate or why it was discarded.
+func printCandidate(w io.Writer, c gpu.TuneCandidate) {
+	name := c.Tiles
+	if c.Default {
+		name += " (default)"
+	}
+	if c.Err != nil {
+		fmt.Fprintf(w, "  %-52s discarded: %v\n", name, oneLine(c.Err.Error()))
+		return
+	}
+	fmt.Fprintf(w, "  %-52s %9.3f ms %8.1f GFLOP/s\n", name, float64(c.Time)/float64(time.Millisecond), c.GFLOPs)
+}
+
+// printWinners prints each kernel's winner against its default, and the candidates the budget left out.
+func printWinners(w io.Writer, res gpu.TuneResult) {
+	fmt.Fprintln(w, "winners:")
+	skipped := 0
+	for _, c := range res.Candidates {
+		if c.Skipped {
+			skipped++
+		}
+	}
+	for _, win := range []gpu.TuneCandidate{res.Gemm, res.Attention} {
+		line := fmt.Sprintf("  %-10s %-52s %8.1f GFLOP/s", win.Kernel, win.Tiles, win.GFLOPs)
+		if def, ok := defaultOf(res, win.Kernel); ok && !win.Default {
+			line += fmt.Sprintf("  (default %.1f GFLOP/s, %.2fx)", def.GFLOPs, float64(def.Time)/float64(win.Time))
+		} else if win.Default {
+			line += "  (the default)"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, "%d candidates not tried: the budget was spent (--budget)\n", skipped)
+	}
+}
+
+// defaultOf is the timed default candidate of kernel.
+func defaultOf(res gpu.TuneResult, kernel string) (gpu.TuneCandidate, bool) {
+	for _, c := range res.Candidates {
+		if c.Kernel == kernel && c.Default {
+			return c, c.Err == nil && c.Time > 0
+		}
+	}
+	return gpu.TuneCandidate{}, false
+}

@@ -1,0 +1,99 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/cpuref"
+	"github.com/clattn/clattn/gpu/gputest"
+	"github.com/clattn/clattn/internal/stress"
+)
+
+func soakFor(t *testing.T, d time.Duration, dev, ref backend.Backend, opt Options) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return Run(ctx, dev, ref, opt)
+}
+
+func TestSoakCPU(t *testing.T) {
+	b := cpuref.New()
+	var progress bytes.Buffer
+	r := soakFor(t, 1500*time.Millisecond, b, b, Options{Seed: 3, Progress: &progress, Every: 200 * time.Millisecond})
+	if !r.OK() {
+		t.Fatalf("%d mismatches: %v", r.Mismatches, r.Failures)
+	}
+	if r.Runs < len(stress.Ops) {
+		t.Fatalf("only %d runs", r.Runs)
+	}
+	for _, st := range r.Ops {
+		if st.Runs == 0 {
+			t.Errorf("op %s never ran", st.Op)
+		}
+	}
+	if !strings.Contains(progress.String(), "ops run") {
+		t.Errorf("no progress line: %q", progress.String())
+	}
+}
+
+// TestSoakOpenCL soaks the first OpenCL device (PoCL in CI) against cpuref.
+func TestSoakOpenCL(t *testing.T) {
+	d := gputest.Device(t)
+	ref := cpuref.New()
+	r := soakFor(t, 5*time.Second, d, ref, Options{Seed: 1})
+	t.Logf("%d runs in %v", r.Runs, r.Elapsed)
+	for _, st := range r.Ops {
+		t.Logf("%-18s %4d runs, max-abs %.3g", st.Op, st.Runs, st.MaxAbs)
+	}
+	if !r.OK() {
+		t.Fatalf("%d mismatches:\n%s", r.Mismatches, strings.Join(r.Failures, "\n"))
+	}
+}
+
+// skewed returns wrong results: its downloads are off by 1 in the first element.
+type skewed struct{ backend.Backend }
+
+func (s skewed) Download(dst []float32, t backend.Tensor) error {
+	err := s.Backend.Download(dst, t)
+	if len(dst) > 0 {
+		dst[0]++
+	}
+	return err
+}
+
+func TestSoakFindsMismatches(t *testing.T) {
+	b := cpuref.New()
+	r := soakFor(t, 300*time.Millisecond, skewed{b}, b, Options{Seed: 5, MaxFailures: 3})
+	if r.OK() || r.Mismatches != r.Runs {
+		t.Fatalf("%d of %d runs mismatched, want all", r.Mismatches, r.Runs)
+	}
+	if len(r.Failures) != min(3, r.Runs) {
+		t.Fatalf("%d failures described, want %d", len(r.Failures), min(3, r.Runs))
+	}
+	if !strings.Contains(r.Failures[0], "case 0 (seed 5): gemm") || !strings.Contains(r.Failures[0], "over=") {
+		t.Errorf("failure %q does not name the case, op and report", r.Failures[0])
+	}
+}
+
+// TestCaseReproducible: Case(seed, i) makes the same case every time.
+func TestCaseReproducible(t *testing.T) {
+	b := cpuref.New()
+	for i := range 2 * len(stress.Ops) {
+		c1, c2 := Case(9, i), Case(9, i)
+		if c1.Desc != c2.Desc || c1.Op != stress.Ops[i%len(stress.Ops)] {
+			t.Fatalf("case %d: %s %q vs %s %q", i, c1.Op, c1.Desc, c2.Op, c2.Desc)
+		}
+		o1, err1 := c1.Run(b)
+		o2, err2 := c2.Run(b)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if rep := stress.Compare(c1, o1, o2); !rep.OK() || rep.MaxAbs != 0 {
+			t.Fatalf("case %d differs from itself: %v", i, rep)
+		}
+	}
+}
