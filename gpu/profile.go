@@ -60,3 +60,18 @@ func (d *Device) KernelTime(fn func() error) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// Finish waits until every operation queued on d has completed, and reports a
+// failure that surfaced while they ran. Download waits too; Finish is for
+// timing work whose results stay on the device.
+func (d *Device) Finish() error {
+	const op = "Finish"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	if err := d.drv.finish(d.queue); err != nil {
+		return d.wrapLate(op, err)
+	}
+	return nil
+}

@@ -23,6 +23,9 @@ echo "== 1. encoder layer on the CPU: clattn cpu vs PyTorch =="
 ours=$(field "$tmp/enc.json" 'd["results"][0]["median_ms"]')
 echo "clattn cpu:  $ours ms ($(field "$tmp/enc.json" 'round(d["results"][0]["gflops"],1)') GFLOP/s)"
 if "$py" -c 'import torch' 2>/dev/null; then
+	blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null)
+	echo "BLAS behind PyTorch: ${blas:-unknown}"
+	case "$blas" in *openblas*|*mkl*|*blis*) ;; *) echo "warning: not an optimised BLAS; Debian: apt-get install libopenblas0-pthread" ;; esac
 	# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE slow current OpenBLAS about 3x on this machine: unset for PyTorch only.
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/compare/torch_encoder.py 1 512 512 8 2048 "$reps" >"$tmp/torch.json"
 	theirs=$(field "$tmp/torch.json" 'd["median_ms"]')

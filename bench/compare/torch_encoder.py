@@ -4,6 +4,7 @@ Prints one JSON line: {"torch": version, "median_ms": ..., "gflops": ..., "threa
 The FLOP count is the one clattn's bench package uses for the encoder op.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -12,6 +13,8 @@ import torch
 
 batch, seq, d_model, heads, d_ff = (int(a) for a in sys.argv[1:6])
 reps = int(sys.argv[6]) if len(sys.argv) > 6 else 5
+# All cores, as clattn's cpu backend uses (this PyTorch build otherwise starts with one OpenMP thread).
+torch.set_num_threads(os.cpu_count())
 torch.manual_seed(0)
 layer = torch.nn.TransformerEncoderLayer(d_model, heads, d_ff, dropout=0.0, batch_first=True).eval()
 x = torch.randn(batch, seq, d_model)

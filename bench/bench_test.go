@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/cpuref"
+	"github.com/clattn/clattn/gpu/gputest"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFLOPModels(t *testing.T) {
+	s := Shape{Batch: 2, Seq: 8, DModel: 4, Heads: 2, HeadDim: 3, DFF: 5}
+	require.Equal(t, 2.0*16*5*4, Case{Op: OpGemm, Shape: s}.FLOPs(), "gemm: 2 M N K")
+	require.Equal(t, 4.0*2*2*8*8*3, Case{Op: OpAttention, Shape: s}.FLOPs(), "attention: 4 B H Sq Sk D")
+	causal := s
+	causal.Causal = true
+	// Top-left causal keeps 1+2+...+8 = 36 of 64 scores.
+	require.InDelta(t, 4.0*2*2*36*3, Case{Op: OpAttention, Shape: causal}.FLOPs(), 1e-9)
+	require.Equal(t, 4.0*16*4*5, Case{Op: OpFFN, Shape: s}.FLOPs(), "ffn: two GEMMs")
+	require.Equal(t, 4.0*(16*4+5*4+16*5), Case{Op: OpGemm, Shape: s}.Bytes())
+}
+
+func TestCaseValidateAndNames(t *testing.T) {
+	require.Error(t, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 0, Heads: 1, HeadDim: 8}}.Validate())
+	err := Case{Op: OpMHA, Shape: Shape{Batch: 1, Seq: 4, DModel: 10, Heads: 3}}.Validate()
+	require.ErrorContains(t, err, "heads 3 do not divide d-model 10")
+	c := Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 512, Heads: 8, HeadDim: 64, Causal: true}}
+	require.Equal(t, "attention/batch=1/seq=512/heads=8/head_dim=64/causal", c.Name())
+	_, err = ParseOp("flash")
+	require.ErrorContains(t, err, "unknown op")
+	for _, name := range []string{"quick", "standard", "long"} {
+		cs, err := Suite(name)
+		require.NoError(t, err)
+		for _, c := range cs {
+			require.NoError(t, c.Validate(), c.Name())
+		}
+	}
+	_, err = Suite("huge")
+	require.Error(t, err)
+}
+
+// TestRunAndReports times every op once on the cpu backend at a tiny shape and
+// writes the report in every format.
+func TestRunAndReports(t *testing.T) {
+	b := cpuref.New()
+	defer b.Close()
+	s := Shape{Batch: 1, Seq: 16, DModel: 32, Heads: 2, HeadDim: 16, DFF: 64, Causal: true}
+	r := Report{Device: b.Name()}
+	for _, op := range Ops {
+		res, err := Run(b, Case{Op: op, Shape: s}, Options{Warmup: 1, Reps: 3})
+		require.NoError(t, err, op)
+		require.Greater(t, res.MedianMs, 0.0, op)
+		require.LessOrEqual(t, res.MinMs, res.MedianMs)
+		require.LessOrEqual(t, res.MedianMs, res.MaxMs)
+		require.Greater(t, res.GFLOPs, 0.0, op)
+		r.Results = append(r.Results, res)
+	}
+	var table, js, csv bytes.Buffer
+	require.NoError(t, WriteTable(&table, r))
+	require.Contains(t, table.String(), "attention")
+	require.NoError(t, WriteJSON(&js, r))
+	var back Report
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
+	require.Equal(t, r.Results, back.Results)
+	require.NoError(t, WriteCSV(&csv, r))
+	require.Equal(t, len(Ops)+1, strings.Count(csv.String(), "\n"))
+	png := filepath.Join(t.TempDir(), "plot.png")
+	require.NoError(t, Plot(png, r))
+	st, err := os.Stat(png)
+	require.NoError(t, err)
+	require.Greater(t, st.Size(), int64(1000))
+}
+
+func TestRunRejectsBadCase(t *testing.T) {
+	b := cpuref.New()
+	defer b.Close()
+	_, err := Run(b, Case{Op: OpGemm, Shape: Shape{Batch: 1, Seq: 4, DModel: -1, DFF: 4}}, Options{})
+	require.Error(t, err)
+}
+
+// benchCases are the shapes of `go test -bench`: the quick suite's at seq 256 and
+// attention at seq 512 with 8 heads.
+func benchCases() []Case {
+	s := Shape{Batch: 1, Seq: 256, DModel: 256, Heads: 4, HeadDim: 64, DFF: 1024}
+	cs := make([]Case, 0, len(Ops)+1)
+	for _, op := range Ops {
+		cs = append(cs, Case{Op: op, Shape: s})
+	}
+	return append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 512, Heads: 8, HeadDim: 64}})
+}
+
+func benchmark(b *testing.B, be backend.Backend) {
+	for _, c := range benchCases() {
+		b.Run(c.Name(), func(b *testing.B) {
+			w, err := prepare(be, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.release()
+			finish := func() {
+				if f, ok := be.(Finisher); ok {
+					if err := f.Finish(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := w.run(); err != nil { // warm-up: kernel builds, caches
+				b.Fatal(err)
+			}
+			finish()
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				if err := w.run(); err != nil {
+					b.Fatal(err)
+				}
+				finish() // each iteration waits for the device, as bench.Run does
+			}
+			elapsed := time.Since(start).Seconds()
+			b.ReportMetric(c.FLOPs()*float64(b.N)/elapsed/1e9, "GFLOP/s")
+			b.ReportMetric(c.Bytes()*float64(b.N)/elapsed/1e9, "GB/s")
+		})
+	}
+}
+
+// BenchmarkCPU measures the pure-Go backend: go test -bench CPU ./bench/
+func BenchmarkCPU(b *testing.B) {
+	be := cpuref.New()
+	defer be.Close()
+	benchmark(b, be)
+}
+
+// BenchmarkOpenCL measures the first OpenCL device: go test -bench OpenCL ./bench/
+func BenchmarkOpenCL(b *testing.B) {
+	benchmark(b, gputest.Device(b))
+}
