@@ -63,15 +63,10 @@ func gemmConfigFor(info DeviceInfo) gemmConfig {
 	return gemmConfigSmall
 }
 
-// gemmConfigForShape is gemmConfigFor for one product: on a GPU, a product too
-// small to give every compute unit a work-group of the default tiling takes the
-// 64x64 generic one instead (four times as many work-groups per product).
-func gemmConfigForShape(info DeviceInfo, dims backend.GemmDims) gemmConfig {
-	return gemmConfigSized(gemmConfigFor(info), info, dims)
-}
-
-// gemmConfigSized is gemmConfigForShape for a device whose tiling is c (the
-// default or a Tuning).
+// gemmConfigSized is the tiling c (the device's default or its Tuning) for one
+// product: on a GPU, a product too small to give every compute unit a
+// work-group of c takes the 64x64 generic tiling instead (four times as many
+// work-groups per product).
 func gemmConfigSized(c gemmConfig, info DeviceInfo, dims backend.GemmDims) gemmConfig {
 	if info.Type != "gpu" || c.TM*c.TN <= gemmConfigGeneric.TM*gemmConfigGeneric.TN {
 		return c

@@ -20,10 +20,10 @@ func TestGemmConfigsValid(t *testing.T) {
 		t.Errorf("NVIDIA: got %+v", c)
 	}
 	nvidia.ComputeUnits = 132
-	if c := gemmConfigForShape(nvidia, backend.GemmDims{Batch: 1, M: 512, N: 512, K: 512}); c != gemmConfigGeneric {
+	if c := gemmConfigSized(gemmConfigFor(nvidia), nvidia, backend.GemmDims{Batch: 1, M: 512, N: 512, K: 512}); c != gemmConfigGeneric {
 		t.Errorf("NVIDIA, 16 tiles of 128 for 132 units: got %+v", c)
 	}
-	if c := gemmConfigForShape(nvidia, backend.GemmDims{Batch: 16, M: 512, N: 512, K: 64}); c != gemmConfigNVIDIA {
+	if c := gemmConfigSized(gemmConfigFor(nvidia), nvidia, backend.GemmDims{Batch: 16, M: 512, N: 512, K: 64}); c != gemmConfigNVIDIA {
 		t.Errorf("NVIDIA, 256 tiles of 128 for 132 units: got %+v", c)
 	}
 	intelCPU := DeviceInfo{Type: "cpu", Vendor: "Intel(R) Corporation", LocalMem: 32 << 10, MaxWorkGroupSize: 8192}
@@ -62,7 +62,7 @@ func TestGemmTilings(t *testing.T) {
 		{"Advanced Micro Devices, Inc.", orig.LocalMem, gemmConfigGeneric},
 		{"Imaginary", 8 << 10, gemmConfigSmall},
 	} {
-		// One compute unit: gemmConfigForShape keeps the device's tiling.
+		// One compute unit: gemmConfigSized keeps the device's tiling.
 		d.info.Type, d.info.Vendor, d.info.ComputeUnits, d.info.LocalMem = "gpu", v.vendor, 1, v.localMem
 		if c := gemmConfigFor(d.info); c != v.want {
 			t.Logf("%s: tiling %+v does not fit %s", v.vendor, v.want, d.info.Name)
