@@ -63,6 +63,9 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 	defer b.Close()
 	r.Device = b.Name()
 	fmt.Fprintf(stdout, "device: %s\n", r.Device)
+	if spec, _ := backend.ParseSpec(*device); spec.Kind == backend.SpecAuto && len(r.Devices) > 1 && r.Device == "cpu" {
+		fmt.Fprintln(stdout, "        (auto takes an OpenCL GPU only; --device opencl runs the kernels on the devices above)")
+	}
 
 	failed := false
 	r.Smoke = "skipped (not OpenCL)"
