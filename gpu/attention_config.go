@@ -22,10 +22,12 @@ type attentionConfig struct {
 	RB, NW, KB int
 
 	// attn_bmm (Scores, AttendValues): a TM x TN output tile per work-group in
-	// steps of TK, RM x RN outputs per work-item.
+	// steps of TK, RM x RN outputs per work-item. With CPU, attn_bmm_cpu: RN ==
+	// TN (a multiple of 16), so each work-item owns RM rows of the tile.
 	TM, TN, TK, RM, RN int
 
-	// attn_softmax: SoftmaxGroup work-items per row (a power of two).
+	// attn_softmax: SoftmaxGroup work-items per row (a power of two). With CPU,
+	// attn_softmax_rows: SoftmaxGroup rows per work-group, one per work-item.
 	SoftmaxGroup int
 }
 
@@ -47,7 +49,7 @@ type attentionConfig struct {
 var (
 	attentionConfigCPU = attentionConfig{CPU: true, RB: 8, NW: 4, KB: 128,
 		BM: 32, BN: 32, TR: 8, TC: 16,
-		TM: 32, TN: 32, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 64}
+		TM: 32, TN: 32, TK: 64, RM: 8, RN: 32, SoftmaxGroup: 4}
 	attentionConfigNVIDIA = attentionConfig{BM: 64, BN: 32, TR: 16, TC: 16, LPad: 1,
 		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256}
 	attentionConfigGeneric = attentionConfig{BM: 32, BN: 32, TR: 8, TC: 16, LPad: 1,
@@ -184,6 +186,9 @@ func flashCPULocalBytes(kb, dkp int) int64 { return int64(4*dkp*kb + 8) }
 // AttendValues and Scores variants.
 func (c attentionConfig) bmmOptions(bNK, skipZero bool) []string {
 	o := []string{fmt.Sprintf("-DTM=%d -DTN=%d -DTK=%d -DRM=%d -DRN=%d -DLPAD=%d", c.TM, c.TN, c.TK, c.RM, c.RN, c.LPad)}
+	if c.CPU {
+		o = append(o, "-DBMM_CPU")
+	}
 	if bNK {
 		o = append(o, "-DB_NK")
 	}

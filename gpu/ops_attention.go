@@ -20,10 +20,14 @@ func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) e
 	if err := d.checkTensors(op, dst, q.T, k.T); err != nil {
 		return err
 	}
+	return d.scoresWith(d.attentionConfig(), dims, dst, q, k, scale)
+}
+
+// scoresWith launches the Scores product of config c for a checked call.
+func (d *Device) scoresWith(c attentionConfig, dims backend.AttentionDims, dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(dims.DimK)
 	heads := headsOf(dims)
-	c := d.attentionConfig()
-	return d.launchBmm(op, c.bmmOptions(true, false), dims, dims.SeqQ, dims.SeqK, dims.DimK,
+	return d.launchBmm("Scores", c, true, false, dims, dims.SeqQ, dims.SeqK, dims.DimK,
 		[]any{q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
 			k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
 			dst, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK},
@@ -45,23 +49,32 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 	if err := d.checkTensors(op, out.T, weights, v.T); err != nil {
 		return err
 	}
+	return d.attendValuesWith(d.attentionConfig(), dims, out, weights, v)
+}
+
+// attendValuesWith launches the AttendValues product of config c for a checked call.
+func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims, out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	heads := headsOf(dims)
-	c := d.attentionConfig()
-	return d.launchBmm(op, c.bmmOptions(false, true), dims, dims.SeqQ, dims.DimV, dims.SeqK,
+	return d.launchBmm("AttendValues", c, false, true, dims, dims.SeqQ, dims.DimV, dims.SeqK,
 		[]any{weights, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK,
 			v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
 			out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride},
 		1)
 }
 
-// launchBmm runs attn_bmm for every (batch, head): an m x n result over depth k.
-// views holds the three (tensor, offset, batch, head, row strides) groups.
-func (d *Device) launchBmm(op string, options []string, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
-	c := d.attentionConfig()
+// launchBmm runs attn_bmm (attn_bmm_cpu on CPU devices) of config c for every
+// (batch, head): an m x n result over depth k. bNK and skipZero select the
+// Scores and AttendValues variants; views holds the three (tensor, offset,
+// batch, head, row strides) groups.
+func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
+	kernel := "attn_bmm"
+	if c.CPU {
+		kernel = "attn_bmm_cpu"
+	}
 	wx, wy := c.TN/c.RN, c.TM/c.RM
 	args := append(views, headsOf(dims), m, n, k, alpha)
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: "attn_bmm", options: options,
+		op: op, file: "attention.cl", kernel: kernel, options: c.bmmOptions(bNK, skipZero),
 		global:     []int{ceilDiv(n, c.TN) * wx, ceilDiv(m, c.TM) * wy, dims.Batch * dims.Heads},
 		local:      []int{wx, wy, 1},
 		fixedLocal: true,
@@ -70,7 +83,8 @@ func (d *Device) launchBmm(op string, options []string, dims backend.AttentionDi
 }
 
 // Softmax applies the masks of opt to scores and normalises each row into dst
-// with attn_softmax, one work-group per row.
+// with attn_softmax, one work-group per row, or on CPU devices with
+// attn_softmax_rows, one work-item per row and no barriers.
 func (d *Device) Softmax(dst, scores backend.Tensor, opt backend.AttentionOptions) error {
 	const op = "Softmax"
 	if err := d.enter(op); err != nil {
@@ -84,17 +98,29 @@ func (d *Device) Softmax(dst, scores backend.Tensor, opt backend.AttentionOption
 	if err := d.checkTensors(op, dst, scores, opt.Mask, opt.KeyPadding); err != nil {
 		return err
 	}
+	return d.softmaxWith(d.attentionConfig(), dims, dst, scores, opt)
+}
+
+// softmaxWith launches the softmax kernel of config c for a checked call.
+func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst, scores backend.Tensor, opt backend.AttentionOptions) error {
+	const op = "Softmax"
 	if dims.SeqK == 0 {
 		return nil
 	}
-	group := d.attentionConfig().SoftmaxGroup
 	rows := dims.Batch * dims.Heads * dims.SeqQ
 	args := append([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, maskArgs(dims, opt)...)
+	options := []string{"-DSM_WG=" + strconv.Itoa(c.SoftmaxGroup)}
+	if c.CPU {
+		return d.launch(launch{
+			op: op, file: "attention.cl", kernel: "attn_softmax_rows", options: options,
+			global: []int{roundUp(rows, c.SoftmaxGroup)}, local: []int{c.SoftmaxGroup},
+			args: args,
+		})
+	}
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: "attn_softmax",
-		options:    []string{"-DSM_WG=" + strconv.Itoa(group)},
-		global:     []int{group, rows},
-		local:      []int{group, 1},
+		op: op, file: "attention.cl", kernel: "attn_softmax", options: options,
+		global:     []int{c.SoftmaxGroup, rows},
+		local:      []int{c.SoftmaxGroup, 1},
 		fixedLocal: true,
 		args:       args,
 	})

@@ -415,6 +415,17 @@ func runAttention(t *testing.T, d *gpu.Device, c attnCase) {
 	unfused := readHeads(t, d, at.out, c.packed)
 	checkAttention(t, "unfused", a, unfused, ref, naive)
 
+	if d.Info().Type == "cpu" {
+		// attn_bmm and attn_softmax with NVIDIA's tiling, which this device would not pick.
+		if err := d.UnfusedGPUTiles(at.out, at.q, at.k, at.v, scores, opt); err != nil {
+			t.Fatal(err)
+		}
+		if rep := tolerance.Check(download(t, d, scores), weights, nil, 1); !rep.OK() {
+			t.Errorf("softmax weights (GPU tiles) %v: %v", c, rep)
+		}
+		checkAttention(t, "unfused (GPU tiles)", a, readHeads(t, d, at.out, c.packed), ref, naive)
+	}
+
 	unfused64 := make([]float64, len(unfused))
 	for i, x := range unfused {
 		unfused64[i] = float64(x)

@@ -10,7 +10,10 @@ import (
 )
 
 // LayerNorm normalises each row of x (+ opt.Residual) into dst with the
-// layer_norm kernel, one work-group per row.
+// layer_norm kernel, one work-group per row, or on CPU devices layer_norm_rows,
+// one work-item per row with no barriers (PoCL runs a work-group as a loop over
+// its work-items, so a group reduction costs more than it saves) where there
+// are rows enough to give every core a group of them.
 func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) error {
 	const op = "LayerNorm"
 	if err := d.enter(op); err != nil {
@@ -27,13 +30,21 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 	if dims.Rows == 0 || dims.Cols == 0 {
 		return nil
 	}
-	group := d.rowGroup(dims.Cols)
 	flag := func(t backend.Tensor) int {
 		if t == nil || asTensor(t) == nil {
 			return 0
 		}
 		return 1
 	}
+	if d.info.Type == "cpu" && dims.Rows >= cpuRowsPerGroup*max(d.info.ComputeUnits, 1) {
+		return d.launch(launch{
+			op: op, file: "layernorm.cl", kernel: "layer_norm_rows", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
+			global: []int{roundUp(dims.Rows, cpuRowsPerGroup)}, local: []int{cpuRowsPerGroup},
+			args: []any{dst, x, opt.Residual, opt.Gamma, opt.Beta, dims.Rows, dims.Cols, opt.EffectiveEps(),
+				flag(opt.Residual), flag(opt.Gamma), flag(opt.Beta)},
+		})
+	}
+	group := d.rowGroup(dims.Cols)
 	return d.launch(launch{
 		op: op, file: "layernorm.cl", kernel: "layer_norm", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
 		global: []int{group, dims.Rows}, local: []int{group, 1},
@@ -41,6 +52,12 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 			flag(opt.Residual), flag(opt.Gamma), flag(opt.Beta), localBytes(4 * (group + groupSumLanes))},
 	})
 }
+
+// cpuRowsPerGroup is how many rows (one per work-item) a work-group of the
+// barrier-free row kernels (layer_norm_rows, attn_softmax_rows) takes on CPU
+// devices: enough to amortise PoCL's per-group cost, few enough to spread a
+// small batch over the cores.
+const cpuRowsPerGroup = 4
 
 // groupSumLanes is how many work-items of a row group add partial sums in
 // layernorm.cl's group_sum.

@@ -5,7 +5,8 @@
 //
 //	smoke.cl      vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
 //	layernorm.cl  layer_norm: LayerNorm of each row with a fused residual add, one
-//	              work-group per row, two-pass variance, optional gamma and beta.
+//	              work-group per row, two-pass (shifted) variance, optional gamma and
+//	              beta; layer_norm_rows: the same, one row per work-item, for CPU devices.
 //	posenc.cl     positional_encoding: dst = x*scale + sinusoidal PE, with the angle
 //	              carried in two floats so long sequences stay within tolerance.
 //	gemm.cl       gemm: batched, strided SGEMM with a fused bias, activation and
@@ -13,7 +14,8 @@
 //	ffn.cl        ffn_fused: the position-wise feed-forward network in one kernel,
 //	              the hidden activations kept in local memory (backend.FeedForward).
 //	attention.cl  attn_bmm: the batched q*k^T and weights*v products; attn_softmax:
-//	              masked, normalised attention weights (Scores, Softmax, AttendValues).
+//	              masked, normalised attention weights (Scores, Softmax, AttendValues);
+//	              attn_bmm_cpu and attn_softmax_rows: the same, shaped for CPU devices.
 //	flash.cl      flash_attention: fused attention with an online softmax (Attention).
 //	flash_cpu.cl  flash_attention_cpu: the same, shaped for CPU devices such as PoCL.
 //
