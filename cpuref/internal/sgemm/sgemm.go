@@ -372,5 +372,3 @@ func grow(buf []float32, size int) []float32 {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
-func roundUp(a, b int) int { return ceilDiv(a, b) * b }

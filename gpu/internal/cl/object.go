@@ -48,9 +48,6 @@ func (o *object) init(k kind, id uintptr) {
 	o.id.Store(id)
 }
 
-// handle is the OpenCL handle, 0 once released.
-func (o *object) handle() uintptr { return o.id.Load() }
-
 // release calls fn on the handle the first time only.
 func (o *object) release(fn func(uintptr) int32, name string) error {
 	id := o.id.Swap(0)
