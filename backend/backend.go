@@ -140,7 +140,33 @@ var (
 	ErrForeignTensor = errors.New("tensor belongs to another backend")
 	// ErrArgument marks an invalid option value (negative eps, unknown activation, ...).
 	ErrArgument = errors.New("bad argument")
+	// ErrTooLarge marks a tensor larger than the backend can hold: more elements
+	// than it can index, or more bytes than its memory. It is refused before any
+	// allocation is tried.
+	ErrTooLarge = errors.New("tensor too large")
 )
+
+// CheckShape verifies that every dimension of shape is >= 0 and that it has at
+// most limit elements, and returns the element count (computed without
+// overflow). Errors wrap ErrShape or ErrTooLarge and name op and the shape.
+func CheckShape(op string, shape []int, limit int) (int, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, ShapeErrorf(op, "negative dimension in %v", Shape(shape))
+		}
+	}
+	for _, d := range shape {
+		if d == 0 {
+			return 0, nil
+		}
+		if n > limit/d {
+			return 0, fmt.Errorf("%s: %w: %v has more than %d elements", op, ErrTooLarge, Shape(shape), limit)
+		}
+		n *= d
+	}
+	return n, nil
+}
 
 // ShapeErrorf returns an error wrapping ErrShape, prefixed by the operation's name.
 func ShapeErrorf(op, format string, args ...any) error {

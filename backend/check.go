@@ -1,6 +1,9 @@
 package backend
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Shape checks shared by every backend, so that a bad call fails the same way,
 // with the same message, on the CPU and on any OpenCL device.
@@ -21,12 +24,35 @@ func CheckMat(op, name string, m Mat) error {
 	if m.RowStride < m.Cols && m.Rows > 1 {
 		return ShapeErrorf(op, "%s row stride %d < %d columns", name, m.RowStride, m.Cols)
 	}
-	last := m.Offset + (m.Batch-1)*m.BatchStride + (m.Rows-1)*m.RowStride + m.Cols - 1
-	if n := m.T.Shape().Numel(); last >= n {
-		return ShapeErrorf(op, "%s view %s reaches element %d of a %v tensor (%d elements)",
-			name, describeMat(m), last, m.T.Shape(), n)
+	last, ok := lastIndex(m.Offset, [][2]int{{m.Batch - 1, m.BatchStride}, {m.Rows - 1, m.RowStride}, {m.Cols - 1, 1}})
+	if n := m.T.Shape().Numel(); !ok || last >= n {
+		return ShapeErrorf(op, "%s view %s reaches element %s of a %v tensor (%d elements)",
+			name, describeMat(m), reach(last, ok), m.T.Shape(), n)
 	}
 	return nil
+}
+
+// lastIndex is offset + sum of count*stride over terms (all >= 0), the last
+// element a view reaches; ok is false where that overflows an int (and so lies
+// outside any tensor).
+func lastIndex(offset int, terms [][2]int) (last int, ok bool) {
+	last = offset
+	for _, t := range terms {
+		count, stride := t[0], t[1]
+		if stride != 0 && count > (math.MaxInt-last)/stride {
+			return 0, false
+		}
+		last += count * stride
+	}
+	return last, true
+}
+
+// reach names the last element of a view for a message.
+func reach(last int, ok bool) string {
+	if !ok {
+		return "beyond the int range"
+	}
+	return fmt.Sprint(last)
 }
 
 func describeMat(m Mat) string {
@@ -115,10 +141,11 @@ func CheckHeads(op, name string, h Heads) error {
 	if h.Batch == 0 || h.Heads == 0 || h.Seq == 0 || h.Dim == 0 {
 		return nil
 	}
-	last := h.Offset + (h.Batch-1)*h.BatchStride + (h.Heads-1)*h.HeadStride + (h.Seq-1)*h.SeqStride + h.Dim - 1
-	if n := h.T.Shape().Numel(); last >= n {
-		return ShapeErrorf(op, "%s view %s reaches element %d of a %v tensor (%d elements)",
-			name, describeHeads(h), last, h.T.Shape(), n)
+	last, ok := lastIndex(h.Offset, [][2]int{{h.Batch - 1, h.BatchStride}, {h.Heads - 1, h.HeadStride},
+		{h.Seq - 1, h.SeqStride}, {h.Dim - 1, 1}})
+	if n := h.T.Shape().Numel(); !ok || last >= n {
+		return ShapeErrorf(op, "%s view %s reaches element %s of a %v tensor (%d elements)",
+			name, describeHeads(h), reach(last, ok), h.T.Shape(), n)
 	}
 	return nil
 }

@@ -67,13 +67,12 @@ func (b *Backend) newTensor(op string, shape []int) (*Tensor, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("%s: %w: backend is closed", op, backend.ErrReleased)
 	}
-	for _, d := range shape {
-		if d < 0 {
-			return nil, backend.ShapeErrorf(op, "negative dimension in %v", backend.Shape(shape))
-		}
+	n, err := backend.CheckShape(op, shape, maxElements)
+	if err != nil {
+		return nil, err
 	}
 	s := backend.Shape(append([]int(nil), shape...))
-	return &Tensor{owner: b, shape: s, data: make([]float32, s.Numel())}, nil
+	return &Tensor{owner: b, shape: s, data: make([]float32, n)}, nil
 }
 
 // Alloc returns a zero-filled tensor of the given shape.
@@ -87,12 +86,16 @@ func (b *Backend) Alloc(shape ...int) (backend.Tensor, error) {
 
 // Upload copies data into a new tensor of the given shape.
 func (b *Backend) Upload(data []float32, shape ...int) (backend.Tensor, error) {
-	t, err := b.newTensor("Upload", shape)
+	n, err := backend.CheckShape("Upload", shape, maxElements)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) != len(t.data) {
-		return nil, backend.ShapeErrorf("Upload", "%d values for shape %v (%d elements)", len(data), t.shape, len(t.data))
+	if len(data) != n { // checked before allocating: a huge shape with little data allocates nothing
+		return nil, backend.ShapeErrorf("Upload", "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
+	}
+	t, err := b.newTensor("Upload", shape)
+	if err != nil {
+		return nil, err
 	}
 	copy(t.data, data)
 	return t, nil

@@ -283,7 +283,7 @@ func TestOversizedAllocationRefusedEarly(t *testing.T) {
 	if _, err := d.Upload(make([]float32, 1025), 1025); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "opencl:9 fake") {
 		t.Errorf("Upload over GlobalMem: %v", err)
 	}
-	if _, err := d.Alloc(1<<16, 1<<16); !errors.Is(err, backend.ErrShape) {
+	if _, err := d.Alloc(1<<16, 1<<16); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "[65536 65536]") {
 		t.Errorf("Alloc of 2^32 elements: %v", err)
 	}
 	zero, err := d.Alloc(0, 5)

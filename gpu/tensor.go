@@ -15,8 +15,9 @@ var (
 	// ErrNoDevice marks a device spec or DeviceInfo that matches no OpenCL device.
 	ErrNoDevice = errors.New("no matching OpenCL device")
 	// ErrTooLarge marks an allocation larger than the device's largest buffer
-	// (MaxAlloc) or its memory (GlobalMem); it is refused before OpenCL is asked.
-	ErrTooLarge = errors.New("allocation too large for the device")
+	// (MaxAlloc) or its memory (GlobalMem), or with more elements than a kernel
+	// can index; it is refused before OpenCL is asked. It is backend.ErrTooLarge.
+	ErrTooLarge = backend.ErrTooLarge
 )
 
 // Tensor is a float32 array in device memory. A tensor with zero elements has
@@ -63,15 +64,9 @@ func (t *Tensor) releaseLocked() error {
 // newTensor allocates a tensor of shape; zero says whether to zero-fill it.
 // Sizes are checked against the device before OpenCL is called.
 func (d *Device) newTensor(op string, shape []int, zero bool) (*Tensor, error) {
-	n := 1
-	for _, s := range shape {
-		if s < 0 {
-			return nil, backend.ShapeErrorf(op, "negative dimension in %v", backend.Shape(shape))
-		}
-		if s > 0 && n > math.MaxInt32/s {
-			return nil, backend.ShapeErrorf(op, "%v has more than %d elements, the most a kernel can index", backend.Shape(shape), math.MaxInt32)
-		}
-		n *= s
+	n, err := backend.CheckShape(op, shape, math.MaxInt32) // kernels index with a cl_int
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %s: %w", d.name, err) // err names op already
 	}
 	t := &Tensor{dev: d, shape: append(backend.Shape(nil), shape...)}
 	if n > 0 {
@@ -115,7 +110,11 @@ func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
 		return nil, err
 	}
 	defer d.life.RUnlock()
-	if n := backend.Shape(shape).Numel(); n != len(data) {
+	n, err := backend.CheckShape(op, shape, math.MaxInt32)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %s: %w", d.name, err)
+	}
+	if n != len(data) {
 		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
 	}
 	t, err := d.newTensor(op, shape, false)

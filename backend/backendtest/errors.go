@@ -56,6 +56,29 @@ func (s *suite) testTensors(t tester) {
 			t.Errorf("Download of a released tensor: got %v, want ErrReleased", err)
 		}
 	})
+	t.Run("too-large", func(t tester) {
+		// Refused before anything is allocated: an element count that overflows
+		// an int, one beyond any memory, and a huge shape uploaded with little data.
+		e := s.env(t)
+		for _, shape := range [][]int{{1 << 62, 1 << 62}, {1 << 20, 1 << 20, 1 << 20}} {
+			if x, err := e.b.Alloc(shape...); !errors.Is(err, backend.ErrTooLarge) || !strings.Contains(err.Error(), backend.Shape(shape).String()) {
+				t.Errorf("Alloc%v: got %v, want ErrTooLarge naming the shape", backend.Shape(shape), err)
+				if x != nil {
+					x.Release()
+				}
+			}
+		}
+		if x, err := e.b.Upload([]float32{1, 2, 3}, 1<<62, 1<<62); err == nil {
+			t.Errorf("Upload of 3 values as [2^62 2^62] succeeded")
+			x.Release()
+		}
+		if x, err := e.b.Alloc(2, -3); !errors.Is(err, backend.ErrShape) {
+			t.Errorf("Alloc(2, -3): got %v, want ErrShape", err)
+			if x != nil {
+				x.Release()
+			}
+		}
+	})
 }
 
 func (s *suite) testZeroSize(t tester) {
