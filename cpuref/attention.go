@@ -49,16 +49,8 @@ func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) 
 	if err != nil {
 		return err
 	}
-	dd, err := b.data(op, "dst", dst)
-	if err != nil {
-		return err
-	}
-	qd, err := b.data(op, "q", q.T)
-	if err != nil {
-		return err
-	}
-	kd, err := b.data(op, "k", k.T)
-	if err != nil {
+	var dd, qd, kd []float32
+	if err := b.bind(op, binding{"dst", dst, &dd}, binding{"q", q.T, &qd}, binding{"k", k.T, &kd}); err != nil {
 		return err
 	}
 	if d.SeqK == 0 {
@@ -93,12 +85,8 @@ func (b *Backend) Softmax(dst, scores backend.Tensor, opt backend.AttentionOptio
 	if err != nil {
 		return err
 	}
-	dd, err := b.data(op, "dst", dst)
-	if err != nil {
-		return err
-	}
-	sd, err := b.data(op, "scores", scores)
-	if err != nil {
+	var dd, sd []float32
+	if err := b.bind(op, binding{"dst", dst, &dd}, binding{"scores", scores, &sd}); err != nil {
 		return err
 	}
 	m, err := b.masksOf(op, d, opt)
@@ -156,16 +144,8 @@ func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v back
 	if err != nil {
 		return err
 	}
-	od, err := b.data(op, "out", out.T)
-	if err != nil {
-		return err
-	}
-	wd, err := b.data(op, "weights", weights)
-	if err != nil {
-		return err
-	}
-	vd, err := b.data(op, "v", v.T)
-	if err != nil {
+	var od, wd, vd []float32
+	if err := b.bind(op, binding{"out", out.T, &od}, binding{"weights", weights, &wd}, binding{"v", v.T, &vd}); err != nil {
 		return err
 	}
 	if d.DimV == 0 {
@@ -234,20 +214,8 @@ func (b *Backend) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpt
 	if err != nil {
 		return err
 	}
-	od, err := b.data(op, "out", out.T)
-	if err != nil {
-		return err
-	}
-	qd, err := b.data(op, "q", q.T)
-	if err != nil {
-		return err
-	}
-	kd, err := b.data(op, "k", k.T)
-	if err != nil {
-		return err
-	}
-	vd, err := b.data(op, "v", v.T)
-	if err != nil {
+	var od, qd, kd, vd []float32
+	if err := b.bind(op, binding{"out", out.T, &od}, binding{"q", q.T, &qd}, binding{"k", k.T, &kd}, binding{"v", v.T, &vd}); err != nil {
 		return err
 	}
 	m, err := b.masksOf(op, d, opt)

@@ -131,6 +131,26 @@ func (b *Backend) open(op string) error {
 
 // data returns the elements of t after checking that b made it and that it is
 // not released; a nil t gives a nil slice (optional tensors).
+// binding names a tensor argument of an operation and where its storage goes.
+type binding struct {
+	name string
+	t    backend.Tensor
+	dst  *[]float32
+}
+
+// bind sets each binding's dst to its tensor's storage (nil for a nil tensor),
+// in order, or returns the first error (a foreign or released tensor).
+func (b *Backend) bind(op string, bs ...binding) error {
+	for _, x := range bs {
+		d, err := b.data(op, x.name, x.t)
+		if err != nil {
+			return err
+		}
+		*x.dst = d
+	}
+	return nil
+}
+
 func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if t == nil {
 		return nil, nil

@@ -24,15 +24,10 @@ func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt b
 		return err
 	}
 	f := ffn{d: d, act: opt.Activation}
-	for _, t := range []struct {
-		name string
-		t    backend.Tensor
-		p    *[]float32
-	}{{"dst", dst, &f.dst}, {"x", x, &f.x}, {"W1", w.W1, &f.w1}, {"B1", w.B1, &f.b1},
-		{"W2", w.W2, &f.w2}, {"B2", w.B2, &f.b2}, {"residual", opt.Residual, &f.res}} {
-		if *t.p, err = b.data(op, t.name, t.t); err != nil {
-			return err
-		}
+	if err := b.bind(op, binding{"dst", dst, &f.dst}, binding{"x", x, &f.x}, binding{"W1", w.W1, &f.w1},
+		binding{"B1", w.B1, &f.b1}, binding{"W2", w.W2, &f.w2}, binding{"B2", w.B2, &f.b2},
+		binding{"residual", opt.Residual, &f.res}); err != nil {
+		return err
 	}
 	if d.Rows == 0 || d.DModel == 0 {
 		return nil

@@ -22,20 +22,8 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	if err != nil {
 		return err
 	}
-	dd, err := b.data(op, "dst", dst.T)
-	if err != nil {
-		return err
-	}
-	ad, err := b.data(op, "a", a.T)
-	if err != nil {
-		return err
-	}
-	bd, err := b.data(op, "b", bm.T)
-	if err != nil {
-		return err
-	}
-	bias, err := b.data(op, "bias", opt.Bias)
-	if err != nil {
+	var dd, ad, bd, bias []float32
+	if err := b.bind(op, binding{"dst", dst.T, &dd}, binding{"a", a.T, &ad}, binding{"b", bm.T, &bd}, binding{"bias", opt.Bias, &bias}); err != nil {
 		return err
 	}
 	var res strided

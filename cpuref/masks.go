@@ -32,11 +32,7 @@ func (b *Backend) masksOf(op string, d backend.AttentionDims, opt backend.Attent
 	case backend.CausalBottomRight:
 		m.causal, m.shift = true, d.SeqK-d.SeqQ
 	}
-	var err error
-	if m.mask, err = b.data(op, "mask", opt.Mask); err != nil {
-		return masks{}, err
-	}
-	if m.padding, err = b.data(op, "key padding", opt.KeyPadding); err != nil {
+	if err := b.bind(op, binding{"mask", opt.Mask, &m.mask}, binding{"key padding", opt.KeyPadding, &m.padding}); err != nil {
 		return masks{}, err
 	}
 	return m, nil

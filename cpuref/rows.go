@@ -20,19 +20,8 @@ func (b *Backend) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions)
 		return err
 	}
 	var ln layerNorm
-	if ln.dst, err = b.data(op, "dst", dst); err != nil {
-		return err
-	}
-	if ln.x, err = b.data(op, "x", x); err != nil {
-		return err
-	}
-	if ln.gamma, err = b.data(op, "gamma", opt.Gamma); err != nil {
-		return err
-	}
-	if ln.beta, err = b.data(op, "beta", opt.Beta); err != nil {
-		return err
-	}
-	if ln.res, err = b.data(op, "residual", opt.Residual); err != nil {
+	if err := b.bind(op, binding{"dst", dst, &ln.dst}, binding{"x", x, &ln.x}, binding{"gamma", opt.Gamma, &ln.gamma},
+		binding{"beta", opt.Beta, &ln.beta}, binding{"residual", opt.Residual, &ln.res}); err != nil {
 		return err
 	}
 	if d.Cols == 0 {
@@ -107,12 +96,8 @@ func (b *Backend) PositionalEncoding(dst, x backend.Tensor, opt backend.Position
 	if err != nil {
 		return err
 	}
-	dd, err := b.data(op, "dst", dst)
-	if err != nil {
-		return err
-	}
-	xd, err := b.data(op, "x", x)
-	if err != nil {
+	var dd, xd []float32
+	if err := b.bind(op, binding{"dst", dst, &dd}, binding{"x", x, &xd}); err != nil {
 		return err
 	}
 	if d.D == 0 {
