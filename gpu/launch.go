@@ -35,6 +35,12 @@ type launch struct {
 // localBytes is a __local memory argument of n bytes.
 type localBytes int
 
+// maxGroupsAboveDim0 is the most work-groups a launch may have along
+// dimensions 1 and 2: NVIDIA's OpenCL (as CUDA) allows 65535 there, so kernels
+// put their large counts (rows, tiles) along dimension 0. Checked on every
+// device, so PoCL runs catch what would fail on NVIDIA.
+const maxGroupsAboveDim0 = 65535
+
 // programKey identifies a built program: its source file and build options.
 type programKey struct{ file, options string }
 
@@ -115,6 +121,10 @@ func (d *Device) launch(l launch) error {
 	for i, g := range l.global {
 		if g < 0 || (l.local != nil && (l.local[i] <= 0 || g%l.local[i] != 0)) {
 			return fail(fmt.Errorf("%w: global %v is not a multiple of local %v", backend.ErrArgument, l.global, l.local))
+		}
+		if i > 0 && l.local != nil && g/l.local[i] > maxGroupsAboveDim0 {
+			return fail(fmt.Errorf("%w: global %v, local %v: %d work-groups along dimension %d, more than the %d some drivers allow there",
+				backend.ErrTooLarge, l.global, l.local, g/l.local[i], i, maxGroupsAboveDim0))
 		}
 	}
 	for _, g := range l.global {

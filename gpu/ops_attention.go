@@ -117,10 +117,12 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 			args: args,
 		})
 	}
+	// One work-group per row, the rows along dimension 0: NVIDIA's OpenCL allows
+	// at most 65535 work-groups along dimensions 1 and 2.
 	return d.launch(launch{
 		op: op, file: "attention.cl", kernel: "attn_softmax", options: options,
-		global:     []int{c.SoftmaxGroup, rows},
-		local:      []int{c.SoftmaxGroup, 1},
+		global:     []int{c.SoftmaxGroup * rows},
+		local:      []int{c.SoftmaxGroup},
 		fixedLocal: true,
 		args:       args,
 	})

@@ -47,7 +47,7 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 	group := d.rowGroup(dims.Cols)
 	return d.launch(launch{
 		op: op, file: "layernorm.cl", kernel: "layer_norm", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
-		global: []int{group, dims.Rows}, local: []int{group, 1},
+		global: []int{dims.Rows, group}, local: []int{1, group}, // rows along dimension 0: no 65535 limit
 		args: []any{dst, x, opt.Residual, opt.Gamma, opt.Beta, dims.Cols, opt.EffectiveEps(),
 			flag(opt.Residual), flag(opt.Gamma), flag(opt.Beta), localBytes(4 * (group + groupSumLanes))},
 	})
@@ -67,8 +67,8 @@ const groupSumLanes = 16
 // at most 256 and the device's limit, and no larger than cols needs.
 func (d *Device) rowGroup(cols int) int {
 	limit := min(256, d.info.MaxWorkGroupSize)
-	if len(d.info.MaxWorkItemSizes) > 0 {
-		limit = min(limit, d.info.MaxWorkItemSizes[0])
+	if len(d.info.MaxWorkItemSizes) > 1 {
+		limit = min(limit, d.info.MaxWorkItemSizes[1]) // the row group runs along dimension 1
 	}
 	limit = max(limit, 1)
 	limit = 1 << (bits.Len(uint(limit)) - 1)

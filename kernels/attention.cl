@@ -71,7 +71,9 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
     const int bBase = bOff + b * bB + h * bH;
 
     float acc[RM][RN];
+    #pragma unroll
     for (int r = 0; r < RM; ++r) {
+        #pragma unroll
         for (int s = 0; s < RN; ++s) {
             acc[r][s] = 0.0f;
         }
@@ -115,9 +117,11 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
 #ifdef SKIP_ZERO_A
         if (bNonFinite[t & 1]) {
             for (int kk = 0; kk < TK; ++kk) {
+                #pragma unroll
                 for (int r = 0; r < RM; ++r) {
                     const float x = As[kk][ty + r * WY];
                     if (x != 0.0f) {
+                        #pragma unroll
                         for (int s = 0; s < RN; ++s) {
                             acc[r][s] = fma(x, Bs[kk][tx + s * WX], acc[r][s]);
                         }
@@ -129,13 +133,17 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
         {
             for (int kk = 0; kk < TK; ++kk) {
                 float av[RM], bv[RN];
+                #pragma unroll
                 for (int r = 0; r < RM; ++r) {
                     av[r] = As[kk][ty + r * WY];
                 }
+                #pragma unroll
                 for (int s = 0; s < RN; ++s) {
                     bv[s] = Bs[kk][tx + s * WX];
                 }
+                #pragma unroll
                 for (int r = 0; r < RM; ++r) {
+                    #pragma unroll
                     for (int s = 0; s < RN; ++s) {
                         acc[r][s] = fma(av[r], bv[s], acc[r][s]);
                     }
@@ -146,8 +154,10 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
     }
 
     const int cBase = cOff + b * cB + h * cH;
+    #pragma unroll
     for (int r = 0; r < RM; ++r) {
         const int mi = m0 + ty + r * WY;
+        #pragma unroll
         for (int s = 0; s < RN; ++s) {
             const int ni = n0 + tx + s * WX;
             if (mi < M && ni < N) {
@@ -295,7 +305,9 @@ attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
 #endif // BMM_CPU
 
 // attn_softmax normalises rows of scores [B, H, Sq, Sk] into dst (which may be
-// scores itself), one row per work-group of SM_WG work-items (the row is global id 1). Masks as in
+// scores itself), one row per work-group of SM_WG work-items (the row is the group
+// id along dimension 0: NVIDIA's OpenCL allows only 65535 work-groups along
+// dimensions 1 and 2, fewer than B*H*Sq rows at B 4, H 8, Sq 2048). Masks as in
 // flash.cl: causal (j > i + causalOffset is out), maskKind 1 boolean (nonzero is
 // out, the score replaced), maskKind 2 additive (added; -inf is out, the score
 // replaced), key padding [B, Sk] (nonzero is out). The max and sum are found in
@@ -353,7 +365,7 @@ attn_softmax(__global float *dst, __global const float *scores, int rows, int he
     __local float partSum[SM_LANES];
 
     const int tx = get_local_id(0);
-    const int row = get_global_id(1);
+    const int row = get_group_id(0);
     const bool live = row < rows;
     const int i = row % sq;
     const int bh = row / sq;

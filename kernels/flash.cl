@@ -16,7 +16,9 @@
 //   BN   keys per tile                      TC  work-items along keys (BN % TC == 0)
 //   DKP  q/k head dim padded (>= d_k)       DVP v head dim padded (>= d_v)
 //   LPAD local-memory row padding (1 avoids bank conflicts on GPUs, 0 keeps CPU rows aligned)
-// The work-group is TC x TR work-items.
+// The work-group is TC x TR work-items. The loops over a work-item's rows, keys
+// and value columns are unrolled (#pragma unroll), so that its scores and
+// accumulators are indexed by constants and stay in registers on GPUs.
 //
 // Masks, each optional and combined (a position is out if any masks it):
 //   causal: query i sees keys j <= i + causalOffset (0 top-left, Sk-Sq bottom-right);
@@ -104,9 +106,11 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float m[RPT], l[RPT], acc[RPT][CPT];
+    #pragma unroll
     for (int r = 0; r < RPT; ++r) {
         m[r] = -INFINITY;
         l[r] = 0.0f;
+        #pragma unroll
         for (int c = 0; c < CPT; ++c) {
             acc[r][c] = 0.0f;
         }
@@ -139,29 +143,37 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
         barrier(CLK_LOCAL_MEM_FENCE);
 
         float s[RPT][KPT];
+        #pragma unroll
         for (int r = 0; r < RPT; ++r) {
+            #pragma unroll
             for (int c = 0; c < KPT; ++c) {
                 s[r][c] = 0.0f;
             }
         }
         for (int d = 0; d < DKP; ++d) {
             float qv[RPT], kv[KPT];
+            #pragma unroll
             for (int r = 0; r < RPT; ++r) {
                 qv[r] = Qs[d][ty + r * TR];
             }
+            #pragma unroll
             for (int c = 0; c < KPT; ++c) {
                 kv[c] = Ks[d][tx + c * TC];
             }
+            #pragma unroll
             for (int r = 0; r < RPT; ++r) {
+                #pragma unroll
                 for (int c = 0; c < KPT; ++c) {
                     s[r][c] = fma(qv[r], kv[c], s[r][c]);
                 }
             }
         }
 
+        #pragma unroll
         for (int r = 0; r < RPT; ++r) {
             const int i = i0 + ty + r * TR;
             float rowMax = -INFINITY;
+            #pragma unroll
             for (int c = 0; c < KPT; ++c) {
                 const int j = j0 + tx + c * TC;
                 float x = scale * s[r][c];
@@ -186,15 +198,18 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
+        #pragma unroll
         for (int r = 0; r < RPT; ++r) {
             const int row = ty + r * TR;
             float mNew = m[r];
+            #pragma unroll
             for (int u = 0; u < TC; ++u) {
                 mNew = nan_max(mNew, Red[u][row]);
             }
             // exp(-inf - -inf) would be NaN: a row with nothing visible yet keeps zeros.
             const float alpha = m[r] == -INFINITY ? 0.0f : exp(m[r] - mNew);
             float sum = 0.0f;
+            #pragma unroll
             for (int c = 0; c < KPT; ++c) {
                 const float p = mNew == -INFINITY ? 0.0f : exp(s[r][c] - mNew);
                 Ps[tx + c * TC][row] = p;
@@ -202,6 +217,7 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
             }
             l[r] = l[r] * alpha + sum;
             m[r] = mNew;
+            #pragma unroll
             for (int c = 0; c < CPT; ++c) {
                 acc[r][c] *= alpha;
             }
@@ -211,9 +227,11 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
         const int tileKeys = min(BN, sk - j0);
         if (vNonFinite[t & 1]) {
             for (int jj = 0; jj < tileKeys; ++jj) {
+                #pragma unroll
                 for (int r = 0; r < RPT; ++r) {
                     const float p = Ps[jj][ty + r * TR];
                     if (p != 0.0f) {
+                        #pragma unroll
                         for (int c = 0; c < CPT; ++c) {
                             acc[r][c] = fma(p, Vs[jj][min(tx + c * TC, DVP - 1)], acc[r][c]);
                         }
@@ -221,15 +239,19 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
                 }
             }
         } else {
-                for (int jj = 0; jj < BN; ++jj) {
+            for (int jj = 0; jj < BN; ++jj) {
                 float pv[RPT], vv[CPT];
+                #pragma unroll
                 for (int r = 0; r < RPT; ++r) {
                     pv[r] = Ps[jj][ty + r * TR];
                 }
+                #pragma unroll
                 for (int c = 0; c < CPT; ++c) {
                     vv[c] = Vs[jj][min(tx + c * TC, DVP - 1)];
                 }
+                #pragma unroll
                 for (int r = 0; r < RPT; ++r) {
+                    #pragma unroll
                     for (int c = 0; c < CPT; ++c) {
                         acc[r][c] = fma(pv[r], vv[c], acc[r][c]);
                     }
@@ -240,18 +262,22 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
     }
 
     // Each work-item summed only its own keys: add the partial sums of the row.
+    #pragma unroll
     for (int r = 0; r < RPT; ++r) {
         Red[tx][ty + r * TR] = l[r];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    #pragma unroll
     for (int r = 0; r < RPT; ++r) {
         const int row = ty + r * TR;
         const int i = i0 + row;
         float total = 0.0f;
+        #pragma unroll
         for (int u = 0; u < TC; ++u) {
             total += Red[u][row];
         }
         if (i < sq) {
+            #pragma unroll
             for (int c = 0; c < CPT; ++c) {
                 const int d = tx + c * TC;
                 if (d < dv) {

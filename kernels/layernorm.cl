@@ -1,9 +1,10 @@
 // layernorm.cl: LayerNorm over the last dimension with a fused residual add.
 //
-// layer_norm (GPUs): one work-group normalises one row. The host launches global {L, rows}, local
-// {L, 1} with L a power of two; a group with get_group_id(0) > 0 returns at once,
-// so the host may halve L on CL_INVALID_WORK_GROUP_SIZE without changing the
-// global size. The variance is two-pass (mean first, then the mean of squared
+// layer_norm (GPUs): one work-group normalises one row. The host launches global {rows, L}, local
+// {1, L} with L a power of two (rows along dimension 0, which allows far more
+// work-groups than NVIDIA's 65535 along dimensions 1 and 2); a group with
+// get_group_id(1) > 0 returns at once, so the host may halve L on
+// CL_INVALID_WORK_GROUP_SIZE without changing the global size. The variance is two-pass (mean first, then the mean of squared
 // deviations) and biased, as PyTorch: never E[y^2] - E[y]^2. Both passes work on
 // deviations from the row's first element, which are exact in float32 where the
 // values lie close together (mean 1e4, spread 1e-3): a plain float32 mean would
@@ -13,13 +14,13 @@
 
 // group_sum returns the sum of v over the work-group: GROUP_SUM_LANES items add
 // strided slices, then every item adds their partial sums, in a fixed order (so
-// results are reproducible). scratch holds get_local_size(0) + GROUP_SUM_LANES
+// results are reproducible). scratch holds get_local_size(1) + GROUP_SUM_LANES
 // floats. There is deliberately no barrier inside a loop: PoCL 3.1's pthread
 // device miscompiled the pairwise tree reduction (barrier in a loop), corrupting
 // the first work-item's values about once in a hundred launches.
 static float group_sum(float v, __local float *scratch) {
-	const int lid = get_local_id(0);
-	const int size = get_local_size(0);
+	const int lid = get_local_id(1);
+	const int size = get_local_size(1);
 	__local float *partial = scratch + size;
 	scratch[lid] = v;
 	barrier(CLK_LOCAL_MEM_FENCE);
@@ -48,12 +49,12 @@ __kernel void layer_norm(__global float *dst, __global const float *x, __global 
                          const int cols, const float eps,
                          const int has_residual, const int has_gamma, const int has_beta, __local float *scratch) {
 
-	if (get_group_id(0) != 0 || cols == 0) {
+	if (get_group_id(1) != 0 || cols == 0) {
 		return;
 	}
-	const int lid = get_local_id(0);
-	const int step = get_local_size(0);
-	const size_t base = (size_t)get_global_id(1) * (size_t)cols;
+	const int lid = get_local_id(1);
+	const int step = get_local_size(1);
+	const size_t base = (size_t)get_global_id(0) * (size_t)cols;
 	__global const float *xr = x + base;
 	__global float *yr = dst + base;
 
