@@ -87,11 +87,11 @@ func (d *Device) kernelFor(file, options, name string) (*kernel, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.prog == nil {
-		src, err := kernels.FS.ReadFile(file)
+		src, err := kernels.Source(file)
 		if err != nil {
 			return nil, err
 		}
-		p.prog, err = d.drv.build(d.ctx, d.dev, string(src), options)
+		p.prog, err = d.drv.build(d.ctx, d.dev, src, options)
 		if err != nil {
 			return nil, err
 		}

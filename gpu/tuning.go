@@ -300,9 +300,9 @@ func TuningKey(info DeviceInfo) string { return info.Name + "|" + info.DriverVer
 var tunedKernels = sync.OnceValue(func() string {
 	h := sha256.New()
 	for _, f := range []string{"gemm.cl", "flash.cl", "flash_cpu.cl"} {
-		src, _ := kernels.FS.ReadFile(f) // embedded: cannot fail
+		src, _ := kernels.Source(f) // embedded: cannot fail
 		h.Write([]byte(f))
-		h.Write(src)
+		h.Write([]byte(src))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 })

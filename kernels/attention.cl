@@ -331,26 +331,6 @@ attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
 #define SM_LANES 16
 #endif
 
-inline float masked_score(__global const float *scores, int rowBase, int j, int i, int b,
-                          int sk, __global const float *mask, int maskKind, int maskBase,
-                          __global const float *pad, int hasPad, int causal, int causalOffset) {
-    if (causal && j > i + causalOffset) {
-        return -INFINITY;
-    }
-    if (hasPad && pad[b * sk + j] != 0.0f) {
-        return -INFINITY;
-    }
-    float x = scores[rowBase + j];
-    if (maskKind != 0) {
-        const float mv = mask[maskBase + i * sk + j];
-        if (maskKind == 1) {
-            return mv != 0.0f ? -INFINITY : x;
-        }
-        return mv == -INFINITY ? -INFINITY : x + mv;
-    }
-    return x;
-}
-
 // rescaled_sum is a partial sum l of exp(x - m) re-expressed against the max mm >= m.
 // An empty sum stays 0 (no exp(-inf - -inf)); a NaN sum stays NaN.
 inline float rescaled_sum(float l, float m, float mm) { return l == 0.0f ? 0.0f : l * exp(m - mm); }
@@ -377,8 +357,7 @@ attn_softmax(__global float *dst, __global const float *scores, int rows, int he
     float m = -INFINITY, l = 0.0f;
     if (live) {
         for (int j = tx; j < sk; j += SM_WG) {
-            const float x = masked_score(scores, rowBase, j, i, b, sk, mask, maskKind, maskBase,
-                                         pad, hasPad, causal, causalOffset);
+            const float x = mask_score(scores[rowBase + j], i, j, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase);
             if (x > m) {
                 l = rescaled_sum(l, m, x) + 1.0f;
                 m = x;
@@ -411,8 +390,7 @@ attn_softmax(__global float *dst, __global const float *scores, int rows, int he
     const float rowSum = rowMax == INFINITY ? NAN : sum;
     if (live) {
         for (int j = tx; j < sk; j += SM_WG) {
-            const float x = masked_score(scores, rowBase, j, i, b, sk, mask, maskKind, maskBase,
-                                         pad, hasPad, causal, causalOffset);
+            const float x = mask_score(scores[rowBase + j], i, j, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase);
             dst[rowBase + j] = rowSum == 0.0f ? 0.0f : exp(x - rowMax) / rowSum;
         }
     }

@@ -11,19 +11,6 @@
 // and the two-GEMM path otherwise. Each work-group reads only its own rows of x
 // (into local memory, before writing), so dst may be x itself.
 
-#define ACT_RELU 1
-#define ACT_GELU 2
-
-inline float ffn_activate(float v, int act) {
-	if (act == ACT_RELU) {
-		return fmax(v, 0.0f);
-	}
-	if (act == ACT_GELU) {
-		return 0.5f * v * erfc(-v * M_SQRT1_2_F); // erfc(-z) = 1 + erf(z), without the cancellation of 1 + erf in the negative tail
-	}
-	return v;
-}
-
 // dot_rows sets out[r] = sum_k p[r*n + k] * q[k] for the nr <= RB rows of p: each
 // element of q (a weight row) is read once for all rows. Four interleaved partial
 // sums per row vectorise without reassociating one running sum.
@@ -72,7 +59,7 @@ __kernel void ffn_fused(const int rows, const int dModel, const int dFF,
 		float v[RB];
 		dot_rows(xs, W1 + f * dModel, dModel, nr, v);
 		for (int r = 0; r < nr; r++) {
-			hs[r * dFF + f] = ffn_activate(v[r] + bias, act);
+			hs[r * dFF + f] = activate(v[r] + bias, act);
 		}
 	}
 	barrier(CLK_LOCAL_MEM_FENCE);

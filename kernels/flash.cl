@@ -62,9 +62,6 @@
 #error "BM must be a multiple of TR and BN a multiple of TC"
 #endif
 
-// nan_max is max that propagates NaN, so a NaN score poisons its row as in the
-// float64 reference instead of being dropped by fmax.
-inline float nan_max(float a, float b) { return (a > b || isnan(a)) ? a : b; }
 
 __kernel __attribute__((reqd_work_group_size(TC, TR, 1))) void
 flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
@@ -176,21 +173,8 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
             #pragma unroll
             for (int c = 0; c < KPT; ++c) {
                 const int j = j0 + tx + c * TC;
-                float x = scale * s[r][c];
-                bool masked = i >= sq || j >= sk || (causal && j > i + causalOffset);
-                if (!masked && hasPad) {
-                    masked = pad[b * sk + j] != 0.0f;
-                }
-                if (!masked && maskKind != 0) {
-                    const float mv = mask[maskBase + i * sk + j];
-                    if (maskKind == 1) {
-                        masked = mv != 0.0f;
-                    } else {
-                        masked = mv == -INFINITY;
-                        x += mv;
-                    }
-                }
-                x = masked ? -INFINITY : x;
+                const float x = i >= sq || j >= sk ? -INFINITY
+                    : mask_score(scale * s[r][c], i, j, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase);
                 s[r][c] = x;
                 rowMax = nan_max(rowMax, x);
             }

@@ -37,8 +37,6 @@
 #error "KB, DKP and DVP must be multiples of 16"
 #endif
 
-inline float nan_max(float a, float b) { return (a > b || isnan(a)) ? a : b; }
-
 inline float16 nan_max16(float16 a, float16 b) { return select(b, a, (a > b) || isnan(a)); }
 
 inline float hmax16(float16 x) {
@@ -46,13 +44,6 @@ inline float hmax16(float16 x) {
     float4 b = select(a.hi, a.lo, (a.lo > a.hi) || isnan(a.lo));
     float2 c = select(b.hi, b.lo, (b.lo > b.hi) || isnan(b.lo));
     return nan_max(c.x, c.y);
-}
-
-inline float hsum16(float16 x) {
-    float8 a = x.lo + x.hi;
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
 }
 
 __kernel __attribute__((reqd_work_group_size(NW, 1, 1))) void
@@ -146,20 +137,8 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     vstore16(x, 0, lane);
                     for (int u = 0; u < VW; ++u) {
                         const int j = t0 + c0 + u;
-                        bool masked = i >= sq || c0 + u >= end || (causal && j > i + causalOffset);
-                        if (!masked && hasPad) {
-                            masked = pad[b * sk + j] != 0.0f;
-                        }
-                        if (!masked && maskKind != 0) {
-                            const float mv = mask[maskBase + i * sk + j];
-                            if (maskKind == 1) {
-                                masked = mv != 0.0f;
-                            } else {
-                                masked = mv == -INFINITY;
-                                lane[u] += mv;
-                            }
-                        }
-                        lane[u] = masked ? -INFINITY : lane[u];
+                        lane[u] = i >= sq || c0 + u >= end ? -INFINITY
+                            : mask_score(lane[u], i, j, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase);
                     }
                     x = vload16(0, lane);
                 }

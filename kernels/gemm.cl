@@ -90,21 +90,6 @@ inline floatl loadLine(__global const float* p, int inside, int c, int n, int al
 	return u.v;
 }
 
-#define ACT_IDENTITY 0
-#define ACT_RELU 1
-#define ACT_GELU 2
-
-// epilogue applies bias, activation and residual (alpha and beta are applied by the caller).
-inline float activate(float v, int act) {
-	if (act == ACT_RELU) {
-		return fmax(v, 0.0f);
-	}
-	if (act == ACT_GELU) {
-		return 0.5f * v * erfc(-v * M_SQRT1_2_F); // erfc(-z) = 1 + erf(z), without the cancellation of 1 + erf in the negative tail
-	}
-	return v;
-}
-
 __kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
 void gemm(const int M, const int N, const int K,
           const int transA, const int transB,

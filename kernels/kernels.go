@@ -3,6 +3,8 @@
 //
 // Each file's header comment documents its kernels. The files and kernels:
 //
+//	common.cl     not a kernel: activations, mask_score (every mask kind in one
+//	              place), nan_max, hsum16; Source puts it before every file.
 //	smoke.cl      vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
 //	layernorm.cl  layer_norm: LayerNorm of each row with a fused residual add, one
 //	              work-group per row, two-pass (shifted) variance, optional gamma and
@@ -29,3 +31,18 @@ import "embed"
 //
 //go:embed *.cl
 var FS embed.FS
+
+// Source is the program text of a kernel file: common.cl, the definitions every
+// file shares (activations, masks, NaN-propagating max), then the file, with a
+// #line directive so that compiler messages name the file's own lines.
+func Source(file string) (string, error) {
+	common, err := FS.ReadFile("common.cl")
+	if err != nil {
+		return "", err
+	}
+	src, err := FS.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return string(common) + "\n#line 1 \"" + file + "\"\n" + string(src), nil
+}

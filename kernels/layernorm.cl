@@ -98,13 +98,6 @@ __kernel void layer_norm(__global float *dst, __global const float *x, __global 
 // layer_norm_rows is layer_norm for CPU devices such as PoCL: one row per
 // work-item (global id 0, rows past the last return), float16 vectors along the
 // row and no barriers, with the same shift, passes and results.
-inline float hsum16(float16 x) {
-	float8 a = x.lo + x.hi;
-	float4 b = a.lo + a.hi;
-	float2 c = b.lo + b.hi;
-	return c.x + c.y;
-}
-
 __kernel void layer_norm_rows(__global float *dst, __global const float *x, __global const float *residual,
                               __global const float *gamma, __global const float *beta,
                               const int rows, const int cols, const float eps,

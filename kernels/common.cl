@@ -1,0 +1,61 @@
+// common.cl: definitions every kernel file shares. Source (kernels.go) builds
+// each program from this file followed by the kernel's own, so an activation or
+// a mask means the same thing in every kernel.
+
+// Activations of the fused epilogues, as backend.Activation.
+#define ACT_IDENTITY 0
+#define ACT_RELU 1
+#define ACT_GELU 2
+
+// activate applies act. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
+// with erfc(-z) = 1 + erf(z), which keeps its accuracy in the negative tail
+// where 1 + erf cancels.
+inline float activate(float v, int act) {
+	if (act == ACT_RELU) {
+		return fmax(v, 0.0f);
+	}
+	if (act == ACT_GELU) {
+		return 0.5f * v * erfc(-v * M_SQRT1_2_F);
+	}
+	return v;
+}
+
+// Mask kinds as the host passes them: none, boolean (nonzero = masked, as
+// nn.MultiheadAttention) and additive.
+#define MASK_NONE 0
+#define MASK_BOOL 1
+#define MASK_ADDITIVE 2
+
+// mask_score is score x of key j for query i of batch b after every mask:
+// -INFINITY where the causal mask (j > i + causalOffset), key padding
+// (pad[b*sk + j] != 0) or a boolean mask hides the key, replacing x so that a
+// NaN or huge score there cannot leak; x + the additive mask otherwise, where
+// an additive -inf replaces x too. mask holds entry (i, j) at maskBase + i*sk + j.
+// The caller keeps i and j inside the score matrix.
+inline float mask_score(float x, int i, int j, int b, int sk, int causal, int causalOffset,
+                        __global const float *pad, int hasPad, __global const float *mask,
+                        int maskKind, int maskBase) {
+	if ((causal && j > i + causalOffset) || (hasPad && pad[b * sk + j] != 0.0f)) {
+		return -INFINITY;
+	}
+	if (maskKind == MASK_NONE) {
+		return x;
+	}
+	const float mv = mask[maskBase + i * sk + j];
+	if (maskKind == MASK_BOOL) {
+		return mv != 0.0f ? -INFINITY : x;
+	}
+	return mv == -INFINITY ? -INFINITY : x + mv;
+}
+
+// nan_max is max that propagates NaN, so a NaN score poisons its row as in the
+// float64 reference instead of being dropped by fmax.
+inline float nan_max(float a, float b) { return (a > b || isnan(a)) ? a : b; }
+
+// hsum16 adds the lanes of x pairwise, in a fixed order.
+inline float hsum16(float16 x) {
+	float8 a = x.lo + x.hi;
+	float4 b = a.lo + a.hi;
+	float2 c = b.lo + b.hi;
+	return c.x + c.y;
+}
