@@ -68,7 +68,7 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     const int kBase = kOff + b * kB + h * kH;
     const int vBase = vOff + b * vB + h * vH;
     const int maskBase = b * maskB + h * maskH;
-    const bool anyMask = causal || hasPad || maskKind != 0;
+    const bool maskOrPad = hasPad || maskKind != 0;
 
     float qr[RB][DKP];
     float16 acc[RB][DVV];
@@ -132,7 +132,9 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
             for (int r = 0; r < RB; ++r) {
                 const int i = i0 + r;
                 float16 x = scale * s[r];
-                if (anyMask || !full || i >= sq) {
+                // Lane by lane only where a mask can hide a key: a causal chunk
+                // wholly left of the diagonal takes the vector path.
+                if (maskOrPad || !full || i >= sq || (causal && t0 + c0 + VW - 1 > i + causalOffset)) {
                     float lane[VW];
                     vstore16(x, 0, lane);
                     for (int u = 0; u < VW; ++u) {
