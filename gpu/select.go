@@ -49,7 +49,7 @@ func Open(spec string) (backend.Backend, error) {
 	}
 	infos, err := Devices()
 	if err != nil {
-		return nil, fmt.Errorf("gpu: device spec %q: %w", s, err)
+		return nil, fmt.Errorf("device spec %q: %w", s, err)
 	}
 	info, err := choose(s, infos)
 	if err != nil {
