@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/clattn/clattn/backend/backendtest"
+	"github.com/clattn/clattn/gpu"
 	"github.com/clattn/clattn/gpu/gputest"
 )
 
@@ -19,4 +20,18 @@ func TestConformance(t *testing.T) {
 			backendtest.Run(t, d)
 		})
 	}
+}
+
+// TestConformanceAsH100 runs the same suite with the kernels, tiles and paths an
+// H100 gets (flash.cl, attn_bmm, the 128x128 GEMM, the two-GEMM FFN, tiles fitted
+// to 48 KB of local memory), on this machine's device: the GPU's code paths meet
+// every shape and edge case before they meet the GPU.
+func TestConformanceAsH100(t *testing.T) {
+	d := gputest.Device(t)
+	d.PretendToBe(t, gpu.H100)
+	if testing.Short() {
+		backendtest.RunShort(t, d)
+		return
+	}
+	backendtest.Run(t, d)
 }
