@@ -39,8 +39,9 @@ type attentionConfig struct {
 //	             keys per tile                                                     value columns; 8 rows share each
 //	                                                                               transposed K load (~4x flash.cl on PoCL)
 //	NVIDIA       flash: 64 rows x 32 keys, 16x16 items,  64x64x16, 4x4    256      4x2 scores and 4x4 outputs per
-//	             4 rows each, padded local rows                                    item in registers; Q,K,V,P tiles
-//	                                                                               fit the 48 KB OpenCL limit at d=64
+//	             4 consecutive rows each (float4 reads),                           item in registers; Q, K-then-V, P
+//	             padded local rows; at d=128 32 rows x                             tiles take 38.9 KB of the 48 KB
+//	             32 keys on 8x16 items                                             OpenCL limit at d=64, 42.3 at d=128
 //	AMD          as NVIDIA                               64x64x16, 4x4    256      64 KB local memory per group
 //	Intel, other flash: 32 rows x 32 keys, 8x16 items    32x32x16, 2x2    128      smaller register files and local
 //	                                                                               memory
@@ -145,10 +146,16 @@ func (c attentionConfig) fitted(info DeviceInfo, dk, dv int) (attentionConfig, e
 	bytes := func() int64 { return flashLocalBytes(c.BM, c.BN, c.TC, c.LPad, dkp, dvp) }
 	for bytes() > limit || c.TR*c.TC > info.MaxWorkGroupSize {
 		switch {
+		case c.BM > c.TR:
+			// Fewer query rows first, keeping each work-item's rows (4 on
+			// NVIDIA, read as float4) while the group keeps 8 rows of items:
+			// at d=128 the H100 gets 32 rows x 32 keys on 8x16 items.
+			c.BM /= 2
+			if c.TR > 8 {
+				c.TR /= 2
+			}
 		case c.BN > c.TC:
 			c.BN /= 2
-		case c.BM > c.TR:
-			c.BM /= 2
 		case c.TC > 1:
 			c.TC /= 2
 			c.BN = c.TC
@@ -171,11 +178,14 @@ func localLimit(info DeviceInfo) int64 {
 	return info.LocalMem
 }
 
-// flashLocalBytes is the local memory of flash.cl: the Q, K, V, P and
-// reduction tiles and two flags.
+// flashLocalBytes is the local memory of flash.cl: the Q tile, the buffer the
+// K and V tiles share (V is loaded once the scores no longer need K), the P
+// and reduction tiles, whose rows of bm+4*lpad floats keep float4 reads
+// aligned, and a flag; each array rounded up to 16 bytes for its alignment.
 func flashLocalBytes(bm, bn, tc, lpad, dkp, dvp int) int64 {
-	p := lpad
-	return int64(4*(dkp*(bm+p)+dkp*(bn+p)+bn*(dvp+p)+bn*(bm+p)+tc*(bm+p)) + 8)
+	qw := bm + 4*lpad
+	floats := func(n int) int64 { return int64(4 * roundUp(n, 4)) }
+	return floats(dkp*qw) + floats(max(dkp*(bn+lpad), bn*(dvp+lpad))) + floats(bn*qw) + floats(tc*qw) + 16
 }
 
 // flashCPULocalBytes is the local memory of flash_cpu.cl: the transposed K

@@ -41,12 +41,16 @@ func TestFusedForFitsLocalMemory(t *testing.T) {
 			&bm, &bn, &tr, &tc, &lpad, &dkp, &dvp); err != nil {
 			t.Fatalf("d=%d: options %q: %v", d, fk.options, err)
 		}
-		bytes := 4 * (dkp*(bm+lpad) + dkp*(bn+lpad) + bn*(dvp+lpad) + bn*(bm+lpad) + tc*(bm+lpad))
-		if bytes+8 > 48<<10 || bm%tr != 0 || bn%tc != 0 || dkp < d || fk.rows != bm {
+		bytes := flashLocalBytes(bm, bn, tc, lpad, dkp, dvp)
+		if bytes > 48<<10 || bm%tr != 0 || bn%tc != 0 || dkp < d || fk.rows != bm {
 			t.Errorf("d=%d: %v uses %d bytes", d, fk.options, bytes)
 		}
 		if d == 64 && (bm != c.BM || bn != c.BN) {
 			t.Errorf("d=64 should keep the default tiles, got %v", fk.options)
+		}
+		// d=128 keeps 32 keys and 4 rows per work-item: 32 rows on 8x16 items.
+		if d == 128 && (bm != 32 || bn != 32 || tr != 8 || tc != 16) {
+			t.Errorf("d=128 should get 32 rows x 32 keys on 8x16 items, got %v", fk.options)
 		}
 	}
 	tiny := DeviceInfo{Type: "cpu", LocalMem: 1 << 10, MaxWorkGroupSize: 64}

@@ -15,6 +15,12 @@ func TestGemmConfigsValid(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The GPU tilings read A from local memory in float4s, the CPU one in scalars.
+	for c, want := range map[gemmConfig]int{gemmConfigCPU: 1, gemmConfigNVIDIA: 4, gemmConfigGeneric: 4, gemmConfigSmall: 4} {
+		if got := c.aVecWidth(); got != want {
+			t.Errorf("%+v: A read in vectors of %d, want %d", c, got, want)
+		}
+	}
 	nvidia := DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024}
 	if c := gemmConfigFor(nvidia); c != gemmConfigNVIDIA {
 		t.Errorf("NVIDIA: got %+v", c)

@@ -12,11 +12,16 @@
 //   TK         depth of the A and B tiles staged in local memory
 //   WPTM, WPTN rows and columns of C computed by one work-item (register micro-tile)
 //   VWN        vector width of the local B reads and of the accumulators (1, 2, 4, 8, 16)
+//   VWM        vector width of the local A reads (1, 2, 4, 8, 16; divides WPTM)
 //   LVW        vector width of the global loads (1, 2, 4, 8, 16); the host passes aVec/bVec
 //              = 1 where a matrix's offset, strides and line length are multiples of LVW
-// The work-group is (TN/WPTN, TM/WPTM) work-items. A work-item's rows are
-// ty, ty+RTSM, ... and its columns are VWN-wide groups (tx, tx+RTSN, ...)*VWN, so
-// neighbouring work-items read neighbouring local words (no bank conflicts on GPUs).
+// The work-group is (TN/WPTN, TM/WPTM) work-items. A work-item's rows are VWM-wide
+// groups (ty, ty+RTSM, ...)*VWM and its columns VWN-wide groups (tx, tx+RTSN, ...)*VWN,
+// so each k step reads WPTM/VWM vectors of A and WPTN/VWN vectors of B from local
+// memory, and neighbouring work-items read neighbouring vectors (no bank conflicts on
+// GPUs; a warp's rows of A are a broadcast). A is stored transposed, Asub[k][i], in
+// rows padded by VWM floats: VWM = 1 is the scalar-A layout, TM+1 floats a row; a
+// wider VWM keeps the rows a whole number of vectors, so the vector reads are aligned.
 // The local tiles are double-buffered: the next A and B tiles are read from global
 // memory into registers while the current ones are multiplied, then stored to the
 // other buffer, so one barrier per TK step suffices. Edge tiles are zero-padded on
@@ -29,9 +34,10 @@
 #define LPTA (TM * TK / NTHREADS)
 #define LPTB (TN * TK / NTHREADS)
 #define NVEC (WPTN / VWN)
+#define MVEC (WPTM / VWM)
 #define TNV (TN / VWN)
-// Padding of the A tile rows against bank conflicts on the transposing store.
-#define TMP (TM + 1)
+// Row length of the A tile, padded against bank conflicts on the transposing store.
+#define TMP (TM + VWM)
 
 #if VWN == 1
 #define floatv float
@@ -45,6 +51,20 @@
 #define floatv float16
 #else
 #error "VWN must be 1, 2, 4, 8 or 16"
+#endif
+
+#if VWM == 1
+#define floatm float
+#elif VWM == 2
+#define floatm float2
+#elif VWM == 4
+#define floatm float4
+#elif VWM == 8
+#define floatm float8
+#elif VWM == 16
+#define floatm float16
+#else
+#error "VWM must be 1, 2, 4, 8 or 16"
 #endif
 
 // UNR is the unroll factor of the micro-tile loops; 0 unrolls them fully (GPUs keep the
@@ -100,7 +120,7 @@ void gemm(const int M, const int N, const int K,
           __global const float* restrict bias, const int hasBias, const int act,
           __global const float* R, const int rOff, const int rBatchStride, const int ldr,
           const int hasResidual, const int aVec, const int bVec) {
-	__local float Asub[2][TK][TMP];
+	__local floatm Asub[2][TK][TMP / VWM];
 	__local floatv Bsub[2][TK][TNV];
 
 	const int tx = get_local_id(0);
@@ -158,6 +178,7 @@ void gemm(const int M, const int N, const int K,
 #define storeTile(buf)                                                                  \
 	UNROLL for (int l = 0; l < LPTA / LVW; l++) {                                      \
 		const int idx = tid + l * NTHREADS;                                             \
+		__local float* as = (__local float*)Asub[buf];                                  \
 		union {                                                                         \
 			floatl v;                                                                   \
 			float s[LVW];                                                               \
@@ -165,9 +186,9 @@ void gemm(const int M, const int N, const int K,
 		u.v = ra[l];                                                                    \
 		_Pragma("unroll") for (int v = 0; v < LVW; v++) {                               \
 			if (transA) {                                                               \
-				Asub[buf][idx / (TM / LVW)][idx % (TM / LVW) * LVW + v] = u.s[v];       \
+				as[idx / (TM / LVW) * TMP + idx % (TM / LVW) * LVW + v] = u.s[v];       \
 			} else {                                                                    \
-				Asub[buf][idx % (TK / LVW) * LVW + v][idx / (TK / LVW)] = u.s[v];       \
+				as[(idx % (TK / LVW) * LVW + v) * TMP + idx / (TK / LVW)] = u.s[v];     \
 			}                                                                           \
 		}                                                                               \
 	}                                                                                   \
@@ -206,11 +227,19 @@ void gemm(const int M, const int N, const int K,
 				b[wn] = Bsub[cur][k][wn * RTSN + tx];
 			}
 			UNROLL
-			for (int wm = 0; wm < WPTM; wm++) {
-				const floatv a = (floatv)(Asub[cur][k][wm * RTSM + ty]);
-				UNROLL
-				for (int wn = 0; wn < NVEC; wn++) {
-					acc[wm][wn] = fma(a, b[wn], acc[wm][wn]);
+			for (int wv = 0; wv < MVEC; wv++) {
+				union {
+					floatm v;
+					float s[VWM];
+				} a;
+				a.v = Asub[cur][k][wv * RTSM + ty];
+#pragma unroll
+				for (int v = 0; v < VWM; v++) {
+					const floatv av = (floatv)(a.s[v]);
+					UNROLL
+					for (int wn = 0; wn < NVEC; wn++) {
+						acc[wv * VWM + v][wn] = fma(av, b[wn], acc[wv * VWM + v][wn]);
+					}
 				}
 			}
 		}
@@ -225,7 +254,7 @@ void gemm(const int M, const int N, const int K,
 	// Constant indices into acc (unrolled loops) keep it in registers on GPUs.
 	UNROLL
 	for (int wm = 0; wm < WPTM; wm++) {
-		const int i = row0 + wm * RTSM + ty;
+		const int i = row0 + (wm / VWM * RTSM + ty) * VWM + wm % VWM;
 		if (i >= M) {
 			continue;
 		}
