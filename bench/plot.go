@@ -3,7 +3,9 @@ package bench
 import (
 	"fmt"
 	"image/color"
-	"sort"
+	"math"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -11,60 +13,99 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// Plot draws GFLOP/s against sequence length, one line per op and device, into
-// path (.png, .svg or .pdf by its extension). Reports from several devices may be
-// drawn together.
+// Plot draws GFLOP/s against sequence length into path (.png, .svg or .pdf by
+// its extension), for one report or several devices' reports together: a series
+// keeps its colour and marker across devices, and each device has its own line
+// style, so the legend names each series and each device once.
 func Plot(path string, reports ...Report) error {
 	p := plot.New()
 	p.Title.Text = "clattn throughput"
 	p.X.Label.Text = "sequence length"
 	p.Y.Label.Text = "GFLOP/s"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
+	p.BackgroundColor = color.White
 
-	type key struct{ device, series string }
-	series := map[key]plotter.XYs{}
-	var keys []key
-	for _, r := range reports {
+	type key struct {
+		device int
+		series string
+	}
+	points := map[key]plotter.XYs{}
+	var series []string
+	var seqs []float64
+	maxY := 0.0
+	for d, r := range reports {
 		for _, x := range r.Results {
-			k := key{r.Device, seriesName(x)}
-			if _, ok := series[k]; !ok {
-				keys = append(keys, k)
+			name := seriesName(x)
+			if !slices.Contains(series, name) {
+				series = append(series, name)
 			}
-			series[k] = append(series[k], plotter.XY{X: float64(x.Shape.Seq), Y: x.GFLOPs})
+			seq := float64(x.Shape.Seq)
+			if !slices.Contains(seqs, seq) {
+				seqs = append(seqs, seq)
+			}
+			points[key{d, name}] = append(points[key{d, name}], plotter.XY{X: seq, Y: x.GFLOPs})
+			maxY = math.Max(maxY, x.GFLOPs)
 		}
 	}
-	if len(keys) == 0 {
+	if len(points) == 0 {
 		return fmt.Errorf("plot %s: no results to draw", path)
 	}
-	for i, k := range keys {
-		pts := series[k]
-		sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
-		line, points, err := plotter.NewLinePoints(pts)
+	slices.Sort(seqs)
+	p.X.Tick.Marker = seqTicks(seqs)
+	if len(seqs) == 1 { // a log axis needs a range
+		p.X.Min, p.X.Max = seqs[0]/2, seqs[0]*2
+	}
+	// Room above the data for the legend.
+	p.Y.Min, p.Y.Max = 0, maxY*(1.25+0.06*float64(len(series)+len(reports)))
+
+	for i, name := range series {
+		c := plotutil.Color(i)
+		for d := range reports {
+			pts, ok := points[key{d, name}]
+			if !ok {
+				continue
+			}
+			slices.SortFunc(pts, func(a, b plotter.XY) int { return int(a.X - b.X) })
+			line, marks, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return fmt.Errorf("plot %s: %w", path, err)
+			}
+			line.Color, marks.Color, marks.Shape = c, c, plotutil.Shape(i)
+			line.Dashes = plotutil.Dashes(d)
+			p.Add(line, marks)
+		}
+		swatch, err := plotter.NewScatter(plotter.XYs{{}})
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
-		c := plotutil.Color(i)
-		line.Color, points.Color = c, c
-		points.Shape = plotutil.Shape(i)
-		if len(reports) > 1 && k.device != reports[0].Device {
-			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-		}
-		p.Add(line, points)
-		label := k.series
-		if len(reports) > 1 {
-			label += " (" + k.device + ")"
-		}
-		p.Legend.Add(label, line, points)
+		swatch.Color, swatch.Shape = c, plotutil.Shape(i)
+		p.Legend.Add(name, swatch)
 	}
-	p.BackgroundColor = color.White
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+	if len(reports) > 1 {
+		for d, r := range reports {
+			style := plotter.DefaultLineStyle
+			style.Dashes = plotutil.Dashes(d)
+			p.Legend.Add(r.Device, &plotter.Line{LineStyle: style})
+		}
+	}
+	if err := p.Save(9*vg.Inch, 6*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil
+}
+
+// seqTicks labels exactly the sequence lengths measured.
+type seqTicks []float64
+
+func (s seqTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := make([]plot.Tick, 0, len(s))
+	for _, v := range s {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	return ticks
 }
 
 // seriesName groups results that differ only in sequence length.

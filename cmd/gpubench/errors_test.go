@@ -75,6 +75,12 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--bogus"}, 2, "usage: gpubench attn-map"},
 			{[]string{"--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", missing, "--input", missing, "--out", t.TempDir()}, 1, "no such file"},
 		},
+		"plot": {
+			{[]string{"--bogus"}, 2, "usage: gpubench plot"},
+			{[]string{missing}, 2, "--out is required"},
+			{[]string{"--out", missing + ".png"}, 2, "no report files"},
+			{[]string{"--out", missing + ".png", missing}, 1, "no such file"},
+		},
 		"tune": {
 			{[]string{"--bogus"}, 2, "usage: gpubench tune"},
 			{[]string{"extra"}, 2, `unexpected argument "extra"`},

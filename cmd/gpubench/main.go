@@ -5,6 +5,7 @@
 //	gpubench devices [--json]   every OpenCL device and the cpu backend, with the spec selecting each
 //	gpubench verify             every op on a device against the float64 oracle: PASS/FAIL table
 //	gpubench bench              benchmarks: table, --json, --csv, --plot
+//	gpubench plot               saved bench results of several devices in one picture
 //	gpubench golden FILE...     PyTorch golden cases on a device
 //	gpubench run                a layer or stack with PyTorch weights on safetensors inputs
 //	gpubench attn-map           attention heat maps of a layer's heads
