@@ -1,6 +1,9 @@
 package backend
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Mat is a strided batch of row-major matrices inside a tensor: element (b, i, j)
 // lies at Offset + b*BatchStride + i*RowStride + j. A BatchStride of 0 repeats one
@@ -101,6 +104,19 @@ const (
 	CausalBottomRight
 )
 
+// String is "none", "topleft" or "bottomright" (the one spelling of test and report names).
+func (c CausalMode) String() string {
+	switch c {
+	case NotCausal:
+		return "none"
+	case CausalTopLeft:
+		return "topleft"
+	case CausalBottomRight:
+		return "bottomright"
+	}
+	return fmt.Sprintf("CausalMode(%d)", int(c))
+}
+
 // MaskKind says how AttentionOptions.Mask is read.
 type MaskKind int
 
@@ -111,6 +127,17 @@ const (
 	// MaskAdditive: the entry is added to the score; -Inf masks the position out.
 	MaskAdditive
 )
+
+// String is "bool" or "additive".
+func (k MaskKind) String() string {
+	switch k {
+	case MaskBool:
+		return "bool"
+	case MaskAdditive:
+		return "additive"
+	}
+	return fmt.Sprintf("MaskKind(%d)", int(k))
+}
 
 // AttentionOptions are the scale and masks of scaled dot-product attention.
 // Masks combine: a position is out if any of them masks it.

@@ -65,11 +65,11 @@ func TestZeroSizeTensors(t *testing.T) {
 func TestUploadDownloadRoundTrip(t *testing.T) {
 	d := gputest.Device(t)
 	data := []float32{1, -2, 3.5, 4e30, -0, 6}
-	x := upload(t, d, data, 2, 3)
+	x := mustUpload(t, d, data, 2, 3)
 	if got := x.Shape(); !got.Equal(backend.Shape{2, 3}) {
 		t.Errorf("shape %v", got)
 	}
-	got := download(t, d, x)
+	got := mustDownload(t, d, x)
 	for i := range data {
 		if got[i] != data[i] {
 			t.Fatalf("element %d: %g, want %g", i, got[i], data[i])
@@ -79,7 +79,7 @@ func TestUploadDownloadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range download(t, d, z) {
+	for i, v := range mustDownload(t, d, z) {
 		if v != 0 {
 			t.Errorf("Alloc element %d = %g, want 0", i, v)
 		}

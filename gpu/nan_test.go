@@ -37,33 +37,6 @@ func nonFiniteAgree(t *testing.T, d backend.Backend, rowLen int, op func(t *test
 	return want
 }
 
-func randomData(rng *rand.Rand, n int) []float32 {
-	d := make([]float32, n)
-	for i := range d {
-		d[i] = 2*rng.Float32() - 1
-	}
-	return d
-}
-
-func mustUpload(t *testing.T, b backend.Backend, data []float32, shape ...int) backend.Tensor {
-	t.Helper()
-	x, err := b.Upload(data, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Release() })
-	return x
-}
-
-func mustDownload(t *testing.T, b backend.Backend, x backend.Tensor) []float32 {
-	t.Helper()
-	out := make([]float32, x.Shape().Numel())
-	if err := b.Download(out, x); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // rowClass counts the NaN and infinite elements of row r of rowLen elements.
 func rowClass(data []float32, r, rowLen int) (nans, infs int) {
 	for _, x := range data[r*rowLen : (r+1)*rowLen] {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
 	"github.com/clattn/clattn/internal/tolerance"
 )
 
@@ -454,24 +455,18 @@ func newGemmTarget(d *Device, tiles []GemmTiles, size int) (*gemmTarget, error) 
 	return g, nil
 }
 
-// gemmReference is a*op(b) in float64 for row-major a [m, k] and b [k, n]
-// (or [n, k] when transB).
+// gemmReference is a*op(b) in float64 (internal/oracle) for row-major
+// a [m, k] and b [k, n] (or [n, k] when transB).
 func gemmReference(m, n, k int, transB bool, a, b []float32) []float64 {
-	c := make([]float64, m*n)
-	for i := range m {
-		for j := range n {
-			var s float64
-			for p := range k {
-				bv := b[p*n+j]
-				if transB {
-					bv = b[j*k+p]
-				}
-				s += float64(a[i*k+p]) * float64(bv)
-			}
-			c[i*n+j] = s
-		}
+	bRows, bCols := k, n
+	if transB {
+		bRows, bCols = n, k
 	}
-	return c
+	ref, _ := (&oracle.Gemm{A: a, B: b, Batch: 1, M: m, N: n, K: k,
+		AV:  backend.Mat{Batch: 1, Rows: m, Cols: k, RowStride: k},
+		BV:  backend.Mat{Batch: 1, Rows: bRows, Cols: bCols, RowStride: bCols},
+		Opt: backend.GemmOptions{TransB: transB}}).Run()
+	return ref
 }
 
 func (g *gemmTarget) allocTimed() error {
@@ -588,7 +583,7 @@ func newAttentionTarget(d *Device, tiles []AttentionTiles, seq int) (*attentionT
 			ts[j] = t
 		}
 		a.checks = append(a.checks, attentionCheck{sq: s.sq, sk: s.sk, causal: s.causal, q: ts[0], k: ts[1], v: ts[2],
-			want: attentionReference(tuneCheckHeads, s.sq, s.sk, dim, s.causal, q, k, v), scale: maxAbs(v)})
+			want: attentionReference(tuneCheckHeads, s.sq, s.sk, dim, s.causal, q, k, v), scale: tolerance.MaxAbs(v)})
 	}
 	if err := a.allocTimed(); err != nil {
 		a.release()
@@ -598,48 +593,11 @@ func newAttentionTarget(d *Device, tiles []AttentionTiles, seq int) (*attentionT
 }
 
 // attentionReference is softmax(q*k^T/sqrt(dim) + causal mask)*v in float64
-// for [heads, seq, dim] inputs.
+// (internal/oracle) for [heads, seq, dim] inputs.
 func attentionReference(heads, sq, sk, dim int, causal backend.CausalMode, q, k, v []float32) []float64 {
-	out := make([]float64, heads*sq*dim)
-	scale := 1 / math.Sqrt(float64(dim))
-	s := make([]float64, sk)
-	for h := range heads {
-		for i := range sq {
-			last := sk - 1
-			if causal == backend.CausalBottomRight {
-				last = min(i+sk-sq, sk-1)
-			}
-			m := math.Inf(-1)
-			for j := 0; j <= last; j++ {
-				var dot float64
-				for c := range dim {
-					dot += float64(q[(h*sq+i)*dim+c]) * float64(k[(h*sk+j)*dim+c])
-				}
-				s[j] = dot * scale
-				m = max(m, s[j])
-			}
-			var sum float64
-			for j := 0; j <= last; j++ {
-				s[j] = math.Exp(s[j] - m)
-				sum += s[j]
-			}
-			o := out[(h*sq+i)*dim:][:dim]
-			for j := 0; j <= last; j++ {
-				for c := range dim {
-					o[c] += s[j] / sum * float64(v[(h*sk+j)*dim+c])
-				}
-			}
-		}
-	}
-	return out
-}
-
-func maxAbs(x []float32) float64 {
-	var m float64
-	for _, v := range x {
-		m = max(m, math.Abs(float64(v)))
-	}
-	return m
+	ref, _, _ := (&oracle.Attention{B: 1, H: heads, Sq: sq, Sk: sk, Dk: dim, Dv: dim,
+		Q: q, K: k, V: v, Causal: causal}).Run()
+	return ref
 }
 
 func (a *attentionTarget) allocTimed() error {

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
+	"github.com/clattn/clattn/internal/tolerance"
 )
 
 type maskMode int
@@ -17,8 +19,9 @@ const (
 	addMask4D
 )
 
+// String is the mask's kind and rank: "bool2d", "additive4d", ...
 func (m maskMode) String() string {
-	return [...]string{"none", "bool2d", "bool4d", "add2d", "add4d"}[m]
+	return [...]string{"none", "bool2d", "bool4d", "additive2d", "additive4d"}[m]
 }
 
 type padMode int
@@ -33,10 +36,6 @@ const (
 )
 
 func (m padMode) String() string { return [...]string{"none", "random", "leading"}[m] }
-
-func causalName(c backend.CausalMode) string {
-	return [...]string{"none", "topleft", "bottomright"}[c]
-}
 
 // attnCase is one row of the attention shape table.
 type attnCase struct {
@@ -60,7 +59,7 @@ func (c attnCase) name() string {
 func (c attnCase) options() string {
 	s := ""
 	if c.causal != backend.NotCausal {
-		s += ",causal=" + causalName(c.causal)
+		s += ",causal=" + c.causal.String()
 	}
 	if c.mask != noMask {
 		s += ",mask=" + c.mask.String()
@@ -94,88 +93,94 @@ var attnCases = []attnCase{
 	{b: 2, h: 4, sq: 33, sk: 70, dk: 24, dv: 24, causal: backend.CausalTopLeft, mask: boolMask4D, pad: randomPad, short: true},
 	{b: 2, h: 1, sq: 20, sk: 129, dk: 8, dv: 8, mask: boolMask2D, pad: leadingPad, short: true},
 	{b: 2, h: 2, sq: 65, sk: 65, dk: 128, dv: 64, causal: backend.CausalBottomRight, mask: addMask2D, pad: randomPad, scale: 0.05},
+	// Head dims between the tile widths, which shrink the tiles of devices with 48 KB of local memory.
+	{b: 2, h: 1, sq: 33, sk: 47, dk: 40, dv: 40, mask: boolMask4D, pad: randomPad},
+	{b: 1, h: 1, sq: 50, sk: 90, dk: 72, dv: 72, mask: boolMask2D},
+	{b: 1, h: 1, sq: 40, sk: 33, dk: 100, dv: 100, causal: backend.CausalBottomRight},
 }
 
-// attnProblem draws the inputs of c. Keys that are padding get NaN rows in K and V:
-// they must not leak.
-func (e *env) attnProblem(c attnCase) *attnProblem {
-	p := &attnProblem{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dk: c.dk, Dv: c.dv, scaleOpt: c.scale, causal: c.causal,
-		q: e.uniform(c.b*c.h*c.sq*c.dk, -1, 1),
-		k: e.uniform(c.b*c.h*c.sk*c.dk, -1, 1),
-		v: e.uniform(c.b*c.h*c.sk*c.dv, -2, 2),
+// attnProblem draws the inputs of c. Keys that no query sees get NaN rows in K
+// and V: they must not leak.
+func (e *env) attnProblem(c attnCase) *oracle.Attention {
+	p := &oracle.Attention{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dk: c.dk, Dv: c.dv, Scale: c.scale, Causal: c.causal,
+		Q: e.uniform(c.b*c.h*c.sq*c.dk, -1, 1),
+		K: e.uniform(c.b*c.h*c.sk*c.dk, -1, 1),
+		V: e.uniform(c.b*c.h*c.sk*c.dv, -2, 2),
 	}
 	n := c.sq * c.sk
 	if c.mask == boolMask4D || c.mask == addMask4D {
 		n *= c.b * c.h
-		p.mask4D = true
+		p.Mask4D = true
 	}
 	switch c.mask {
 	case boolMask2D, boolMask4D:
-		p.mask = make([]float32, n)
-		for i := range p.mask {
+		p.Mask = make([]float32, n)
+		for i := range p.Mask {
 			if e.rng.Float32() < 0.3 {
-				p.mask[i] = 1
+				p.Mask[i] = 1
 			}
 		}
 	case addMask2D, addMask4D:
-		p.maskKind = backend.MaskAdditive
-		p.mask = e.uniform(n, -3, 1)
-		for i := range p.mask {
+		p.MaskKind = backend.MaskAdditive
+		p.Mask = e.uniform(n, -3, 1)
+		for i := range p.Mask {
 			if e.rng.Float32() < 0.15 {
-				p.mask[i] = float32(math.Inf(-1))
+				p.Mask[i] = float32(math.Inf(-1))
 			}
 		}
 	}
 	switch c.pad {
 	case randomPad:
-		p.padding = make([]float32, c.b*c.sk)
-		for i := range p.padding {
+		p.Padding = make([]float32, c.b*c.sk)
+		for i := range p.Padding {
 			if e.rng.Float32() < 0.25 {
-				p.padding[i] = 1
+				p.Padding[i] = 1
 			}
 		}
 	case leadingPad:
-		p.padding = make([]float32, c.b*c.sk)
+		p.Padding = make([]float32, c.b*c.sk)
 		for b := range c.b {
 			n := 64
 			if b == 0 {
 				n = 70
 			}
 			for j := range min(n, c.sk) {
-				p.padding[b*c.sk+j] = 1
+				p.Padding[b*c.sk+j] = 1
 			}
 		}
 	}
-	p.poisonPadding()
+	poisonHidden(p)
 	return p
 }
 
-// poisonPadding fills the K and V rows of padding keys with NaN.
-func (p *attnProblem) poisonPadding() {
-	if p.padding == nil {
-		return
-	}
+// poisonHidden fills with NaN the K and V rows of the keys that no query of
+// their head sees (padding keys, keys behind a boolean mask or causality for
+// every query): a mask replaces the score, so none may leak.
+func poisonHidden(p *oracle.Attention) {
 	for b := range p.B {
-		for j := range p.Sk {
-			if p.padding[b*p.Sk+j] == 0 {
-				continue
-			}
-			for h := range p.H {
-				bh := b*p.H + h
-				copy(p.k[(bh*p.Sk+j)*p.Dk:][:p.Dk], filled(p.Dk, nan32))
-				copy(p.v[(bh*p.Sk+j)*p.Dv:][:p.Dv], filled(p.Dv, nan32))
+		for h := range p.H {
+			bh := b*p.H + h
+			for j := range p.Sk {
+				hidden := true
+				for i := 0; i < p.Sq && hidden; i++ {
+					hidden, _ = p.Masked(b, h, i, j)
+				}
+				if hidden && p.Sq > 0 {
+					copy(p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk], filled(p.Dk, nan32))
+					copy(p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv], filled(p.Dv, nan32))
+				}
 			}
 		}
 	}
 }
 
-// attnTensors are the uploaded inputs of an attnProblem.
+// attnTensors are the uploaded inputs of an oracle.Attention.
 type attnTensors struct {
 	q, k, v backend.Heads
 	opt     backend.AttentionOptions
 }
 
-func (e *env) uploadAttention(p *attnProblem) attnTensors {
+func (e *env) uploadAttention(p *oracle.Attention) attnTensors {
 	e.t.Helper()
 	heads := func(name string, data []float32, s, d int) backend.Heads {
 		h, err := backend.HeadsOf(e.input(name, data, p.B, p.H, s, d))
@@ -183,20 +188,20 @@ func (e *env) uploadAttention(p *attnProblem) attnTensors {
 		return h
 	}
 	a := attnTensors{
-		q:   heads("q", p.q, p.Sq, p.Dk),
-		k:   heads("k", p.k, p.Sk, p.Dk),
-		v:   heads("v", p.v, p.Sk, p.Dv),
-		opt: backend.AttentionOptions{Scale: p.scaleOpt, Causal: p.causal, MaskKind: p.maskKind},
+		q:   heads("q", p.Q, p.Sq, p.Dk),
+		k:   heads("k", p.K, p.Sk, p.Dk),
+		v:   heads("v", p.V, p.Sk, p.Dv),
+		opt: backend.AttentionOptions{Scale: p.Scale, Causal: p.Causal, MaskKind: p.MaskKind},
 	}
-	if p.mask != nil {
-		if p.mask4D {
-			a.opt.Mask = e.input("mask", p.mask, p.B, p.H, p.Sq, p.Sk)
+	if p.Mask != nil {
+		if p.Mask4D {
+			a.opt.Mask = e.input("mask", p.Mask, p.B, p.H, p.Sq, p.Sk)
 		} else {
-			a.opt.Mask = e.input("mask", p.mask, p.Sq, p.Sk)
+			a.opt.Mask = e.input("mask", p.Mask, p.Sq, p.Sk)
 		}
 	}
-	if p.padding != nil {
-		a.opt.KeyPadding = e.input("key padding", p.padding, p.B, p.Sk)
+	if p.Padding != nil {
+		a.opt.KeyPadding = e.input("key padding", p.Padding, p.B, p.Sk)
 	}
 	return a
 }
@@ -210,7 +215,7 @@ func (e *env) nanHeads(b, h, s, d int) backend.Heads {
 
 // fused runs Attention into a fresh NaN-filled output, twice, checks that both
 // runs agree bitwise and returns the result.
-func (e *env) fused(p *attnProblem, a attnTensors) []float32 {
+func (e *env) fused(p *oracle.Attention, a attnTensors) []float32 {
 	e.t.Helper()
 	var outs [2][]float32
 	for i := range outs {
@@ -224,19 +229,19 @@ func (e *env) fused(p *attnProblem, a attnTensors) []float32 {
 
 // composed runs Scores, Softmax and AttendValues, checks each against its
 // oracle (fed with the backend's own input to that step) and returns the output.
-func (e *env) composed(p *attnProblem, a attnTensors, what string) []float32 {
+func (e *env) composed(p *oracle.Attention, a attnTensors, what string) []float32 {
 	e.t.Helper()
 	scores := e.nanOutput(p.B, p.H, p.Sq, p.Sk)
 	e.must("Scores", e.b.Scores(scores, a.q, a.k, a.opt.Scale))
 	gotS := e.download(scores)
-	ref64, naive32 := p.rawScores()
+	ref64, naive32 := p.RawScores()
 	e.checkScores(what+"Scores", p, gotS, ref64, naive32)
 
 	weights := e.nanOutput(p.B, p.H, p.Sq, p.Sk)
 	e.must("Softmax", e.b.Softmax(weights, scores, a.opt))
 	gotW := e.download(weights)
-	refW, dead := p.softmax64(widen(gotS))
-	e.checkRows(what+"Softmax", gotW, refW, p.softmax32(gotS), p.Sk)
+	refW, dead := p.Softmax64(widen(gotS))
+	e.checkRows(what+"Softmax", gotW, refW, p.Softmax32(gotS), p.Sk)
 	e.checkZeroRows(what+"Softmax", gotW, dead, p.Sk)
 	if i := firstBitDiff(e.download(scores), gotS); i >= 0 {
 		e.t.Errorf("%sSoftmax changed its input scores at element %d", what, i)
@@ -245,7 +250,7 @@ func (e *env) composed(p *attnProblem, a attnTensors, what string) []float32 {
 	out := e.nanHeads(p.B, p.H, p.Sq, p.Dv)
 	e.must("AttendValues", e.b.AttendValues(out, weights, a.v))
 	got := e.download(out.T)
-	e.checkScaled(what+"AttendValues", got, p.attend64(widen(gotW)), p.attend32(gotW), maxAbs(p.v))
+	e.checkScaled(what+"AttendValues", got, p.Attend64(widen(gotW)), p.Attend32(gotW), tolerance.MaxAbs(p.V))
 	e.checkZeroRows(what+"AttendValues", got, dead, p.Dv)
 	if i := firstBitDiff(e.download(weights), gotW); i >= 0 {
 		e.t.Errorf("%sAttendValues changed its input weights at element %d", what, i)
@@ -256,11 +261,11 @@ func (e *env) composed(p *attnProblem, a attnTensors, what string) []float32 {
 // checkAttention runs p fused and composed on contiguous tensors and checks
 // both against the oracle, each other, and the inputs afterwards. It returns
 // the fused output.
-func (e *env) checkAttention(p *attnProblem) []float32 {
+func (e *env) checkAttention(p *oracle.Attention) []float32 {
 	e.t.Helper()
 	a := e.uploadAttention(p)
-	ref, naive, dead := p.attention()
-	scale := maxAbs(p.v)
+	ref, naive, dead := p.Run()
+	scale := tolerance.MaxAbs(p.V)
 
 	got := e.fused(p, a)
 	e.checkScaled("Attention", got, ref, naive, scale)
@@ -287,18 +292,18 @@ func (s *suite) testAttention(t tester) {
 		// Integer q and k with a power-of-two scale make every logit an exact
 		// multiple of 256 up to +-8192: no overflow, ties stay exact ties.
 		e := s.env(t)
-		p := &attnProblem{B: 1, H: 2, Sq: 33, Sk: 65, Dk: 8, Dv: 8, scaleOpt: 256}
-		p.q, p.k = e.integers(p.B*p.H*p.Sq*p.Dk, 2), e.integers(p.B*p.H*p.Sk*p.Dk, 2)
-		p.v = e.uniform(p.B*p.H*p.Sk*p.Dv, -1, 1)
+		p := &oracle.Attention{B: 1, H: 2, Sq: 33, Sk: 65, Dk: 8, Dv: 8, Scale: 256}
+		p.Q, p.K = e.integers(p.B*p.H*p.Sq*p.Dk, 2), e.integers(p.B*p.H*p.Sk*p.Dk, 2)
+		p.V = e.uniform(p.B*p.H*p.Sk*p.Dv, -1, 1)
 		e.checkAttention(p)
 	})
 	t.Run("b=1,h=2,sq=17,sk=129,d=24,logits=equal", func(t tester) {
 		e := s.env(t)
-		p := &attnProblem{B: 1, H: 2, Sq: 17, Sk: 129, Dk: 24, Dv: 24}
-		p.q, p.v = e.uniform(p.B*p.H*p.Sq*p.Dk, -1, 1), e.uniform(p.B*p.H*p.Sk*p.Dv, -1, 1)
+		p := &oracle.Attention{B: 1, H: 2, Sq: 17, Sk: 129, Dk: 24, Dv: 24}
+		p.Q, p.V = e.uniform(p.B*p.H*p.Sq*p.Dk, -1, 1), e.uniform(p.B*p.H*p.Sk*p.Dv, -1, 1)
 		key := e.uniform(p.Dk, -1, 1)
 		for range p.B * p.H * p.Sk {
-			p.k = append(p.k, key...)
+			p.K = append(p.K, key...)
 		}
 		e.checkAttention(p)
 	})
@@ -306,21 +311,21 @@ func (s *suite) testAttention(t tester) {
 		// Whole rows masked by the bool mask, and every key of batch 1 padding.
 		e := s.env(t)
 		p := e.attnProblem(attnCase{b: 2, h: 2, sq: 9, sk: 70, dk: 8, dv: 8, mask: boolMask4D})
-		for r := range p.rows() {
+		for r := range p.Rows() {
 			if e.rng.Float32() < 0.3 {
-				copy(p.mask[r*p.Sk:][:p.Sk], filled(p.Sk, 1))
+				copy(p.Mask[r*p.Sk:][:p.Sk], filled(p.Sk, 1))
 			}
 		}
-		p.padding = make([]float32, p.B*p.Sk)
-		copy(p.padding[p.Sk:], filled(p.Sk, 1))
-		p.poisonPadding()
+		p.Padding = make([]float32, p.B*p.Sk)
+		copy(p.Padding[p.Sk:], filled(p.Sk, 1))
+		poisonHidden(p)
 		e.checkAttention(p)
 	})
-	t.Run("b=1,h=3,sq=12,sk=33,d=8,mask=add2d,deadrows", func(t tester) {
+	t.Run("b=1,h=3,sq=12,sk=33,d=8,mask=additive2d,deadrows", func(t tester) {
 		e := s.env(t)
 		p := e.attnProblem(attnCase{b: 1, h: 3, sq: 12, sk: 33, dk: 8, dv: 8, mask: addMask2D})
 		for _, i := range []int{0, 5, 11} {
-			copy(p.mask[i*p.Sk:][:p.Sk], filled(p.Sk, float32(math.Inf(-1))))
+			copy(p.Mask[i*p.Sk:][:p.Sk], filled(p.Sk, float32(math.Inf(-1))))
 		}
 		e.checkAttention(p)
 	})
@@ -328,8 +333,8 @@ func (s *suite) testAttention(t tester) {
 		// Every row keeps an allowed key, so -1e9 and -inf must give the same result.
 		e := s.env(t)
 		p := e.attnProblem(attnCase{b: 2, h: 2, sq: 31, sk: 80, dk: 16, dv: 16, mask: addMask4D})
-		for r := range p.rows() {
-			row := p.mask[r*p.Sk:][:p.Sk]
+		for r := range p.Rows() {
+			row := p.Mask[r*p.Sk:][:p.Sk]
 			for j := range row {
 				row[j] = 0
 				if e.rng.Float32() < 0.6 {
@@ -340,14 +345,14 @@ func (s *suite) testAttention(t tester) {
 		}
 		withInf := e.checkAttention(p)
 		big := *p
-		big.mask = make([]float32, len(p.mask))
-		for i, m := range p.mask {
-			big.mask[i] = max(m, -1e9)
+		big.Mask = make([]float32, len(p.Mask))
+		for i, m := range p.Mask {
+			big.Mask[i] = max(m, -1e9)
 		}
 		with1e9 := e.checkAttention(&big)
-		e.checkScaled("mask -1e9 vs mask -inf", with1e9, widen(withInf), nil, maxAbs(p.v))
+		e.checkScaled("mask -1e9 vs mask -inf", with1e9, widen(withInf), nil, tolerance.MaxAbs(p.V))
 	})
-	t.Run("permuted,b=2,h=2,sq=33,sk=77,d=24,mask=add4d,pad=random", s.testPermutedKeys)
+	t.Run("permuted,b=2,h=2,sq=33,sk=77,d=24,mask=additive4d,pad=random", s.testPermutedKeys)
 	t.Run("packed,b=2,s=65,h=3,d=24,causal=topleft,pad=random", s.testPackedHeads)
 }
 
@@ -367,17 +372,17 @@ func (s *suite) testPermutedKeys(t tester) {
 	c := attnCase{b: 2, h: 2, sq: 33, sk: 77, dk: 24, dv: 24, mask: addMask4D, pad: randomPad}
 	p := e.attnProblem(c)
 	got := e.checkAttention(p)
-	ref, naive, _ := p.attention()
+	ref, naive, _ := p.Run()
 
 	perm := e.rng.Perm(p.Sk)
 	q := *p
-	q.k, q.v = permuteRows(p.k, perm, p.Sk, p.Dk), permuteRows(p.v, perm, p.Sk, p.Dv)
-	q.mask = permuteRows(p.mask, perm, p.Sk, 1)
-	q.padding = permuteRows(p.padding, perm, p.Sk, 1)
+	q.K, q.V = permuteRows(p.K, perm, p.Sk, p.Dk), permuteRows(p.V, perm, p.Sk, p.Dv)
+	q.Mask = permuteRows(p.Mask, perm, p.Sk, 1)
+	q.Padding = permuteRows(p.Padding, perm, p.Sk, 1)
 	a := e.uploadAttention(&q)
 	gotPerm := e.fused(&q, a)
-	e.checkScaled("Attention with permuted keys vs the unpermuted oracle", gotPerm, ref, naive, maxAbs(p.v))
-	e.checkScaled("Attention with permuted keys vs unpermuted", gotPerm, widen(got), nil, maxAbs(p.v))
+	e.checkScaled("Attention with permuted keys vs the unpermuted oracle", gotPerm, ref, naive, tolerance.MaxAbs(p.V))
+	e.checkScaled("Attention with permuted keys vs unpermuted", gotPerm, widen(got), nil, tolerance.MaxAbs(p.V))
 	e.checkInputs()
 }
 
@@ -409,9 +414,9 @@ func (s *suite) testPackedHeads(t tester) {
 			for i := range S {
 				src := ((b*H+h)*S + i) * D
 				dst := (b*S+i)*W + h*D
-				copy(qkv[dst:][:D], p.q[src:][:D])
-				copy(qkv[dst+E:][:D], p.k[src:][:D])
-				copy(qkv[dst+2*E:][:D], p.v[src:][:D])
+				copy(qkv[dst:][:D], p.Q[src:][:D])
+				copy(qkv[dst+E:][:D], p.K[src:][:D])
+				copy(qkv[dst+2*E:][:D], p.V[src:][:D])
 			}
 		}
 	}
@@ -423,8 +428,8 @@ func (s *suite) testPackedHeads(t tester) {
 	}
 	contig := e.uploadAttention(p)
 	a := attnTensors{q: view(packed, 0), k: view(packed, E), v: view(packed, 2*E), opt: contig.opt}
-	ref, naive, dead := p.attention()
-	scale := maxAbs(p.v)
+	ref, naive, dead := p.Run()
+	scale := tolerance.MaxAbs(p.V)
 
 	// unpack reads [B H S D] out of a [B S OW] output and checks the gap columns.
 	unpack := func(what string, buf []float32) []float32 {
@@ -453,7 +458,7 @@ func (s *suite) testPackedHeads(t tester) {
 
 	scores := e.nanOutput(B, H, S, S)
 	e.must("Scores", e.b.Scores(scores, a.q, a.k, 0))
-	s64, s32 := p.rawScores()
+	s64, s32 := p.RawScores()
 	e.checkScores("Scores on packed views", p, e.download(scores), s64, s32)
 	weights := e.nanOutput(B, H, S, S)
 	e.must("Softmax", e.b.Softmax(weights, scores, a.opt))
@@ -461,7 +466,7 @@ func (s *suite) testPackedHeads(t tester) {
 	outT2 := e.nanOutput(B, S, OW)
 	e.must("AttendValues", e.b.AttendValues(view(outT2, 0), weights, a.v))
 	gotC := unpack("AttendValues", e.download(outT2))
-	e.checkScaled("AttendValues on packed views", gotC, p.attend64(widen(gotW)), p.attend32(gotW), scale)
+	e.checkScaled("AttendValues on packed views", gotC, p.Attend64(widen(gotW)), p.Attend32(gotW), scale)
 	e.checkInputs()
 }
 
@@ -484,10 +489,10 @@ func (s *suite) testScores(t tester) {
 		}
 		t.Run(fmt.Sprintf("b=%d,h=%d,sq=%d,sk=%d,d=%d,scale=%g,gaps", c.b, c.h, c.sq, c.sk, c.d, c.scale), func(t tester) {
 			e := s.env(t)
-			p := &attnProblem{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dk: c.d, scaleOpt: c.scale,
-				q: e.uniform(c.b*c.h*c.sq*c.d, -1, 1), k: e.uniform(c.b*c.h*c.sk*c.d, -1, 1)}
-			q := e.gappedHeads("q", p.q, c.b, c.h, c.sq, c.d)
-			k := e.gappedHeads("k", p.k, c.b, c.h, c.sk, c.d)
+			p := &oracle.Attention{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dk: c.d, Scale: c.scale,
+				Q: e.uniform(c.b*c.h*c.sq*c.d, -1, 1), K: e.uniform(c.b*c.h*c.sk*c.d, -1, 1)}
+			q := e.gappedHeads("q", p.Q, c.b, c.h, c.sq, c.d)
+			k := e.gappedHeads("k", p.K, c.b, c.h, c.sk, c.d)
 			var outs [2][]float32
 			for i := range outs {
 				dst := e.nanOutput(c.b, c.h, c.sq, c.sk)
@@ -495,7 +500,7 @@ func (s *suite) testScores(t tester) {
 				outs[i] = e.download(dst)
 			}
 			e.checkSame("Scores", outs[0], outs[1])
-			ref, naive := p.rawScores()
+			ref, naive := p.RawScores()
 			e.checkScores("Scores", p, outs[0], ref, naive)
 			e.checkInputs()
 		})
@@ -520,11 +525,15 @@ func (e *env) gappedHeads(name string, x []float32, b, h, s, d int) backend.Head
 	return v
 }
 
+// hiddenScores are the scores put at masked positions: a mask replaces them, so
+// none may leak.
+var hiddenScores = []float32{nan32, 1e30, float32(math.Inf(1))}
+
 func (s *suite) testSoftmax(t tester) {
 	cases := []struct {
 		name  string
 		c     attnCase
-		nan   bool    // NaN scores at bool-masked positions
+		nan   bool    // NaN, huge and +Inf scores at masked positions
 		big   float32 // scores drawn from [-big, big]
 		in    bool    // in place: dst == scores
 		short bool
@@ -549,14 +558,14 @@ func (s *suite) testSoftmax(t tester) {
 			e := s.env(t)
 			c.c.dk, c.c.dv = 1, 1
 			p := e.attnProblem(c.c)
-			scores := e.uniform(p.rows()*p.Sk, -c.big, c.big)
+			scores := e.uniform(p.Rows()*p.Sk, -c.big, c.big)
 			if c.nan {
 				for b := range p.B {
 					for h := range p.H {
 						for i := range p.Sq {
 							for j := range p.Sk {
-								if out, _ := p.maskAt(b, h, i, j); out {
-									scores[((b*p.H+h)*p.Sq+i)*p.Sk+j] = nan32
+								if out, _ := p.Masked(b, h, i, j); out {
+									scores[((b*p.H+h)*p.Sq+i)*p.Sk+j] = hiddenScores[j%len(hiddenScores)]
 								}
 							}
 						}
@@ -564,8 +573,8 @@ func (s *suite) testSoftmax(t tester) {
 				}
 			}
 			a := e.uploadAttention(p)
-			ref, dead := p.softmax64(widen(scores))
-			naive := p.softmax32(scores)
+			ref, dead := p.Softmax64(widen(scores))
+			naive := p.Softmax32(scores)
 			var outs [2][]float32
 			for i := range outs {
 				var src, dst backend.Tensor
@@ -606,14 +615,14 @@ func (s *suite) testAttendValues(t tester) {
 		}
 		t.Run(fmt.Sprintf("b=%d,h=%d,sq=%d,sk=%d,dv=%d,gaps", c.b, c.h, c.sq, c.sk, c.dv), func(t tester) {
 			e := s.env(t)
-			p := &attnProblem{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dv: c.dv, v: e.uniform(c.b*c.h*c.sk*c.dv, -2, 2)}
-			w := e.uniform(p.rows()*p.Sk, 0, 1)
+			p := &oracle.Attention{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dv: c.dv, V: e.uniform(c.b*c.h*c.sk*c.dv, -2, 2)}
+			w := e.uniform(p.Rows()*p.Sk, 0, 1)
 			for bh := range p.B * p.H {
 				// Key 0 of every head has zero weight everywhere and NaN values.
 				for i := range p.Sq {
 					w[(bh*p.Sq+i)*p.Sk] = 0
 				}
-				copy(p.v[bh*p.Sk*p.Dv:][:p.Dv], filled(p.Dv, nan32))
+				copy(p.V[bh*p.Sk*p.Dv:][:p.Dv], filled(p.Dv, nan32))
 			}
 			for i := range w {
 				if e.rng.Float32() < 0.2 {
@@ -621,7 +630,7 @@ func (s *suite) testAttendValues(t tester) {
 				}
 			}
 			weights := e.input("weights", w, p.B, p.H, p.Sq, p.Sk)
-			v, err := backend.HeadsOf(e.input("v", p.v, p.B, p.H, p.Sk, p.Dv))
+			v, err := backend.HeadsOf(e.input("v", p.V, p.B, p.H, p.Sk, p.Dv))
 			e.must("HeadsOf", err)
 			ow := p.H*p.Dv + 3
 			var outs [2][]float32
@@ -631,7 +640,7 @@ func (s *suite) testAttendValues(t tester) {
 				e.must("PackedHeads", err)
 				e.must("AttendValues", e.b.AttendValues(out, weights, v))
 				buf := e.download(outT)
-				got := make([]float32, p.rows()*p.Dv)
+				got := make([]float32, p.Rows()*p.Dv)
 				for b := range p.B {
 					for i := range p.Sq {
 						row := buf[(b*p.Sq+i)*ow:][:ow]
@@ -646,7 +655,7 @@ func (s *suite) testAttendValues(t tester) {
 				outs[i] = got
 			}
 			e.checkSame("AttendValues", outs[0], outs[1])
-			e.checkScaled("AttendValues", outs[0], p.attend64(widen(w)), p.attend32(w), maxAbs(p.v))
+			e.checkScaled("AttendValues", outs[0], p.Attend64(widen(w)), p.Attend32(w), tolerance.MaxAbs(p.V))
 			e.checkInputs()
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
 )
 
 // broadcast says how an operand of a batched Gemm is shared by the batch.
@@ -63,7 +64,9 @@ func gemmCases() []gemmCase {
 	for _, sh := range []struct {
 		batch, m, n, k int
 		short          bool
-	}{{1, 7, 16, 3, true}, {1, 65, 63, 129, false}, {3, 33, 80, 59, true}} {
+	}{{1, 7, 16, 3, true}, {1, 65, 63, 129, false}, {3, 33, 80, 59, true},
+		// Around 128-wide tiles, and partial tiles of views aligned for vector loads.
+		{1, 129, 128, 127, false}, {1, 48, 80, 112, false}} {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
 				cs = append(cs, gemmCase{batch: sh.batch, m: sh.m, n: sh.n, k: sh.k, transA: ta, transB: tb, short: sh.short})
@@ -148,7 +151,7 @@ func (s *suite) testGemm(t tester) {
 func (s *suite) runGemm(t tester, c gemmCase) {
 	e := s.env(t)
 	rnd := func() float32 { return 2*e.rng.Float32() - 1 }
-	g := &gemmProblem{batch: c.batch, m: c.m, n: c.n, k: c.k, opt: backend.GemmOptions{
+	g := &oracle.Gemm{Batch: c.batch, M: c.m, N: c.n, K: c.k, Opt: backend.GemmOptions{
 		TransA: c.transA, TransB: c.transB, Alpha: c.alpha, Beta: c.beta, Activation: c.act}}
 	ar, ac := c.m, c.k
 	if c.transA {
@@ -159,40 +162,40 @@ func (s *suite) runGemm(t tester, c gemmCase) {
 		br, bc = bc, br
 	}
 	var shape []int
-	g.a, g.av, shape = mat(c.batch, ar, ac, c.gaps, c.aShare, rnd)
-	g.av.T = e.input("a", g.a, shape...)
-	g.b, g.bv, shape = mat(c.batch, br, bc, c.gaps, c.bShare, rnd)
-	g.bv.T = e.input("b", g.b, shape...)
+	g.A, g.AV, shape = mat(c.batch, ar, ac, c.gaps, c.aShare, rnd)
+	g.AV.T = e.input("a", g.A, shape...)
+	g.B, g.BV, shape = mat(c.batch, br, bc, c.gaps, c.bShare, rnd)
+	g.BV.T = e.input("b", g.B, shape...)
 	old := rnd
 	if c.beta == 0 {
 		old = func() float32 { return nan32 }
 	}
 	var dstShape []int
-	g.dst, g.dv, dstShape = mat(c.batch, c.m, c.n, c.gaps, perBatch, old)
+	g.Dst, g.DV, dstShape = mat(c.batch, c.m, c.n, c.gaps, perBatch, old)
 	if c.bias {
-		g.bias = e.uniform(c.n, -1, 1)
-		g.opt.Bias = e.input("bias", g.bias, c.n)
+		g.Bias = e.uniform(c.n, -1, 1)
+		g.Opt.Bias = e.input("bias", g.Bias, c.n)
 	}
 	if c.residual {
-		g.res, g.rv, shape = mat(c.batch, c.m, c.n, c.gaps, perBatch, rnd)
-		g.rv.T = e.input("residual", g.res, shape...)
-		g.opt.Residual = &g.rv
+		g.Res, g.RV, shape = mat(c.batch, c.m, c.n, c.gaps, perBatch, rnd)
+		g.RV.T = e.input("residual", g.Res, shape...)
+		g.Opt.Residual = &g.RV
 	}
-	ref, naive := g.oracle()
+	ref, naive := g.Run()
 
-	inView := make([]bool, len(g.dst))
+	inView := make([]bool, len(g.Dst))
 	for b := range c.batch {
 		for i := range c.m {
 			for j := range c.n {
-				inView[g.dv.Offset+b*g.dv.BatchStride+i*g.dv.RowStride+j] = true
+				inView[g.DV.Offset+b*g.DV.BatchStride+i*g.DV.RowStride+j] = true
 			}
 		}
 	}
 	var outs [2][]float32
 	for r := range outs {
-		dv := g.dv
-		dv.T = e.upload(g.dst, dstShape...)
-		e.must("Gemm", e.b.Gemm(dv, g.av, g.bv, g.opt))
+		dv := g.DV
+		dv.T = e.upload(g.Dst, dstShape...)
+		e.must("Gemm", e.b.Gemm(dv, g.AV, g.BV, g.Opt))
 		buf := e.download(dv.T)
 		got := make([]float32, 0, len(ref))
 		for b := range c.batch {
@@ -201,7 +204,7 @@ func (s *suite) runGemm(t tester, c gemmCase) {
 			}
 		}
 		for i, in := range inView {
-			if !in && firstBitDiff(buf[i:i+1], g.dst[i:i+1]) == 0 {
+			if !in && firstBitDiff(buf[i:i+1], g.Dst[i:i+1]) == 0 {
 				t.Errorf("Gemm wrote element %d of dst %v, outside its view (got %g)", i, backend.Shape(dstShape), buf[i])
 				break
 			}

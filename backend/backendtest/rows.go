@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
 )
 
 // shapeName is "2x7x59" for subtest names (no brackets: -run takes a regexp).
@@ -25,6 +26,7 @@ type layerNormCase struct {
 	residual    bool
 	eps         float32
 	data        string // "" (uniform), "mean=1e4" (mean 1e4, spread 1e-3), "constant" (constant rows)
+	inPlace     bool   // dst is x
 	short       bool
 }
 
@@ -45,6 +47,9 @@ func (c layerNormCase) name() string {
 	if c.data != "" {
 		s += "," + c.data
 	}
+	if c.inPlace {
+		s += ",in-place"
+	}
 	return s
 }
 
@@ -61,6 +66,8 @@ var layerNormCases = []layerNormCase{
 	{shape: []int{6, 59}, gamma: true, beta: true, data: "constant", short: true},
 	{shape: []int{3, 128}, data: "constant"},
 	{shape: []int{2, 3, 24}, residual: true, data: "constant"},
+	{shape: []int{130, 512}, gamma: true, beta: true, residual: true, eps: 1e-6, inPlace: true, short: true},
+	{shape: []int{9, 64}, residual: true, inPlace: true},
 }
 
 func (s *suite) testLayerNorm(t tester) {
@@ -84,7 +91,6 @@ func (s *suite) testLayerNorm(t tester) {
 				x = e.uniform(n, -2, 2)
 			}
 			opt := backend.LayerNormOptions{Eps: c.eps}
-			xt := e.input("x", x, c.shape...)
 			var gamma, beta, res []float32
 			if c.gamma {
 				gamma = e.uniform(d, 0.5, 1.5)
@@ -104,10 +110,17 @@ func (s *suite) testLayerNorm(t tester) {
 				}
 				opt.Residual = e.input("residual", res, c.shape...)
 			}
-			ref, naive := layerNormOracle(x, res, gamma, beta, d, opt.EffectiveEps())
+			ref, naive := oracle.LayerNorm(x, res, gamma, beta, d, opt.EffectiveEps())
 			var outs [2][]float32
 			for i := range outs {
-				dst := e.nanOutput(c.shape...)
+				var xt, dst backend.Tensor
+				if c.inPlace {
+					xt = e.upload(x, c.shape...)
+					dst = xt
+				} else {
+					xt = e.input("x", x, c.shape...)
+					dst = e.nanOutput(c.shape...)
+				}
 				e.must("LayerNorm", e.b.LayerNorm(dst, xt, opt))
 				outs[i] = e.download(dst)
 			}
@@ -124,6 +137,7 @@ type ffnCase struct {
 	act      backend.Activation
 	b1, b2   bool
 	residual bool
+	inPlace  bool // dst is x, and x the residual, as an encoder layer calls it
 	short    bool
 }
 
@@ -138,6 +152,9 @@ func (c ffnCase) name() string {
 	if c.residual {
 		s += ",residual"
 	}
+	if c.inPlace {
+		s += ",in-place"
+	}
 	return s
 }
 
@@ -148,6 +165,11 @@ var ffnCases = []ffnCase{
 	{shape: []int{1, 128}, dff: 80, act: backend.GELU, b1: true, short: true},
 	{shape: []int{5, 59}, dff: 8, act: backend.GELU, b2: true, residual: true, short: true},
 	{shape: []int{2, 9, 16}, dff: 24, act: backend.Identity, b1: true, b2: true, residual: true},
+	{shape: []int{3, 8}, dff: 0, act: backend.Identity, b2: true, residual: true, short: true},
+	{shape: []int{2, 40, 8}, dff: 0, act: backend.Identity, b1: true, b2: true, residual: true},
+	{shape: []int{7, 20}, dff: 36, act: backend.ReLU, b1: true, b2: true, inPlace: true, short: true},
+	{shape: []int{90, 20}, dff: 36, act: backend.GELU, b1: true, b2: true, inPlace: true},
+	{shape: []int{133, 72}, dff: 200, act: backend.GELU, b1: true, b2: true, inPlace: true},
 }
 
 func (s *suite) testFeedForward(t tester) {
@@ -177,11 +199,20 @@ func (s *suite) testFeedForward(t tester) {
 				res = e.uniform(n, -1, 1)
 				opt.Residual = e.input("residual", res, c.shape...)
 			}
-			xt := e.input("x", x, c.shape...)
-			ref, naive := ffnOracle(x, w1, b1, w2, b2, res, dm, c.dff, c.act)
+			if c.inPlace {
+				res = x
+			}
+			ref, naive := oracle.FeedForward(x, w1, b1, w2, b2, res, dm, c.dff, c.act)
 			var outs [2][]float32
 			for i := range outs {
-				dst := e.nanOutput(c.shape...)
+				var xt, dst backend.Tensor
+				if c.inPlace {
+					xt = e.upload(x, c.shape...)
+					dst, opt.Residual = xt, xt
+				} else {
+					xt = e.input("x", x, c.shape...)
+					dst = e.nanOutput(c.shape...)
+				}
 				e.must("FeedForward", e.b.FeedForward(dst, xt, w, opt))
 				outs[i] = e.download(dst)
 			}
@@ -192,8 +223,8 @@ func (s *suite) testFeedForward(t tester) {
 	}
 }
 
-// Positions stay small enough (start+seq <= ~130, larger only with an input
-// scale that raises the row scale) that a float32 angle meets the tolerance.
+// Positions are small (start+seq <= ~130) but for the far ones at the end,
+// where the error of a float32 angle (naive32) sets the limit.
 type positionalCase struct {
 	shape      []int
 	add        bool // x given: dst = x*InputScale + PE
@@ -223,6 +254,9 @@ var positionalCases = []positionalCase{
 	{shape: []int{3, 33, 64}, add: true, start: 100, inputScale: 8, short: true},
 	{shape: []int{1, 9, 59}, add: true, start: 5, inputScale: float32(math.Sqrt(59))},
 	{shape: []int{4, 3}, add: true, start: 2, inputScale: 0.5},
+	// Far positions: the float32 angle's error (naive32) sets the limit.
+	{shape: []int{40, 10}, start: 1000},
+	{shape: []int{1, 64, 512}, add: true, start: 4000, inputScale: float32(math.Sqrt(512))},
 }
 
 func (s *suite) testPositional(t tester) {
@@ -245,7 +279,7 @@ func (s *suite) testPositional(t tester) {
 			if scale == 0 {
 				scale = 1
 			}
-			ref, naive := positionalOracle(x, n, seq, d, c.start, scale)
+			ref, naive := oracle.Positional(x, n, seq, d, c.start, scale)
 			var outs [2][]float32
 			for i := range outs {
 				dst := e.nanOutput(c.shape...)

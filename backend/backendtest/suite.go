@@ -5,9 +5,11 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
 	"github.com/clattn/clattn/internal/tolerance"
 )
 
@@ -22,6 +24,14 @@ func Run(t *testing.T, b backend.Backend) {
 func RunShort(t *testing.T, b backend.Backend) {
 	t.Helper()
 	run(testingT{t}, b, false)
+}
+
+// RunOps runs the whole suite's tests of the named operations only (the
+// top-level subtest names of Run: "Gemm", "FeedForward", ...), for a backend
+// set up to take one particular code path.
+func RunOps(t *testing.T, b backend.Backend, ops ...string) {
+	t.Helper()
+	run(testingT{t}, b, true, ops...)
 }
 
 // tester is what the suite needs of a test: *testing.T through testingT under go test,
@@ -48,19 +58,28 @@ type suite struct {
 	full bool
 }
 
-func run(t tester, b backend.Backend, full bool) {
+func run(t tester, b backend.Backend, full bool, only ...string) {
 	s := &suite{b: b, full: full}
-	t.Run("Tensors", s.testTensors)
-	t.Run("Gemm", s.testGemm)
-	t.Run("Scores", s.testScores)
-	t.Run("Softmax", s.testSoftmax)
-	t.Run("AttendValues", s.testAttendValues)
-	t.Run("Attention", s.testAttention)
-	t.Run("LayerNorm", s.testLayerNorm)
-	t.Run("FeedForward", s.testFeedForward)
-	t.Run("PositionalEncoding", s.testPositional)
-	t.Run("ZeroSize", s.testZeroSize)
-	t.Run("Errors", s.testErrors)
+	for _, op := range []struct {
+		name string
+		test func(tester)
+	}{
+		{"Tensors", s.testTensors},
+		{"Gemm", s.testGemm},
+		{"Scores", s.testScores},
+		{"Softmax", s.testSoftmax},
+		{"AttendValues", s.testAttendValues},
+		{"Attention", s.testAttention},
+		{"LayerNorm", s.testLayerNorm},
+		{"FeedForward", s.testFeedForward},
+		{"PositionalEncoding", s.testPositional},
+		{"ZeroSize", s.testZeroSize},
+		{"Errors", s.testErrors},
+	} {
+		if len(only) == 0 || slices.Contains(only, op.name) {
+			t.Run(op.name, op.test)
+		}
+	}
 }
 
 // env is the per-subtest state: the backend, a random source seeded from the
@@ -153,9 +172,9 @@ func (e *env) checkScaled(what string, got []float32, ref []float64, naive []flo
 
 // checkScores applies the tolerance rule to scores of p, each row judged against
 // the size of its dot products' terms.
-func (e *env) checkScores(what string, p *attnProblem, got []float32, ref []float64, naive []float32) {
+func (e *env) checkScores(what string, p *oracle.Attention, got []float32, ref []float64, naive []float32) {
 	e.t.Helper()
-	e.report(what, tolerance.CheckRowScales(got, ref, naive, p.Sk, p.scoreScales()), got, ref)
+	e.report(what, tolerance.CheckRowScales(got, ref, naive, p.Sk, p.ScoreScales()), got, ref)
 }
 
 // checkRows applies the tolerance rule with the scale of each row of rowLen elements.
@@ -234,17 +253,6 @@ func firstBitDiff(a, b []float32) int {
 		}
 	}
 	return -1
-}
-
-// maxAbs is the largest finite |x|.
-func maxAbs(x []float32) float64 {
-	m := 0.0
-	for _, v := range x {
-		if a := math.Abs(float64(v)); !math.IsInf(a, 0) && !math.IsNaN(a) {
-			m = math.Max(m, a)
-		}
-	}
-	return m
 }
 
 func widen(x []float32) []float64 {

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
 )
 
 // Ops are the operations Random makes, in a fixed order.
@@ -271,13 +272,9 @@ type masks struct {
 }
 
 func (m masks) String() string {
-	s := fmt.Sprintf("causal=%d", m.causal)
+	s := fmt.Sprintf("causal=%v", m.causal)
 	if m.mask != nil {
-		kind := "bool"
-		if m.maskKind == backend.MaskAdditive {
-			kind = "additive"
-		}
-		s += fmt.Sprintf(" mask=%s%v", kind, m.maskShape)
+		s += fmt.Sprintf(" mask=%v%v", m.maskKind, m.maskShape)
 	}
 	if m.keyPadding != nil {
 		s += " key-padding"
@@ -291,30 +288,11 @@ func (m masks) options(s *session, b, sk int) backend.AttentionOptions {
 		Mask: s.maybe(m.mask, m.maskShape...), KeyPadding: s.maybe(m.keyPadding, b, sk)}
 }
 
-// masked reports whether a mask that replaces the score (causal, boolean, key
-// padding) hides key j from query i of batch b, head h.
-func (m masks) masked(b, h, i, j, heads, sq, sk int) bool {
-	switch m.causal {
-	case backend.CausalTopLeft:
-		if j > i {
-			return true
-		}
-	case backend.CausalBottomRight:
-		if j > i+sk-sq {
-			return true
-		}
-	}
-	if m.keyPadding != nil && m.keyPadding[b*sk+j] != 0 {
-		return true
-	}
-	if m.mask != nil && m.maskKind == backend.MaskBool {
-		at := i*sk + j
-		if len(m.maskShape) == 4 {
-			at += (b*heads + h) * sq * sk
-		}
-		return m.mask[at] != 0
-	}
-	return false
+// oracle is the masks of a [b, h, sq, sk] attention on the oracle's terms,
+// whose Masked says which keys a mask that replaces the score hides.
+func (m masks) oracle(b, h, sq, sk int) *oracle.Attention {
+	return &oracle.Attention{B: b, H: h, Sq: sq, Sk: sk, Causal: m.causal,
+		Mask: m.mask, Mask4D: len(m.maskShape) == 4, MaskKind: m.maskKind, Padding: m.keyPadding}
 }
 
 // masks draws every kind of mask: causal (both alignments), boolean and
@@ -500,11 +478,12 @@ func (g gen) softmax() Case {
 	m := g.masks(b, h, sq, sk)
 	scores := g.data(b*h*sq*sk, []float32{1, 10, 80}[g.rng.IntN(3)])
 	poison := []float32{float32(math.NaN()), 1e30, float32(math.Inf(1))}
+	hidden := m.oracle(b, h, sq, sk)
 	for bi := range b {
 		for hi := range h {
 			for i := range sq {
 				for j := range sk {
-					if m.masked(bi, hi, i, j, h, sq, sk) && g.rng.IntN(3) == 0 {
+					if out, _ := hidden.Masked(bi, hi, i, j); out && g.rng.IntN(3) == 0 {
 						scores[((bi*h+hi)*sq+i)*sk+j] = poison[g.rng.IntN(len(poison))]
 					}
 				}

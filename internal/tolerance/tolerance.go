@@ -1,4 +1,4 @@
-// Package tolerance is the project's one cross-check rule (DESIGN.md, "Tolerance policy"):
+// Package tolerance is the project's one cross-check rule:
 //
 //	max|got - ref64| <= 4*max|naive32 - ref64| + 1e-6*scale        (ratio rule)
 //	|got - ref64|    <= 1e-5*scale + 1e-5*|ref64|  for every element (hard cap)
@@ -39,6 +39,17 @@ func (r Report) String() string {
 // max|V|). naive may be nil, leaving only the hard cap.
 func Check(got []float32, ref []float64, naive []float32, scale float64) Report {
 	return check(got, ref, naive, func(int) float64 { return scale })
+}
+
+// MaxAbs is the largest finite |x|: the scale of attention outputs is MaxAbs(V).
+func MaxAbs(x []float32) float64 {
+	m := 0.0
+	for _, v := range x {
+		if a := math.Abs(float64(v)); finite(a) {
+			m = math.Max(m, a)
+		}
+	}
+	return m
 }
 
 // CheckRows compares got with ref where each row of rowLen elements has its own

@@ -1,4 +1,11 @@
-package backendtest
+// Package oracle is the project's one float64 reference for every operation of
+// backend.Backend: naive loops on host data, used by the conformance suite
+// (backend/backendtest), the tuner's result checks (gpu.Tune) and the tests of
+// the backends. Each function returns two results: ref64, computed in float64
+// from the float32 inputs read exactly, and naive32, the same loops in float32
+// written the obvious way, whose error against ref64 sets the ratio rule of
+// internal/tolerance. Nothing here is tuned for speed.
+package oracle
 
 import (
 	"math"
@@ -6,53 +13,49 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// The oracles of the suite. Each operation has two naive computations on host
-// data: a float64 one (the reference, ref64) and a float32 one written the
-// obvious way (naive32), whose error against ref64 sets the ratio rule of
-// internal/tolerance. Inputs are the float32 values given to the backend, read
-// exactly; nothing here is tuned for speed.
-
-// attnProblem is one attention call on host data. q, k and v are contiguous
-// [B, H, S, D] arrays; masks follow backend.AttentionOptions.
-type attnProblem struct {
+// Attention is one attention call on host data. Q, K and V are contiguous
+// [B, H, S, D] arrays; the masks follow backend.AttentionOptions.
+type Attention struct {
 	B, H, Sq, Sk, Dk, Dv int
-	q, k, v              []float32
-	// scaleOpt is AttentionOptions.Scale (0: 1/sqrt(Dk)).
-	scaleOpt float32
-	causal   backend.CausalMode
-	// mask is [Sq, Sk] (mask4D false) or [B, H, Sq, Sk]; nil for none.
-	mask     []float32
-	mask4D   bool
-	maskKind backend.MaskKind
-	// padding is [B, Sk]; nonzero marks a padding key. nil for none.
-	padding []float32
+	Q, K, V              []float32
+	// Scale is AttentionOptions.Scale (0: 1/sqrt(Dk)).
+	Scale  float32
+	Causal backend.CausalMode
+	// Mask is [Sq, Sk] (Mask4D false) or [B, H, Sq, Sk]; nil for none.
+	Mask     []float32
+	Mask4D   bool
+	MaskKind backend.MaskKind
+	// Padding is [B, Sk]; nonzero marks a padding key. nil for none.
+	Padding []float32
 }
 
-func (p *attnProblem) scale() float32 {
-	return backend.AttentionOptions{Scale: p.scaleOpt}.EffectiveScale(p.Dk)
+// EffectiveScale is the factor applied to q*k^T.
+func (p *Attention) EffectiveScale() float32 {
+	return backend.AttentionOptions{Scale: p.Scale}.EffectiveScale(p.Dk)
 }
 
-func (p *attnProblem) rows() int { return p.B * p.H * p.Sq }
+// Rows is the number of query rows, B*H*Sq.
+func (p *Attention) Rows() int { return p.B * p.H * p.Sq }
 
-// maskAt says whether key j is out for query i of head (b, h), and the additive
+// Masked says whether key j is out for query i of head (b, h), and the additive
 // mask entry where it is in.
-func (p *attnProblem) maskAt(b, h, i, j int) (out bool, add float32) {
-	switch p.causal {
+func (p *Attention) Masked(b, h, i, j int) (out bool, add float32) {
+	switch p.Causal {
 	case backend.CausalTopLeft:
 		out = j > i
 	case backend.CausalBottomRight:
 		out = j > i+p.Sk-p.Sq
 	}
-	if p.padding != nil && p.padding[b*p.Sk+j] != 0 {
+	if p.Padding != nil && p.Padding[b*p.Sk+j] != 0 {
 		out = true
 	}
-	if p.mask != nil {
+	if p.Mask != nil {
 		at := i*p.Sk + j
-		if p.mask4D {
+		if p.Mask4D {
 			at += (b*p.H + h) * p.Sq * p.Sk
 		}
-		m := p.mask[at]
-		if p.maskKind == backend.MaskBool {
+		m := p.Mask[at]
+		if p.MaskKind == backend.MaskBool {
 			out = out || m != 0
 		} else {
 			add = m
@@ -61,17 +64,17 @@ func (p *attnProblem) maskAt(b, h, i, j int) (out bool, add float32) {
 	return out, add
 }
 
-// rawScores are scale*q*k^T for every (b, h, i, j), without masks.
-func (p *attnProblem) rawScores() ([]float64, []float32) {
-	ref := make([]float64, p.rows()*p.Sk)
+// RawScores are scale*q*k^T for every (b, h, i, j), without masks.
+func (p *Attention) RawScores() ([]float64, []float32) {
+	ref := make([]float64, p.Rows()*p.Sk)
 	naive := make([]float32, len(ref))
-	s32 := p.scale()
+	s32 := p.EffectiveScale()
 	s64 := float64(s32)
 	for bh := range p.B * p.H {
 		for i := range p.Sq {
-			qi := p.q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
+			qi := p.Q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
 			for j := range p.Sk {
-				kj := p.k[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				kj := p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk]
 				var d64 float64
 				var d32 float32
 				for d := range p.Dk {
@@ -87,17 +90,17 @@ func (p *attnProblem) rawScores() ([]float64, []float32) {
 	return ref, naive
 }
 
-// scoreScales is, for each row (b, h, i) of the scores, the size of the terms of
+// ScoreScales is, for each row (b, h, i) of the scores, the size of the terms of
 // its dot products: |scale| * max_j sum_d |q[i,d] k[j,d]|. Rows whose dot
 // products cancel are judged against it (tolerance.CheckRowScales).
-func (p *attnProblem) scoreScales() []float64 {
-	scales := make([]float64, p.rows())
-	s := math.Abs(float64(p.scale()))
+func (p *Attention) ScoreScales() []float64 {
+	scales := make([]float64, p.Rows())
+	s := math.Abs(float64(p.EffectiveScale()))
 	for bh := range p.B * p.H {
 		for i := range p.Sq {
-			qi := p.q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
+			qi := p.Q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
 			for j := range p.Sk {
-				kj := p.k[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				kj := p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk]
 				var sum float64
 				for d := range p.Dk {
 					sum += math.Abs(float64(qi[d]) * float64(kj[d]))
@@ -109,11 +112,11 @@ func (p *attnProblem) scoreScales() []float64 {
 	return scales
 }
 
-// softmax64 applies the masks to scores [B, H, Sq, Sk] and normalises each row
+// Softmax64 applies the masks to scores [B, H, Sq, Sk] and normalises each row
 // in float64. dead marks the rows whose every key is out (all zeros).
-func (p *attnProblem) softmax64(scores []float64) (w []float64, dead []bool) {
+func (p *Attention) Softmax64(scores []float64) (w []float64, dead []bool) {
 	w = make([]float64, len(scores))
-	dead = make([]bool, p.rows())
+	dead = make([]bool, p.Rows())
 	for b := range p.B {
 		for h := range p.H {
 			for i := range p.Sq {
@@ -121,7 +124,7 @@ func (p *attnProblem) softmax64(scores []float64) (w []float64, dead []bool) {
 				row, wr := scores[r*p.Sk:][:p.Sk], w[r*p.Sk:][:p.Sk]
 				m := math.Inf(-1)
 				for j := range p.Sk {
-					out, add := p.maskAt(b, h, i, j)
+					out, add := p.Masked(b, h, i, j)
 					if out {
 						wr[j] = math.Inf(-1)
 					} else {
@@ -148,8 +151,8 @@ func (p *attnProblem) softmax64(scores []float64) (w []float64, dead []bool) {
 	return w, dead
 }
 
-// softmax32 is softmax64 in float32.
-func (p *attnProblem) softmax32(scores []float32) []float32 {
+// Softmax32 is Softmax64 in float32.
+func (p *Attention) Softmax32(scores []float32) []float32 {
 	ninf := float32(math.Inf(-1))
 	w := make([]float32, len(scores))
 	for b := range p.B {
@@ -159,7 +162,7 @@ func (p *attnProblem) softmax32(scores []float32) []float32 {
 				row, wr := scores[r*p.Sk:][:p.Sk], w[r*p.Sk:][:p.Sk]
 				m := ninf
 				for j := range p.Sk {
-					out, add := p.maskAt(b, h, i, j)
+					out, add := p.Masked(b, h, i, j)
 					if out {
 						wr[j] = ninf
 					} else {
@@ -185,9 +188,9 @@ func (p *attnProblem) softmax32(scores []float32) []float32 {
 	return w
 }
 
-// attend64 is out[b,h] = w[b,h]*v[b,h], skipping weights that are exactly zero.
-func (p *attnProblem) attend64(w []float64) []float64 {
-	out := make([]float64, p.rows()*p.Dv)
+// Attend64 is out[b,h] = w[b,h]*v[b,h], skipping weights that are exactly zero.
+func (p *Attention) Attend64(w []float64) []float64 {
+	out := make([]float64, p.Rows()*p.Dv)
 	for bh := range p.B * p.H {
 		for i := range p.Sq {
 			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
@@ -196,7 +199,7 @@ func (p *attnProblem) attend64(w []float64) []float64 {
 				if wj == 0 {
 					continue
 				}
-				vj := p.v[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				vj := p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv]
 				for d := range o {
 					o[d] += wj * float64(vj[d])
 				}
@@ -206,9 +209,9 @@ func (p *attnProblem) attend64(w []float64) []float64 {
 	return out
 }
 
-// attend32 is attend64 in float32.
-func (p *attnProblem) attend32(w []float32) []float32 {
-	out := make([]float32, p.rows()*p.Dv)
+// Attend32 is Attend64 in float32.
+func (p *Attention) Attend32(w []float32) []float32 {
+	out := make([]float32, p.Rows()*p.Dv)
 	for bh := range p.B * p.H {
 		for i := range p.Sq {
 			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
@@ -217,7 +220,7 @@ func (p *attnProblem) attend32(w []float32) []float32 {
 				if wj == 0 {
 					continue
 				}
-				vj := p.v[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				vj := p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv]
 				for d := range o {
 					o[d] += wj * vj[d]
 				}
@@ -227,73 +230,74 @@ func (p *attnProblem) attend32(w []float32) []float32 {
 	return out
 }
 
-// attention is the whole softmax(scale*q*k^T + masks)*v: ref64, naive32 and the
+// Run is the whole softmax(scale*q*k^T + masks)*v: ref64, naive32 and the
 // rows whose every key is out.
-func (p *attnProblem) attention() (ref []float64, naive []float32, dead []bool) {
-	s64, s32 := p.rawScores()
-	w64, dead := p.softmax64(s64)
-	return p.attend64(w64), p.attend32(p.softmax32(s32)), dead
+func (p *Attention) Run() (ref []float64, naive []float32, dead []bool) {
+	s64, s32 := p.RawScores()
+	w64, dead := p.Softmax64(s64)
+	return p.Attend64(w64), p.Attend32(p.Softmax32(s32)), dead
 }
 
-// matView reads element (b, i, j) of a backend.Mat laid out in buf.
-func matView(buf []float32, m backend.Mat, b, i, j int) float32 {
+// MatAt reads element (b, i, j) of a backend.Mat laid out in buf.
+func MatAt(buf []float32, m backend.Mat, b, i, j int) float32 {
 	return buf[m.Offset+m.BatchIndex(b)*m.BatchStride+i*m.RowStride+j]
 }
 
-// gemmProblem is one Gemm call on host buffers (the whole tensors) and views.
-type gemmProblem struct {
-	a, b, dst, bias, res []float32
-	av, bv, dv, rv       backend.Mat
-	opt                  backend.GemmOptions
-	batch, m, n, k       int
+// Gemm is one Gemm call on host buffers (the whole tensors) and their views;
+// the views' tensors are not read.
+type Gemm struct {
+	A, B, Dst, Bias, Res []float32
+	AV, BV, DV, RV       backend.Mat
+	Opt                  backend.GemmOptions
+	Batch, M, N, K       int
 }
 
-func (g *gemmProblem) opA(b, i, k int) float32 {
-	if g.opt.TransA {
-		return matView(g.a, g.av, b, k, i)
+func (g *Gemm) opA(b, i, k int) float32 {
+	if g.Opt.TransA {
+		return MatAt(g.A, g.AV, b, k, i)
 	}
-	return matView(g.a, g.av, b, i, k)
+	return MatAt(g.A, g.AV, b, i, k)
 }
 
-func (g *gemmProblem) opB(b, k, j int) float32 {
-	if g.opt.TransB {
-		return matView(g.b, g.bv, b, j, k)
+func (g *Gemm) opB(b, k, j int) float32 {
+	if g.Opt.TransB {
+		return MatAt(g.B, g.BV, b, j, k)
 	}
-	return matView(g.b, g.bv, b, k, j)
+	return MatAt(g.B, g.BV, b, k, j)
 }
 
-// oracle returns ref64 and naive32 of dst's view as a compact [batch, m, n] array.
-func (g *gemmProblem) oracle() ([]float64, []float32) {
-	ref := make([]float64, g.batch*g.m*g.n)
+// Run returns ref64 and naive32 of dst's view as a compact [Batch, M, N] array.
+func (g *Gemm) Run() ([]float64, []float32) {
+	ref := make([]float64, g.Batch*g.M*g.N)
 	naive := make([]float32, len(ref))
-	alpha := g.opt.EffectiveAlpha()
-	for b := range g.batch {
-		for i := range g.m {
-			for j := range g.n {
+	alpha := g.Opt.EffectiveAlpha()
+	for b := range g.Batch {
+		for i := range g.M {
+			for j := range g.N {
 				var s64 float64
 				var s32 float32
-				for k := range g.k {
+				for k := range g.K {
 					x, y := g.opA(b, i, k), g.opB(b, k, j)
 					s64 += float64(x) * float64(y)
 					s32 += x * y
 				}
 				v64, v32 := float64(alpha)*s64, alpha*s32
-				if g.opt.Beta != 0 {
-					c := matView(g.dst, g.dv, b, i, j)
-					v64 += float64(g.opt.Beta) * float64(c)
-					v32 += g.opt.Beta * c
+				if g.Opt.Beta != 0 {
+					c := MatAt(g.Dst, g.DV, b, i, j)
+					v64 += float64(g.Opt.Beta) * float64(c)
+					v32 += g.Opt.Beta * c
 				}
-				if g.bias != nil {
-					v64 += float64(g.bias[j])
-					v32 += g.bias[j]
+				if g.Bias != nil {
+					v64 += float64(g.Bias[j])
+					v32 += g.Bias[j]
 				}
-				v64, v32 = activate64(g.opt.Activation, v64), activate32(g.opt.Activation, v32)
-				if g.res != nil {
-					r := matView(g.res, g.rv, b, i, j)
+				v64, v32 = Activate64(g.Opt.Activation, v64), Activate32(g.Opt.Activation, v32)
+				if g.Res != nil {
+					r := MatAt(g.Res, g.RV, b, i, j)
 					v64 += float64(r)
 					v32 += r
 				}
-				at := (b*g.m+i)*g.n + j
+				at := (b*g.M+i)*g.N + j
 				ref[at], naive[at] = v64, v32
 			}
 		}
@@ -301,7 +305,7 @@ func (g *gemmProblem) oracle() ([]float64, []float32) {
 	return ref, naive
 }
 
-func activate64(a backend.Activation, x float64) float64 {
+func Activate64(a backend.Activation, x float64) float64 {
 	switch a {
 	case backend.ReLU:
 		return math.Max(x, 0)
@@ -311,19 +315,19 @@ func activate64(a backend.Activation, x float64) float64 {
 	return x
 }
 
-func activate32(a backend.Activation, x float32) float32 {
+func Activate32(a backend.Activation, x float32) float32 {
 	switch a {
 	case backend.ReLU:
 		return max(x, 0)
 	case backend.GELU:
-		return float32(activate64(a, float64(x)))
+		return float32(Activate64(a, float64(x)))
 	}
 	return x
 }
 
-// layerNormOracle normalises rows of d elements of x (+ res). The sum x + res is
+// LayerNorm normalises rows of d elements of x (+ res). The sum x + res is
 // taken in float32, as the backend stores it, and read exactly from there.
-func layerNormOracle(x, res, gamma, beta []float32, d int, eps float32) ([]float64, []float32) {
+func LayerNorm(x, res, gamma, beta []float32, d int, eps float32) ([]float64, []float32) {
 	ref := make([]float64, len(x))
 	naive := make([]float32, len(x))
 	if d == 0 {
@@ -369,8 +373,8 @@ func layerNormOracle(x, res, gamma, beta []float32, d int, eps float32) ([]float
 	return ref, naive
 }
 
-// ffnOracle is act(x*W1^T + b1)*W2^T + b2 + res for rows of dModel elements.
-func ffnOracle(x, w1, b1, w2, b2, res []float32, dModel, dff int, act backend.Activation) ([]float64, []float32) {
+// FeedForward is act(x*W1^T + b1)*W2^T + b2 + res for rows of dModel elements.
+func FeedForward(x, w1, b1, w2, b2, res []float32, dModel, dff int, act backend.Activation) ([]float64, []float32) {
 	ref := make([]float64, len(x))
 	naive := make([]float32, len(x))
 	if dModel == 0 {
@@ -391,7 +395,7 @@ func ffnOracle(x, w1, b1, w2, b2, res []float32, dModel, dff int, act backend.Ac
 				s64 += float64(b1[f])
 				s32 += b1[f]
 			}
-			h64[f], h32[f] = activate64(act, s64), activate32(act, s32)
+			h64[f], h32[f] = Activate64(act, s64), Activate32(act, s32)
 		}
 		for d := range dModel {
 			var s64 float64
@@ -414,9 +418,9 @@ func ffnOracle(x, w1, b1, w2, b2, res []float32, dModel, dff int, act backend.Ac
 	return ref, naive
 }
 
-// positionalOracle is x*inputScale + PE[start+s] for x [rows of seq positions, d]
+// Positional is x*inputScale + PE[start+s] for x [rows of seq positions, d]
 // (x nil: the encoding alone). naive32 forms the angle in float32, as PyTorch does.
-func positionalOracle(x []float32, n, seq, d, start int, inputScale float32) ([]float64, []float32) {
+func Positional(x []float32, n, seq, d, start int, inputScale float32) ([]float64, []float32) {
 	ref := make([]float64, n)
 	naive := make([]float32, n)
 	if d == 0 || seq == 0 {
