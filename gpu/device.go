@@ -46,6 +46,10 @@ func typeName(t cl.DeviceType) string {
 	return "custom"
 }
 
+// LibraryEnv names the environment variable that, where set, is the one OpenCL
+// library loaded (see the package documentation).
+const LibraryEnv = cl.LibraryEnv
+
 // Devices lists the available OpenCL devices of every platform, in platform
 // order; their Index is their position in this list. A system with the OpenCL
 // loader but no platform gives an empty list; one without the loader an error.

@@ -4,62 +4,52 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/clattn/clattn/backend"
-	"github.com/clattn/clattn/cpuref"
 )
 
-// Open returns the backend a device spec selects (see backend.Spec; "" reads
-// $CLATTN_DEVICE):
-//
-//	auto         the best OpenCL GPU, else the pure-Go cpuref backend
-//	cpu          cpuref
-//	opencl       the best OpenCL device of any type
-//	opencl:N     entry N of Devices
-//	opencl:gpu   the best device of that type (also cpu, accelerator)
-//	opencl:NAME  the first device whose name contains NAME, ignoring case
+// Selector picks one OpenCL device of Devices: by Index where it is >= 0,
+// else the best of Type where that is set, else the first whose name contains
+// Name (ignoring case), else the best device of any type. Package clattn
+// reads selectors from device specs ("opencl:1", "opencl:gpu", ...).
 //
 // "Best" ranks GPUs before accelerators before CPUs, then by compute units x
-// clock (a rough proxy for throughput), then by index. A machine without
-// OpenCL gets cpuref from auto and an error from every opencl spec.
-//
-// Open applies the device's entry of the tuning cache (DefaultTuningCachePath,
-// written by gpubench tune; $CLATTN_TUNING_CACHE=off skips it), where one was
-// made with this build's kernels. A missing, unreadable or corrupt cache is
-// ignored and leaves the shipped tiles: read it with LoadTuningCache to see why.
-// OpenDevice reads no file: it always starts from the shipped tiles.
-func Open(spec string) (backend.Backend, error) {
-	s, err := backend.ParseSpec(spec)
-	if err != nil {
-		return nil, err
-	}
-	switch s.Kind {
-	case backend.SpecCPU:
-		return cpuref.New(), nil
-	case backend.SpecAuto:
-		infos, err := Devices()
-		if err != nil {
-			return cpuref.New(), nil
-		}
-		info, err := choose(backend.Spec{Kind: backend.SpecOpenCL, Index: -1, Type: "gpu"}, infos)
-		if err != nil {
-			return cpuref.New(), nil
-		}
-		return openTuned(info)
-	}
-	infos, err := Devices()
-	if err != nil {
-		return nil, fmt.Errorf("device spec %q: %w", s, err)
-	}
-	info, err := choose(s, infos)
-	if err != nil {
-		return nil, err
-	}
-	return openTuned(info)
+// clock (a rough proxy for throughput), then by index.
+type Selector struct {
+	Index int    // entry of Devices; -1 for none
+	Type  string // "gpu", "accelerator", "cpu" or ""
+	Name  string // a substring of the device name, or ""
 }
 
-// openTuned is OpenDevice with the tuning cache applied (see Open).
-func openTuned(info DeviceInfo) (backend.Backend, error) {
+// Best selects the best device of any type.
+var Best = Selector{Index: -1}
+
+// String says what s selects, as an error message quotes it.
+func (s Selector) String() string {
+	switch {
+	case s.Index >= 0:
+		return fmt.Sprintf("device %d", s.Index)
+	case s.Type != "":
+		return "the best " + s.Type
+	case s.Name != "":
+		return fmt.Sprintf("a device named like %q", s.Name)
+	}
+	return "the best device"
+}
+
+// Open opens the device s selects and applies its entry of the tuning cache
+// (DefaultTuningCachePath, written by gpubench tune; $CLATTN_TUNING_CACHE=off
+// skips it), where one was made with this build's kernels. A missing,
+// unreadable or corrupt cache is ignored and leaves the shipped tiles: read it
+// with LoadTuningCache to see why. OpenDevice reads no file: it always starts
+// from the shipped tiles.
+func Open(s Selector) (*Device, error) {
+	infos, err := Devices()
+	if err != nil {
+		return nil, err
+	}
+	info, err := Choose(s, infos)
+	if err != nil {
+		return nil, err
+	}
 	d, err := OpenDevice(info)
 	if err != nil {
 		return nil, err
@@ -92,10 +82,11 @@ func rank(infos []DeviceInfo) []DeviceInfo {
 	return ranked
 }
 
-// choose picks the device an OpenCL spec selects from infos.
-func choose(s backend.Spec, infos []DeviceInfo) (DeviceInfo, error) {
+// Choose picks the device s selects from infos (as Devices lists them); an
+// error wraps ErrNoDevice and lists the devices there are.
+func Choose(s Selector, infos []DeviceInfo) (DeviceInfo, error) {
 	if len(infos) == 0 {
-		return DeviceInfo{}, fmt.Errorf("gpu: device spec %q: %w: no OpenCL device found", s, ErrNoDevice)
+		return DeviceInfo{}, fmt.Errorf("gpu: %s: %w: no OpenCL device found", s, ErrNoDevice)
 	}
 	switch {
 	case s.Index >= 0:
@@ -119,7 +110,7 @@ func choose(s backend.Spec, infos []DeviceInfo) (DeviceInfo, error) {
 	}
 	names := make([]string, len(infos))
 	for i, info := range infos {
-		names[i] = fmt.Sprintf("opencl:%d %s (%s)", info.Index, info.Name, info.Type)
+		names[i] = fmt.Sprintf("%d: %s (%s)", info.Index, info.Name, info.Type)
 	}
-	return DeviceInfo{}, fmt.Errorf("gpu: device spec %q: %w; devices: %s", s, ErrNoDevice, strings.Join(names, ", "))
+	return DeviceInfo{}, fmt.Errorf("gpu: %s: %w; devices: %s", s, ErrNoDevice, strings.Join(names, ", "))
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/gpu/internal/cl"
 )
 
@@ -19,83 +18,56 @@ func TestChoose(t *testing.T) {
 		{Index: 3, Name: "FPGA thing", Type: "accelerator", ComputeUnits: 2, ClockMHz: 300},
 	}
 	for _, c := range []struct {
-		spec string
+		sel  Selector
 		want int
 	}{
-		{"opencl", 2},
-		{"opencl:0", 0},
-		{"opencl:3", 3},
-		{"opencl:gpu", 2},
-		{"opencl:cpu", 0},
-		{"opencl:accelerator", 3},
-		{"opencl:small", 1},
-		{"opencl:h100", 2},
+		{Best, 2},
+		{Selector{Index: 0}, 0},
+		{Selector{Index: 3}, 3},
+		{Selector{Index: -1, Type: "gpu"}, 2},
+		{Selector{Index: -1, Type: "cpu"}, 0},
+		{Selector{Index: -1, Type: "accelerator"}, 3},
+		{Selector{Index: -1, Name: "small"}, 1},
+		{Selector{Index: -1, Name: "h100"}, 2},
 	} {
-		s, err := backend.ParseSpec(c.spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := choose(s, infos)
+		got, err := Choose(c.sel, infos)
 		if err != nil || got.Index != c.want {
-			t.Errorf("%s chose %d (%v), want %d", c.spec, got.Index, err, c.want)
+			t.Errorf("%v chose %d (%v), want %d", c.sel, got.Index, err, c.want)
 		}
 	}
-	for _, spec := range []string{"opencl:4", "opencl:radeon"} {
-		s, _ := backend.ParseSpec(spec)
-		if _, err := choose(s, infos); !errors.Is(err, ErrNoDevice) || !strings.Contains(err.Error(), "H100") {
-			t.Errorf("%s: %v; want ErrNoDevice listing the devices", spec, err)
+	for _, s := range []Selector{{Index: 4}, {Index: -1, Name: "radeon"}} {
+		if _, err := Choose(s, infos); !errors.Is(err, ErrNoDevice) || !strings.Contains(err.Error(), "H100") {
+			t.Errorf("%v: %v; want ErrNoDevice listing the devices", s, err)
 		}
 	}
-	s, _ := backend.ParseSpec("opencl:gpu")
-	if _, err := choose(s, infos[:1]); !errors.Is(err, ErrNoDevice) {
-		t.Errorf("opencl:gpu without a GPU: %v", err)
+	gpus := Selector{Index: -1, Type: "gpu"}
+	if _, err := Choose(gpus, infos[:1]); !errors.Is(err, ErrNoDevice) {
+		t.Errorf("a GPU without one: %v", err)
 	}
-	if _, err := choose(s, nil); !errors.Is(err, ErrNoDevice) {
+	if _, err := Choose(gpus, nil); !errors.Is(err, ErrNoDevice) {
 		t.Errorf("no devices: %v", err)
-	}
-}
-
-func TestOpenCPU(t *testing.T) {
-	b, err := Open("cpu")
-	if err != nil || b.Name() != "cpu" {
-		t.Fatalf("Open(cpu) = %v, %v", b, err)
-	}
-	if err := b.Close(); err != nil {
-		t.Error(err)
-	}
-	if _, err := Open("cuda:0"); !errors.Is(err, backend.ErrArgument) {
-		t.Errorf("Open(cuda:0): %v", err)
 	}
 }
 
 const helperEnv = "CLATTN_GPU_TEST_HELPER"
 
-// TestNoOpenCLFallsBackToCPU runs itself in a subprocess whose OpenCL library
-// cannot load (the loader runs once per process): auto must give cpuref and an
-// opencl spec a clear error.
-func TestNoOpenCLFallsBackToCPU(t *testing.T) {
+// TestNoOpenCLLibrary runs itself in a subprocess whose OpenCL library cannot
+// load (the loader runs once per process): Open and Devices must say so.
+func TestNoOpenCLLibrary(t *testing.T) {
 	if os.Getenv(helperEnv) == "1" {
-		b, err := Open("auto")
-		if err != nil {
-			t.Fatalf("Open(auto): %v", err)
-		}
-		defer b.Close()
-		if b.Name() != "cpu" {
-			t.Fatalf("Open(auto) without OpenCL gave %s", b.Name())
-		}
-		_, err = Open("opencl:gpu")
+		_, err := Open(Selector{Index: -1, Type: "gpu"})
 		if !errors.Is(err, cl.ErrNoLibrary) || !strings.Contains(err.Error(), "/nonexistent/libOpenCL.so") {
-			t.Fatalf("Open(opencl:gpu) without OpenCL: %v", err)
+			t.Fatalf("Open without OpenCL: %v", err)
 		}
 		if _, err := Devices(); err == nil {
 			t.Fatal("Devices without OpenCL gave no error")
 		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNoOpenCLFallsBackToCPU$", "-test.v")
-	cmd.Env = append(os.Environ(), helperEnv+"=1", cl.LibraryEnv+"=/nonexistent/libOpenCL.so", backend.SpecEnv+"=")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoOpenCLLibrary$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", LibraryEnv+"=/nonexistent/libOpenCL.so")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestNoOpenCLFallsBackToCPU") {
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNoOpenCLLibrary") {
 		t.Fatalf("subprocess: %v\n%s", err, out)
 	}
 }

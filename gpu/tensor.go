@@ -12,7 +12,7 @@ import (
 
 // Errors of package gpu (test with errors.Is).
 var (
-	// ErrNoDevice marks a device spec or DeviceInfo that matches no OpenCL device.
+	// ErrNoDevice marks a Selector or DeviceInfo that matches no OpenCL device.
 	ErrNoDevice = errors.New("no matching OpenCL device")
 	// ErrTooLarge marks an allocation larger than the device's largest buffer
 	// (MaxAlloc) or its memory (GlobalMem), or with more elements than a kernel

@@ -3,7 +3,6 @@ package gpu_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,7 +71,7 @@ func TestDefaultTuningCachePath(t *testing.T) {
 // device, and opens with the defaults when the cache is corrupt.
 func TestOpenAppliesTuningCache(t *testing.T) {
 	info := gputest.Device(t).Info() // skips without OpenCL
-	spec := "opencl:" + strconv.Itoa(info.Index)
+	sel := gpu.Selector{Index: info.Index}
 	path := filepath.Join(t.TempDir(), "tuning.json")
 	t.Setenv(gpu.TuningCacheEnv, path)
 
@@ -82,21 +81,21 @@ func TestOpenAppliesTuningCache(t *testing.T) {
 	var c gpu.TuningCache
 	c.Store(info, tuned)
 	require.NoError(t, gpu.SaveTuningCache(path, c))
-	b, err := gpu.Open(spec)
+	b, err := gpu.Open(sel)
 	require.NoError(t, err)
-	require.Equal(t, tuned, b.(*gpu.Device).Tuning())
+	require.Equal(t, tuned, b.Tuning())
 	require.NoError(t, b.Close())
 
 	require.NoError(t, os.WriteFile(path, []byte("not json"), 0o644))
-	b, err = gpu.Open(spec)
+	b, err = gpu.Open(sel)
 	require.NoError(t, err, "a corrupt cache does not stop Open")
-	require.Equal(t, gpu.DefaultTuning(info), b.(*gpu.Device).Tuning())
+	require.Equal(t, gpu.DefaultTuning(info), b.Tuning())
 	require.NoError(t, b.Close())
 
 	t.Setenv(gpu.TuningCacheEnv, "off")
 	require.NoError(t, gpu.SaveTuningCache(path, c))
-	b, err = gpu.Open(spec)
+	b, err = gpu.Open(sel)
 	require.NoError(t, err)
-	require.Equal(t, gpu.DefaultTuning(info), b.(*gpu.Device).Tuning(), "off reads no cache")
+	require.Equal(t, gpu.DefaultTuning(info), b.Tuning(), "off reads no cache")
 	require.NoError(t, b.Close())
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/model"
 	"github.com/clattn/clattn/safetensors"
@@ -61,7 +62,7 @@ func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openDevice(f.device)
+	b, err := clattn.Open(f.device)
 	if err != nil {
 		return err
 	}

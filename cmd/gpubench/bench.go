@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/bench"
 	"github.com/clattn/clattn/gpu"
@@ -12,11 +13,6 @@ import (
 
 func init() {
 	register("bench", "benchmark ops on a device: table, --json, --csv, --plot", cmdBench)
-}
-
-// openDevice opens the device a spec selects (see backend.Spec).
-func openDevice(spec string) (backend.Backend, error) {
-	return gpu.Open(spec)
 }
 
 // devicePeak is the estimated fp32 peak of an OpenCL device, 0 for the cpu backend.
@@ -65,7 +61,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErrorf(fs, "%v", err)
 	}
-	b, err := openDevice(f.device)
+	b, err := clattn.Open(f.device)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/clattn/clattn"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -52,7 +53,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 	case *seq < 2 || *heads < 1:
 		return usageErrorf(fs, "--seq must be >= 2 and --heads >= 1")
 	}
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/golden"
 )
 
@@ -47,7 +48,7 @@ func cmdGolden(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageErrorf(fs, "no case files (e.g. testdata/golden/*.safetensors)")
 	}
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/bench"
 	"github.com/clattn/clattn/gpu"
@@ -56,14 +57,14 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 	printDevices(stdout, r.Devices, listErr) // says "no OpenCL: ..." in one line where there is none
 	fmt.Fprintln(stdout)
 
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	r.Device = b.Name()
 	fmt.Fprintf(stdout, "device: %s\n", r.Device)
-	if spec, _ := backend.ParseSpec(*device); spec.Kind == backend.SpecAuto && len(r.Devices) > 1 && r.Device == "cpu" {
+	if spec, _ := clattn.Resolve(*device); spec.Kind == clattn.SpecAuto && len(r.Devices) > 1 && r.Device == "cpu" {
 		fmt.Fprintln(stdout, "        (auto takes an OpenCL GPU only; --device opencl runs the kernels on the devices above)")
 	}
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/model"
 	"github.com/clattn/clattn/safetensors"
@@ -64,7 +65,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openDevice(f.device)
+	b, err := clattn.Open(f.device)
 	if err != nil {
 		return err
 	}

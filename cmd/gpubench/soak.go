@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/cpuref"
 	"github.com/clattn/clattn/internal/soak"
 	"github.com/clattn/clattn/internal/stress"
@@ -33,7 +34,7 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	if *duration <= 0 {
 		return usageErrorf(fs, "--duration %v: want > 0", *duration)
 	}
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/gpu"
 )
 
@@ -42,7 +43,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 		}
 		path = p
 	}
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if err := gpu.SaveTuningCache(path, saved); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "saved to %s as %q: gpu.Open and gpubench use these tiles on this device\n", path, gpu.TuningKey(info))
+	fmt.Fprintf(stdout, "saved to %s as %q: clattn.Open and gpubench use these tiles on this device\n", path, gpu.TuningKey(info))
 	return nil
 }
 

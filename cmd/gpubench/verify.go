@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/backend/backendtest"
 )
@@ -38,7 +39,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	b, err := openDevice(*device)
+	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
 	}

@@ -1,21 +1,22 @@
-package gpu_test
+package clattn_test
 
 import (
 	"fmt"
 
+	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
-	"github.com/clattn/clattn/gpu"
 )
 
-// Choosing a device: "auto" takes the best OpenCL GPU and falls back to the
-// pure-Go backend by itself; an explicit OpenCL spec fails where there is no
-// such device, so fall back to "cpu" yourself. Every backend computes the same
-// answers, so code written against backend.Backend runs anywhere.
+// Choosing a device: "" or "auto" takes $CLATTN_DEVICE where it is set, else
+// the best OpenCL GPU, and falls back to the pure-Go backend by itself; an
+// explicit OpenCL spec fails where there is no such device, so fall back to
+// "cpu" yourself. Every backend computes the same answers, so code written
+// against backend.Backend runs anywhere.
 func ExampleOpen() {
-	be, err := gpu.Open("opencl:gpu") // or "auto", "opencl:1", "opencl:nvidia", $CLATTN_DEVICE with ""
+	be, err := clattn.Open("opencl:gpu") // or "", "auto", "opencl:1", "opencl:nvidia", "opencl:cpu" (PoCL)
 	if err != nil {
 		// No OpenCL GPU here: the pure-Go backend always opens.
-		be, err = gpu.Open("cpu")
+		be, err = clattn.Open("cpu")
 	}
 	if err != nil {
 		fmt.Println(err)
