@@ -1,9 +1,6 @@
 package gpu
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // attentionConfig is the tiling of the attention kernels, passed as build-time
 // defines. A Tuning (SetTuning) may replace the fused-kernel tiles.
@@ -31,58 +28,27 @@ type attentionConfig struct {
 	SoftmaxGroup int
 }
 
-// Shipped defaults per device class (attentionConfigFor picks one; Device.SetTuning
-// may override the fused tiles, and Open applies those gpubench tune cached):
-//
-//	class        fused kernel                            bmm tile         softmax  why
-//	CPU (PoCL)   flash_cpu: 8 rows x 4 work-items, 128   32x32x16, 4x4    64       float16 vectors along keys and
-//	             keys per tile                                                     value columns; 8 rows share each
-//	                                                                               transposed K load (~4x flash.cl on PoCL)
-//	NVIDIA       flash: 64 rows x 32 keys, 16x16 items,  64x64x16, 4x4    256      4x2 scores and 4x4 outputs per
-//	             4 consecutive rows each (float4 reads),                           item in registers; Q, K-then-V, P
-//	             padded local rows; at d=128 32 rows x                             tiles take 38.9 KB of the 48 KB
-//	             32 keys on 8x16 items                                             OpenCL limit at d=64, 42.3 at d=128
-//	AMD          as NVIDIA                               64x64x16, 4x4    256      64 KB local memory per group
-//	Intel, other flash: 32 rows x 32 keys, 8x16 items    32x32x16, 2x2    128      smaller register files and local
-//	                                                                               memory
-//
-// For large head dims the fused tiles shrink until they fit the device (fusedFor).
+// The shipped attention tilings (classProfiles picks one per device class;
+// Device.SetTuning may override the fused tiles, and Open applies those
+// gpubench tune cached). For large head dims the fused tiles shrink until they
+// fit the device (fusedFor).
 var (
+	// attentionConfigCPU: flash_cpu.cl with float16 vectors along keys and
+	// value columns; 8 rows share each transposed K load (~4x flash.cl on PoCL).
 	attentionConfigCPU = attentionConfig{CPU: true, RB: 8, NW: 4, KB: 128,
 		BM: 32, BN: 32, TR: 8, TC: 16,
 		TM: 32, TN: 32, TK: 64, RM: 8, RN: 32, SoftmaxGroup: 4}
+	// attentionConfigNVIDIA: flash.cl with 4 consecutive rows per work-item
+	// (float4 reads) and padded local rows: 4x2 scores and 4x4 outputs per item
+	// in registers; the Q, K-then-V and P tiles take 38.9 KB of the 48 KB OpenCL
+	// limit at d=64, 42.3 KB at d=128 (shrunk to 32 rows on 8x16 items).
 	attentionConfigNVIDIA = attentionConfig{BM: 64, BN: 32, TR: 16, TC: 16, LPad: 1,
 		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256}
+	// attentionConfigGeneric: smaller tiles for smaller register files and
+	// local memories.
 	attentionConfigGeneric = attentionConfig{BM: 32, BN: 32, TR: 8, TC: 16, LPad: 1,
 		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128}
 )
-
-// attentionConfigFor returns the default tiling of the device's class, with
-// its work-group sizes reduced to what the device allows.
-func attentionConfigFor(info DeviceInfo) attentionConfig {
-	c := attentionConfigGeneric
-	vendor := strings.ToLower(info.Vendor + " " + info.Platform + " " + info.Name)
-	switch {
-	case info.Type == "cpu":
-		c = attentionConfigCPU
-	case strings.Contains(vendor, "nvidia"):
-		c = attentionConfigNVIDIA
-	case strings.Contains(vendor, "amd") || strings.Contains(vendor, "advanced micro devices"):
-		c = attentionConfigNVIDIA
-	}
-	limit := max(info.MaxWorkGroupSize, 1)
-	for c.SoftmaxGroup > limit {
-		c.SoftmaxGroup /= 2
-	}
-	for (c.TM/c.RM)*(c.TN/c.RN) > limit && c.TM > c.RM {
-		c.TM /= 2
-		c.TN /= 2
-		if c.TN < c.RN {
-			c.TN = c.RN
-		}
-	}
-	return c
-}
 
 // padHeadDim rounds a head dim up to the granularity of the specialised builds
 // (8 up to 32, 16 up to 128, 32 beyond), so that a few builds serve every size.

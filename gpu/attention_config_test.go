@@ -8,15 +8,15 @@ import (
 
 func TestAttentionConfigFor(t *testing.T) {
 	nvidia := DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024}
-	if c := attentionConfigFor(nvidia); c != attentionConfigNVIDIA {
+	if c := ProfileOf(nvidia).attention; c != attentionConfigNVIDIA {
 		t.Errorf("NVIDIA got %+v", c)
 	}
 	cpu := DeviceInfo{Type: "cpu", LocalMem: 1 << 20, MaxWorkGroupSize: 4096}
-	if c := attentionConfigFor(cpu); c != attentionConfigCPU {
+	if c := ProfileOf(cpu).attention; c != attentionConfigCPU {
 		t.Errorf("CPU got %+v", c)
 	}
 	small := DeviceInfo{Type: "gpu", Vendor: "Intel", LocalMem: 32 << 10, MaxWorkGroupSize: 64}
-	c := attentionConfigFor(small)
+	c := ProfileOf(small).attention
 	if c.SoftmaxGroup > 64 || (c.TM/c.RM)*(c.TN/c.RN) > 64 {
 		t.Errorf("work-groups over the device limit of 64: %+v", c)
 	}
@@ -29,7 +29,7 @@ func TestAttentionConfigFor(t *testing.T) {
 // NVIDIA's 48 KB of local memory, and that the default is kept where it fits.
 func TestFusedForFitsLocalMemory(t *testing.T) {
 	nvidia := DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024}
-	c := attentionConfigFor(nvidia)
+	c := ProfileOf(nvidia).attention
 	for _, d := range []int{1, 3, 24, 59, 64, 80, 128, 256, 512} {
 		fk, err := c.fusedFor(nvidia, d, d)
 		if err != nil {
@@ -54,7 +54,7 @@ func TestFusedForFitsLocalMemory(t *testing.T) {
 		}
 	}
 	tiny := DeviceInfo{Type: "cpu", LocalMem: 1 << 10, MaxWorkGroupSize: 64}
-	if _, err := attentionConfigFor(tiny).fusedFor(tiny, 4096, 64); err == nil {
+	if _, err := ProfileOf(tiny).attention.fusedFor(tiny, 4096, 64); err == nil {
 		t.Error("d=4096 in 1 KB of local memory: want an error")
 	}
 }

@@ -104,12 +104,13 @@ var _ backend.Backend = (*Device)(nil)
 // in-order profiling command queue, the tensors made on it and the programs
 // built for it. It is safe for concurrent use; Close waits for calls in flight.
 type Device struct {
-	info  DeviceInfo
-	name  string
-	drv   driver
-	dev   *cl.Device
-	ctx   *cl.Context
-	queue *cl.CommandQueue
+	info    DeviceInfo
+	profile Profile // computed once from info
+	name    string
+	drv     driver
+	dev     *cl.Device
+	ctx     *cl.Context
+	queue   *cl.CommandQueue
 
 	// life is held shared by every public call and exclusively by Close.
 	life sync.RWMutex
@@ -155,7 +156,7 @@ func openDevice(drv driver, info DeviceInfo) (*Device, error) {
 		return nil, fmt.Errorf("gpu: %s: %w", name, err)
 	}
 	return &Device{
-		info: info, name: name, drv: drv, dev: info.dev, ctx: ctx, queue: q,
+		info: info, profile: ProfileOf(info), name: name, drv: drv, dev: info.dev, ctx: ctx, queue: q,
 		tensors: map[*Tensor]struct{}{}, programs: map[programKey]*program{}, freqs: map[int]*cl.Mem{},
 	}, nil
 }

@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/clattn/clattn/backend"
 )
@@ -22,61 +21,32 @@ type gemmConfig struct {
 	Unroll     int // unroll factor of the micro-tile loops; 0 = full
 }
 
-// Shipped defaults per device class (gemmConfigFor picks one; Device.SetTuning may
-// override it, and Open applies the tiles gpubench tune cached for the device):
-//
-//	class        TM  TN  TK WPTM WPTN VWN LVW unroll  work-group  why
-//	CPU (PoCL)  128 128  64    8   32  16  16      2  4x16        an 8x32 micro-tile is 16 AVX-512
-//	                                                              accumulators; PoCL loses its
-//	                                                              registers on a full unroll;
-//	                                                              128-wide tiles beat 64 (77 vs
-//	                                                              63 GFLOP/s at 1024^3, 2 cores)
-//	NVIDIA      128 128  16    8    8   4   4   full  16x16       8x8 register blocking, float4
-//	                                                              global and local reads (2+2
-//	                                                              per k step), 33 KB
-//	                                                              double-buffered local tiles: the
-//	                                                              usual >50%-of-peak SGEMM shape
-//	                                                              on Ampere/Hopper
-//	AMD, Apple,  64  64  16    4    4   4   4   full  16x16       smaller register files and
-//	Intel, other                                                  64-wide waves: 4x4 keeps
-//	                                                              occupancy up
-//
-// The fully unrolled tilings read A from local memory in VWN-wide vectors too
-// (aVecWidth), the CPU one in scalars.
+// The shipped GEMM tilings (classProfiles picks one per device class, fitted
+// to the device; Device.SetTuning may override it, and Open applies the tiles
+// gpubench tune cached for the device). The fully unrolled tilings read A from
+// local memory in VWN-wide vectors too (aVecWidth), the CPU one in scalars.
 var (
-	gemmConfigCPU     = gemmConfig{TM: 128, TN: 128, TK: 64, WPTM: 8, WPTN: 32, VWN: 16, LVW: 16, Unroll: 2}
-	gemmConfigNVIDIA  = gemmConfig{TM: 128, TN: 128, TK: 16, WPTM: 8, WPTN: 8, VWN: 4, LVW: 4}
+	// gemmConfigCPU: an 8x32 micro-tile is 16 AVX-512 accumulators; PoCL loses
+	// its registers on a full unroll; 128-wide tiles beat 64 (77 vs 63 GFLOP/s
+	// at 1024^3, 2 cores). Work-groups of 4x16.
+	gemmConfigCPU = gemmConfig{TM: 128, TN: 128, TK: 64, WPTM: 8, WPTN: 32, VWN: 16, LVW: 16, Unroll: 2}
+	// gemmConfigNVIDIA: 8x8 register blocking, float4 global and local reads
+	// (2+2 per k step), 33 KB of double-buffered local tiles, 16x16 work-items:
+	// the usual >50%-of-peak SGEMM shape on Ampere/Hopper.
+	gemmConfigNVIDIA = gemmConfig{TM: 128, TN: 128, TK: 16, WPTM: 8, WPTN: 8, VWN: 4, LVW: 4}
+	// gemmConfigGeneric (AMD, Apple, Intel, other): smaller register files and
+	// 64-wide waves; 4x4 micro-tiles keep occupancy up.
 	gemmConfigGeneric = gemmConfig{TM: 64, TN: 64, TK: 16, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}
 	// gemmConfigSmall fits any OpenCL 1.2 device (64 work-items, 4.3 KB of local memory).
 	gemmConfigSmall = gemmConfig{TM: 32, TN: 32, TK: 8, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}
 )
 
-// gemmConfigFor returns the tiling for a device: the default of its class, else the
-// generic one, else the small one, the first whose work-group and local tiles the
-// device can hold.
-func gemmConfigFor(info DeviceInfo) gemmConfig {
-	c := gemmConfigGeneric
-	vendor := strings.ToLower(info.Vendor + " " + info.Platform + " " + info.Name)
-	switch {
-	case info.Type == "cpu":
-		c = gemmConfigCPU
-	case strings.Contains(vendor, "nvidia"):
-		c = gemmConfigNVIDIA
-	}
-	for _, c := range []gemmConfig{c, gemmConfigGeneric} {
-		if c.valid() == nil && c.fits(info) {
-			return c
-		}
-	}
-	return gemmConfigSmall
-}
-
 // gemmConfigSized is the tiling c (the device's default or its Tuning) for one
-// product: on a GPU, a product too small to give every compute unit a
-// work-group of c takes the 64x64 generic tiling instead (four times as many
-// work-groups per product).
-func gemmConfigSized(c gemmConfig, info DeviceInfo, dims backend.GemmDims) gemmConfig {
-	if info.Type != "gpu" || c.TM*c.TN <= gemmConfigGeneric.TM*gemmConfigGeneric.TN {
+// product: where the profile says so (GPUs), a product too small to give every
+// compute unit a work-group of c takes the 64x64 generic tiling instead (four
+// times as many work-groups per product).
+func gemmConfigSized(c gemmConfig, p Profile, info DeviceInfo, dims backend.GemmDims) gemmConfig {
+	if !p.SmallGemmTiling || c.TM*c.TN <= gemmConfigGeneric.TM*gemmConfigGeneric.TN {
 		return c
 	}
 	groups := tileCount(dims.M, c.TM) * tileCount(dims.N, c.TN) * dims.Batch

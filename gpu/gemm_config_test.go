@@ -1,12 +1,12 @@
 package gpu
 
 import (
-	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/oracle"
+	"github.com/clattn/clattn/internal/tolerance"
 )
 
 func TestGemmConfigsValid(t *testing.T) {
@@ -22,22 +22,22 @@ func TestGemmConfigsValid(t *testing.T) {
 		}
 	}
 	nvidia := DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024}
-	if c := gemmConfigFor(nvidia); c != gemmConfigNVIDIA {
+	if c := ProfileOf(nvidia).gemm; c != gemmConfigNVIDIA {
 		t.Errorf("NVIDIA: got %+v", c)
 	}
 	nvidia.ComputeUnits = 132
-	if c := gemmConfigSized(gemmConfigFor(nvidia), nvidia, backend.GemmDims{Batch: 1, M: 512, N: 512, K: 512}); c != gemmConfigGeneric {
+	if c := gemmConfigSized(ProfileOf(nvidia).gemm, ProfileOf(nvidia), nvidia, backend.GemmDims{Batch: 1, M: 512, N: 512, K: 512}); c != gemmConfigGeneric {
 		t.Errorf("NVIDIA, 16 tiles of 128 for 132 units: got %+v", c)
 	}
-	if c := gemmConfigSized(gemmConfigFor(nvidia), nvidia, backend.GemmDims{Batch: 16, M: 512, N: 512, K: 64}); c != gemmConfigNVIDIA {
+	if c := gemmConfigSized(ProfileOf(nvidia).gemm, ProfileOf(nvidia), nvidia, backend.GemmDims{Batch: 16, M: 512, N: 512, K: 64}); c != gemmConfigNVIDIA {
 		t.Errorf("NVIDIA, 256 tiles of 128 for 132 units: got %+v", c)
 	}
 	intelCPU := DeviceInfo{Type: "cpu", Vendor: "Intel(R) Corporation", LocalMem: 32 << 10, MaxWorkGroupSize: 8192}
-	if c := gemmConfigFor(intelCPU); c != gemmConfigGeneric {
+	if c := ProfileOf(intelCPU).gemm; c != gemmConfigGeneric {
 		t.Errorf("CPU with 32 KB local memory: got %+v", c)
 	}
 	tiny := DeviceInfo{Type: "gpu", Vendor: "Imaginary", LocalMem: 16 << 10, MaxWorkGroupSize: 128}
-	if c := gemmConfigFor(tiny); c != gemmConfigSmall {
+	if c := ProfileOf(tiny).gemm; c != gemmConfigSmall {
 		t.Errorf("small device: got %+v", c)
 	}
 }
@@ -46,18 +46,7 @@ func TestGemmConfigsValid(t *testing.T) {
 // CI), so that a tiling is checked before it meets its hardware: the device's
 // vendor is rewritten to select each one.
 func TestGemmTilings(t *testing.T) {
-	infos, err := Devices()
-	if err != nil || len(infos) == 0 {
-		if os.Getenv("CLATTN_REQUIRE_OPENCL") == "1" {
-			t.Fatal("no OpenCL device:", err)
-		}
-		t.Skip("no OpenCL device:", err)
-	}
-	d, err := OpenDevice(infos[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openFirst(t)
 	orig := d.info
 	for _, v := range []struct {
 		vendor   string
@@ -69,8 +58,10 @@ func TestGemmTilings(t *testing.T) {
 		{"Imaginary", 8 << 10, gemmConfigSmall},
 	} {
 		// One compute unit: gemmConfigSized keeps the device's tiling.
-		d.info.Type, d.info.Vendor, d.info.ComputeUnits, d.info.LocalMem = "gpu", v.vendor, 1, v.localMem
-		if c := gemmConfigFor(d.info); c != v.want {
+		info := orig
+		info.Type, info.Vendor, info.ComputeUnits, info.LocalMem = "gpu", v.vendor, 1, v.localMem
+		d.setInfo(info)
+		if c := d.profile.gemm; c != v.want {
 			t.Logf("%s: tiling %+v does not fit %s", v.vendor, v.want, d.info.Name)
 			continue
 		}
@@ -78,10 +69,10 @@ func TestGemmTilings(t *testing.T) {
 			checkGemmOnce(t, d, v.vendor, 133, 70, 37, tr[0], tr[1])
 		}
 	}
-	d.info = orig
+	d.setInfo(orig)
 }
 
-// checkGemmOnce compares one contiguous Gemm with a float64 loop.
+// checkGemmOnce compares one contiguous Gemm with the oracle.
 func checkGemmOnce(t *testing.T, d *Device, what string, m, n, k int, ta, tb bool) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -119,22 +110,10 @@ func checkGemmOnce(t *testing.T, d *Device, what string, m, n, k int, ta, tb boo
 	if err := d.Download(got, c); err != nil {
 		t.Fatal(err)
 	}
-	for i := range m {
-		for j := range n {
-			var s float64
-			for kk := range k {
-				x, y := ha[i*k+kk], hb[kk*n+j]
-				if ta {
-					x = ha[kk*m+i]
-				}
-				if tb {
-					y = hb[j*k+kk]
-				}
-				s += float64(x) * float64(y)
-			}
-			if diff := math.Abs(float64(got[i*n+j]) - s); diff > 1e-5*float64(k) {
-				t.Fatalf("%s ta=%v tb=%v: C[%d,%d] = %g, want %g", what, ta, tb, i, j, got[i*n+j], s)
-			}
-		}
+	ref, naive := (&oracle.Gemm{A: ha, B: hb, Batch: 1, M: m, N: n, K: k,
+		AV: backend.Mat{Batch: 1, Rows: ar, Cols: ac, RowStride: ac},
+		BV: backend.Mat{Batch: 1, Rows: br, Cols: bc, RowStride: bc}, Opt: backend.GemmOptions{TransA: ta, TransB: tb}}).Run()
+	if r := tolerance.CheckRows(got, ref, naive, n); !r.OK() {
+		t.Fatalf("%s ta=%v tb=%v: %v", what, ta, tb, r)
 	}
 }

@@ -35,18 +35,6 @@ type launch struct {
 // localBytes is a __local memory argument of n bytes.
 type localBytes int
 
-// maxGroupsAboveDim0 is the most work-groups a launch may have along
-// dimensions 1 and 2 on NVIDIA's OpenCL (as in CUDA), so kernels put their large
-// counts (rows, tiles) along dimension 0; only batch x heads runs along them.
-// Tests run the NVIDIA paths on PoCL (Device.PretendToBe), where the check
-// applies too.
-const maxGroupsAboveDim0 = 65535
-
-// limitsGroupsAboveDim0 reports whether d's driver has the 65535 limit.
-func (d *Device) limitsGroupsAboveDim0() bool {
-	return strings.Contains(strings.ToLower(d.info.Vendor+" "+d.info.Platform), "nvidia")
-}
-
 // programKey identifies a built program: its source file and build options.
 type programKey struct{ file, options string }
 
@@ -128,9 +116,12 @@ func (d *Device) launch(l launch) error {
 		if g < 0 || (l.local != nil && (l.local[i] <= 0 || g%l.local[i] != 0)) {
 			return fail(fmt.Errorf("%w: global %v is not a multiple of local %v", backend.ErrArgument, l.global, l.local))
 		}
-		if i > 0 && l.local != nil && d.limitsGroupsAboveDim0() && g/l.local[i] > maxGroupsAboveDim0 {
-			return fail(fmt.Errorf("%w: global %v, local %v: %d work-groups along dimension %d, more than the %d NVIDIA allows there",
-				backend.ErrTooLarge, l.global, l.local, g/l.local[i], i, maxGroupsAboveDim0))
+		// Profile.MaxGroupsAboveDim0 (NVIDIA): only batch x heads runs along
+		// dimensions 1 and 2. Tests run the NVIDIA paths on PoCL
+		// (Device.PretendToBe), where the check applies too.
+		if limit := d.profile.MaxGroupsAboveDim0; i > 0 && l.local != nil && limit > 0 && g/l.local[i] > limit {
+			return fail(fmt.Errorf("%w: global %v, local %v: %d work-groups along dimension %d, more than the %d that %s devices allow there",
+				backend.ErrTooLarge, l.global, l.local, g/l.local[i], i, limit, d.profile.Class))
 		}
 	}
 	for _, g := range l.global {

@@ -18,7 +18,7 @@ func TestNVIDIAConfigsFit(t *testing.T) {
 		require.NoError(t, fitsWorkGroup(info, x, y), what)
 	}
 
-	g := gemmConfigFor(info)
+	g := ProfileOf(info).gemm
 	require.Equal(t, gemmConfigNVIDIA, g)
 	for _, c := range []gemmConfig{g, gemmConfigGeneric} {
 		require.NoError(t, c.valid())
@@ -33,11 +33,11 @@ func TestNVIDIAConfigsFit(t *testing.T) {
 		{Batch: 1, M: 4096, N: 4096, K: 4096}, {Batch: 1, M: 4096, N: 1024, K: 1024},
 		{Batch: 1, M: 4096, N: 4096, K: 1024}, {Batch: 1, M: 4096, N: 1024, K: 4096},
 	} {
-		require.Equal(t, gemmConfigNVIDIA, gemmConfigSized(g, info, dims), "%+v", dims)
+		require.Equal(t, gemmConfigNVIDIA, gemmConfigSized(g, ProfileOf(info), info, dims), "%+v", dims)
 	}
-	require.Equal(t, gemmConfigGeneric, gemmConfigSized(g, info, backend.GemmDims{Batch: 1, M: 50, N: 64, K: 64}))
+	require.Equal(t, gemmConfigGeneric, gemmConfigSized(g, ProfileOf(info), info, backend.GemmDims{Batch: 1, M: 50, N: 64, K: 64}))
 
-	a := attentionConfigFor(info)
+	a := ProfileOf(info).attention
 	require.Equal(t, attentionConfigNVIDIA, a)
 	fitsGroup("attn_bmm", a.TN/a.RN, a.TM/a.RM)
 	require.LessOrEqual(t, int64(4*a.TK*(a.TM+a.LPad+a.TN+a.LPad)+8), info.LocalMem)

@@ -17,6 +17,6 @@ var H100 = DeviceInfo{
 func (d *Device) PretendToBe(t testing.TB, info DeviceInfo) {
 	orig := d.info
 	info.Index, info.dev = orig.Index, orig.dev
-	d.info = info
-	t.Cleanup(func() { d.info = orig })
+	d.setInfo(info)
+	t.Cleanup(func() { d.setInfo(orig) })
 }

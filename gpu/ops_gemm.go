@@ -52,7 +52,7 @@ func (d *Device) gemm(op string, dst, a, b backend.Mat, opt backend.GemmOptions)
 	if dims.Batch == 0 || dims.M == 0 || dims.N == 0 {
 		return nil
 	}
-	return d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.info, dims), dims, dst, a, b, opt)
+	return d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.profile, d.info, dims), dims, dst, a, b, opt)
 }
 
 // launchGemm runs kernels/gemm.cl tiled as c for a checked, non-empty product.
@@ -114,8 +114,8 @@ func (d *Device) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt ba
 	if dims.Rows == 0 || dims.DModel == 0 {
 		return nil
 	}
-	if info := d.Info(); ffnFused(info, dims) {
-		local := min(ffnLocalSize, info.MaxWorkGroupSize)
+	if ffnFused(d.profile, d.info, dims) {
+		local := min(ffnLocalSize, d.info.MaxWorkGroupSize)
 		return d.launch(launch{
 			op:      op,
 			file:    "ffn.cl",
@@ -144,9 +144,9 @@ const (
 )
 
 // ffnFused reports whether FeedForward takes the fused kernel (see FeedForward).
-func ffnFused(info DeviceInfo, dims backend.FFNDims) bool {
+func ffnFused(p Profile, info DeviceInfo, dims backend.FFNDims) bool {
 	need := int64(4 * ffnRowsPerGroup * (dims.DModel + dims.DFF))
-	return info.Type == "cpu" && dims.Rows*4 <= gemmConfigFor(info).TM && need <= info.LocalMem/2
+	return p.CPUKernels && dims.Rows*4 <= p.gemm.TM && need <= info.LocalMem/2
 }
 
 // feedForwardGemms is the two-GEMM FeedForward path.

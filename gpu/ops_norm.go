@@ -36,7 +36,7 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 		}
 		return 1
 	}
-	if d.info.Type == "cpu" && dims.Rows >= cpuRowsPerGroup*max(d.info.ComputeUnits, 1) {
+	if d.profile.CPUKernels && dims.Rows >= cpuRowsPerGroup*max(d.info.ComputeUnits, 1) {
 		return d.launch(launch{
 			op: op, file: "layernorm.cl", kernel: "layer_norm_rows", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
 			global: []int{roundUp(dims.Rows, cpuRowsPerGroup)}, local: []int{cpuRowsPerGroup},

@@ -1,77 +1,167 @@
 package gpu
 
 import (
-	"errors"
 	"fmt"
-	"time"
-
-	"github.com/clattn/clattn/gpu/internal/cl"
+	"strings"
 )
 
-// KernelTime runs fn and returns the summed device time (OpenCL profiling,
-// end - start) of the kernels launched on d while fn ran, for benchmarks that
-// want device time rather than wall time.
-//
-// It serialises: KernelTime calls on one device run one at a time, and after fn
-// returns it waits for the queue to drain (so the timed kernels have finished).
-// Kernels launched by other goroutines while fn runs are counted too, so time
-// one workload at a time.
-func (d *Device) KernelTime(fn func() error) (time.Duration, error) {
-	const op = "KernelTime"
-	d.timing.Lock()
-	defer d.timing.Unlock()
+// DeviceClass is a family of OpenCL devices that shares kernel variants, tiles
+// and driver quirks (see Profile).
+type DeviceClass int
 
-	events := []*cl.Event{}
-	d.recMu.Lock()
-	d.recording = &events
-	d.recMu.Unlock()
-	err := fn()
-	d.recMu.Lock()
-	d.recording = nil
-	d.recMu.Unlock()
-	defer func() {
-		for _, e := range events {
-			_ = e.Release()
-		}
-	}()
-	if err != nil {
-		return 0, err
-	}
+const (
+	// ClassGeneric: GPUs and accelerators of other vendors (Apple, Qualcomm, ...).
+	ClassGeneric DeviceClass = iota
+	// ClassCPU: CPU devices (PoCL, Intel's and AMD's CPU runtimes), whatever the vendor.
+	ClassCPU
+	ClassNVIDIA
+	ClassAMD
+	ClassIntel
+)
 
-	if err := d.enter(op); err != nil {
-		return 0, err
+func (c DeviceClass) String() string {
+	if c < 0 || int(c) >= len(classNames) {
+		return fmt.Sprintf("DeviceClass(%d)", int(c))
 	}
-	defer d.life.RUnlock()
-	if err := d.drv.finish(d.queue); err != nil {
-		return 0, d.wrapLate(op, err)
-	}
-	var total time.Duration
-	var errs []error
-	for _, e := range events {
-		p, err := e.Profile()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		total += p.Duration()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return total, d.wrap(op, fmt.Errorf("reading profiling times: %w", err))
-	}
-	return total, nil
+	return classNames[c]
 }
 
-// Finish waits until every operation queued on d has completed, and reports a
-// failure that surfaced while they ran. Download waits too; Finish is for
-// timing work whose results stay on the device.
-func (d *Device) Finish() error {
-	const op = "Finish"
-	if err := d.enter(op); err != nil {
-		return err
+var classNames = [...]string{"generic", "cpu", "nvidia", "amd", "intel"}
+
+// ClassOf is the class of a device: CPU by its type, GPUs and accelerators by
+// the vendor, platform or device name. It is the one place that reads them.
+func ClassOf(info DeviceInfo) DeviceClass {
+	if info.Type == "cpu" {
+		return ClassCPU
 	}
-	defer d.life.RUnlock()
-	if err := d.drv.finish(d.queue); err != nil {
-		return d.wrapLate(op, err)
+	vendor := strings.ToLower(info.Vendor + " " + info.Platform + " " + info.Name)
+	switch {
+	case strings.Contains(vendor, "nvidia"):
+		return ClassNVIDIA
+	case strings.Contains(vendor, "amd") || strings.Contains(vendor, "advanced micro devices"):
+		return ClassAMD
+	case strings.Contains(vendor, "intel"):
+		return ClassIntel
 	}
-	return nil
+	return ClassGeneric
+}
+
+// Profile is what clattn makes of a device: its class, the kernel variants and
+// driver quirks of that class, and the shipped tiling of every kernel fitted to
+// the device's limits. A Device computes its profile once, when opened
+// (PretendToBe sets another). The tiles a device runs are looked up as
+// CLBlast's database does: the device's own entry (the user's tuning cache,
+// written by gpubench tune and applied by Open, or SetTuning), else its class's
+// entry of the shipped table (classProfiles), else the generic entry; a class
+// tiling the device cannot hold falls back to the generic one, then the small
+// one (GEMM), or shrinks (attention).
+type Profile struct {
+	Class DeviceClass
+	// CPUKernels selects the kernel variants shaped for CPU devices, which run
+	// a work-group as a loop over its work-items (PoCL): barrier-free row
+	// kernels (layer_norm_rows, attn_softmax_rows), float16-vector tiles
+	// (flash_cpu.cl, attn_bmm with BMM_CPU), the fused FeedForward for few rows
+	// and the CPU micro-tiles among Tune's GEMM candidates.
+	CPUKernels bool
+	// MaxGroupsAboveDim0 is the most work-groups a launch may have along
+	// dimensions 1 and 2 (NVIDIA's OpenCL, as CUDA: 65535), 0 for no limit.
+	// Kernels put their large counts (rows, tiles) along dimension 0.
+	MaxGroupsAboveDim0 int
+	// SmallGemmTiling: a product too small to give every compute unit a
+	// work-group of the GEMM tiling takes the 64x64 generic tiling (GPUs).
+	SmallGemmTiling bool
+	// LanesPerUnit is the FP32 lanes of one compute unit, for peak estimates;
+	// LanesNote says what they are.
+	LanesPerUnit int
+	LanesNote    string
+
+	gemm      gemmConfig
+	attention attentionConfig
+}
+
+// classProfile is one class's entry of the shipped table.
+type classProfile struct {
+	cpuKernels         bool
+	maxGroupsAboveDim0 int
+	lanes              int
+	lanesNote          string
+	gemm               gemmConfig
+	attention          attentionConfig
+}
+
+// classProfiles is the shipped table; each tiling's reasons are noted where it
+// is defined (gemm_config.go, attention_config.go). Its values, as
+// TestClassTableDocumented checks:
+//
+//	class    GEMM tile (micro, vectors, unroll)  fused attention                        attn_bmm (micro)  softmax  groups on dims 1-2
+//	generic  64x64x16 (4x4, 4/4, full)           flash: 32 rows, 32 keys, 8x16 items    32x32x16 (2x2)    128      any
+//	cpu      128x128x64 (8x32, 16/16, 2)         flash_cpu: 8 rows x 4 items, 128 keys  32x32x64 (8x32)   4 rows   any
+//	nvidia   128x128x16 (8x8, 4/4, full)         flash: 64 rows, 32 keys, 16x16 items   64x64x16 (4x4)    256      65535
+//	amd      64x64x16 (4x4, 4/4, full)           flash: 64 rows, 32 keys, 16x16 items   64x64x16 (4x4)    256      any
+//	intel    64x64x16 (4x4, 4/4, full)           flash: 32 rows, 32 keys, 8x16 items    32x32x16 (2x2)    128      any
+var classProfiles = [...]classProfile{
+	ClassGeneric: {lanes: 64, lanesNote: "GPU unit: 64 FP32 lanes assumed",
+		gemm: gemmConfigGeneric, attention: attentionConfigGeneric},
+	ClassCPU: {cpuKernels: true, lanes: 16, lanesNote: "CPU core: two 8-wide FMA pipes",
+		gemm: gemmConfigCPU, attention: attentionConfigCPU},
+	ClassNVIDIA: {maxGroupsAboveDim0: 65535, lanes: 128, lanesNote: "NVIDIA SM: 128 FP32 lanes",
+		gemm: gemmConfigNVIDIA, attention: attentionConfigNVIDIA},
+	// AMD: NVIDIA's attention tiles (64 KB of local memory per group), the generic GEMM.
+	ClassAMD: {lanes: 64, lanesNote: "AMD CU: 64 FP32 lanes",
+		gemm: gemmConfigGeneric, attention: attentionConfigNVIDIA},
+	ClassIntel: {lanes: 8, lanesNote: "Intel EU: 8 FP32 lanes",
+		gemm: gemmConfigGeneric, attention: attentionConfigGeneric},
+}
+
+// ProfileOf computes the profile of the device info describes.
+func ProfileOf(info DeviceInfo) Profile {
+	class := ClassOf(info)
+	e := classProfiles[class]
+	p := Profile{
+		Class: class, CPUKernels: e.cpuKernels, MaxGroupsAboveDim0: e.maxGroupsAboveDim0,
+		SmallGemmTiling: info.Type == "gpu", LanesPerUnit: e.lanes, LanesNote: e.lanesNote,
+		gemm: fitGemm(e.gemm, info), attention: fitAttention(e.attention, info),
+	}
+	if info.Type != "gpu" && class != ClassCPU {
+		// An accelerator is counted as CPU cores.
+		p.LanesPerUnit, p.LanesNote = classProfiles[ClassCPU].lanes, classProfiles[ClassCPU].lanesNote
+	}
+	return p
+}
+
+// fitGemm is c, else the generic tiling, else the small one: the first whose
+// work-group and local tiles the device can hold.
+func fitGemm(c gemmConfig, info DeviceInfo) gemmConfig {
+	for _, c := range []gemmConfig{c, gemmConfigGeneric} {
+		if c.valid() == nil && c.fits(info) {
+			return c
+		}
+	}
+	return gemmConfigSmall
+}
+
+// fitAttention is c with its softmax and attn_bmm work-groups reduced to what
+// the device allows (the fused tiles shrink per head dim: fusedFor).
+func fitAttention(c attentionConfig, info DeviceInfo) attentionConfig {
+	limit := max(info.MaxWorkGroupSize, 1)
+	for c.SoftmaxGroup > limit {
+		c.SoftmaxGroup /= 2
+	}
+	for (c.TM/c.RM)*(c.TN/c.RN) > limit && c.TM > c.RM {
+		c.TM /= 2
+		c.TN /= 2
+		if c.TN < c.RN {
+			c.TN = c.RN
+		}
+	}
+	return c
+}
+
+// Profile is the device's profile (see Profile).
+func (d *Device) Profile() Profile { return d.profile }
+
+// setInfo makes d choose its kernels, tiles and paths as on the device info
+// describes (PretendToBe in tests); d keeps running them on its own device.
+func (d *Device) setInfo(info DeviceInfo) {
+	d.info, d.profile = info, ProfileOf(info)
 }

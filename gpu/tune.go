@@ -292,7 +292,7 @@ func (tn *tuner) time(t tuneTarget, i int, bestTime time.Duration) (time.Duratio
 // in 16-wide vectors on CPUs). Those the device cannot hold are left out.
 func (tn *tuner) gemmCandidates() []GemmTiles {
 	info := tn.d.info
-	out := []GemmTiles{GemmTiles(gemmConfigFor(info))}
+	out := []GemmTiles{GemmTiles(tn.d.profile.gemm)}
 	add := func(t GemmTiles) {
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -305,7 +305,7 @@ func (tn *tuner) gemmCandidates() []GemmTiles {
 		return out
 	}
 	micro, vec, unroll := [][2]int{{8, 8}, {4, 4}}, 4, 0
-	if info.Type == "cpu" {
+	if tn.d.profile.CPUKernels {
 		micro, vec, unroll = [][2]int{{8, 32}, {8, 16}}, 16, 2
 	}
 	for _, tile := range []int{128, 64, 32} {
@@ -329,7 +329,7 @@ func (tn *tuner) gemmCandidates() []GemmTiles {
 // work-items. Those the device cannot hold are left out.
 func (tn *tuner) attentionCandidates() []AttentionTiles {
 	info := tn.d.info
-	out := []AttentionTiles{*DefaultTuning(info).Attention}
+	out := []AttentionTiles{*defaultTuning(tn.d.profile, info).Attention}
 	add := func(t AttentionTiles) {
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -665,7 +665,7 @@ func (a *attentionTarget) launch(i int, out, q, k, v backend.Tensor, causal back
 	if err != nil {
 		return err
 	}
-	c := a.tiles[i].apply(attentionConfigFor(a.d.info))
+	c := a.tiles[i].apply(a.d.profile.attention)
 	return a.d.attentionWith(c, dims, hs[0], hs[1], hs[2], hs[3], opt)
 }
 

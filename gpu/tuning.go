@@ -19,18 +19,7 @@ import (
 // shipped default. Tune finds a Tuning by measurement, SetTuning applies one,
 // the tuning cache stores one per device and Open applies it.
 //
-// The shipped defaults per device class (gemmConfigFor and attentionConfigFor;
-// why each was chosen is noted beside the values in gemm_config.go and
-// attention_config.go):
-//
-//	class                GEMM tile, micro-tile   fused attention (head dim 64)
-//	CPU (PoCL)           128x128x64, 8x32        flash_cpu: 8 rows x 4 items, 128 keys
-//	NVIDIA               128x128x16, 8x8         flash: 64 rows, 32 keys, 16x16 items
-//	AMD                  64x64x16, 4x4           flash: 64 rows, 32 keys, 16x16 items
-//	Intel, Apple, other  64x64x16, 4x4           flash: 32 rows, 32 keys, 8x16 items
-//
-// A device that cannot hold its class default gets the generic GEMM tiling or
-// the 32x32x8 one, and attention tiles halved until they fit.
+// The shipped defaults are the device's Profile (the table of classProfiles).
 type Tuning struct {
 	Gemm      *GemmTiles      `json:"gemm,omitempty"`
 	Attention *AttentionTiles `json:"attention,omitempty"`
@@ -173,9 +162,12 @@ func fitsWorkGroup(info DeviceInfo, x, y int) error {
 // DefaultTuning is the shipped tiling of a device: the tiles the device uses
 // without an override, the attention tiles as they fit at head dim 64 (larger
 // head dims shrink them).
-func DefaultTuning(info DeviceInfo) Tuning {
-	g := GemmTiles(gemmConfigFor(info))
-	c := attentionConfigFor(info)
+func DefaultTuning(info DeviceInfo) Tuning { return defaultTuning(ProfileOf(info), info) }
+
+// defaultTuning is DefaultTuning of the device with profile p.
+func defaultTuning(p Profile, info DeviceInfo) Tuning {
+	g := GemmTiles(p.gemm)
+	c := p.attention
 	if f, err := c.fitted(info, tuningHeadDim, tuningHeadDim); err == nil {
 		c = f
 	}
@@ -224,7 +216,7 @@ func (d *Device) SetTuning(t Tuning) error {
 // Tuning reports the tiles in use: the override of SetTuning, else the shipped
 // default, for each kernel (never nil fields).
 func (d *Device) Tuning() Tuning {
-	t := DefaultTuning(d.info)
+	t := defaultTuning(d.profile, d.info)
 	if o := d.tuning.Load(); o != nil {
 		if o.Gemm != nil {
 			g := *o.Gemm
@@ -238,18 +230,18 @@ func (d *Device) Tuning() Tuning {
 	return t
 }
 
-// gemmTiling is the device's GEMM tiling: the override or the class default.
+// gemmTiling is the device's GEMM tiling: the override or the profile's.
 func (d *Device) gemmTiling() gemmConfig {
 	if o := d.tuning.Load(); o != nil && o.Gemm != nil {
 		return gemmConfig(*o.Gemm)
 	}
-	return gemmConfigFor(d.info)
+	return d.profile.gemm
 }
 
-// attentionConfig is the device's attention tiling: the class default with the
+// attentionConfig is the device's attention tiling: the profile's with the
 // fused tiles of the override, if any.
 func (d *Device) attentionConfig() attentionConfig {
-	c := attentionConfigFor(d.info)
+	c := d.profile.attention
 	if o := d.tuning.Load(); o != nil && o.Attention != nil {
 		c = o.Attention.apply(c)
 	}
