@@ -7,7 +7,7 @@
 GO ?= go
 OPENCL_PACKAGES := pocl-opencl-icd ocl-icd-libopencl1 clinfo
 
-.PHONY: build test test-second-method opencl soak
+.PHONY: build test test-second-method opencl soak gpu-offline
 
 build:
 	$(GO) build ./...
@@ -56,3 +56,13 @@ opencl:
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update && apt-get install -y $(OPENCL_PACKAGES); \
 	if ! has_platform; then echo "still no OpenCL platform after installing PoCL" >&2; exit 1; fi
+
+# gpu-offline builds every OpenCL program the library launches for the H100
+# (sm_90: clang-15 to PTX, NVIDIA's ptxas) and AMD's gfx90a, gfx940 and gfx1030
+# (clang-15 amdgcn), without a GPU, and writes bench/results/gpu-offline.txt:
+# registers, spills, stack frames, local memory and occupancy per kernel. It
+# fails on a compile error, a spill or local memory over a device's limit. It
+# fetches ptxas from Debian's non-free nvidia-cuda-toolkit (~80 MB, once, into
+# .tools/), so it is not part of make test.
+gpu-offline: opencl
+	bash scripts/gpu-offline.sh

@@ -60,16 +60,17 @@ func TestGemmTilings(t *testing.T) {
 		// One compute unit: gemmConfigSized keeps the device's tiling.
 		info := orig
 		info.Type, info.Vendor, info.ComputeUnits, info.LocalMem = "gpu", v.vendor, 1, v.localMem
-		d.setInfo(info)
+		restore := d.ChooseAs(info)
 		if c := d.profile.gemm; c != v.want {
 			t.Logf("%s: tiling %+v does not fit %s", v.vendor, v.want, d.info.Name)
+			restore()
 			continue
 		}
 		for _, tr := range [][2]bool{{false, false}, {true, true}} {
 			checkGemmOnce(t, d, v.vendor, 133, 70, 37, tr[0], tr[1])
 		}
+		restore()
 	}
-	d.setInfo(orig)
 }
 
 // checkGemmOnce compares one contiguous Gemm with the oracle.

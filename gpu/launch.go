@@ -50,6 +50,9 @@ type program struct {
 type kernel struct {
 	mu sync.Mutex
 	k  *cl.Kernel
+	// groupSize is the most work-items of any work-group launched so far, 0
+	// while every launch left the size to the driver (Programs reports it).
+	groupSize int
 }
 
 func (p *program) release() error {
@@ -160,6 +163,9 @@ func (d *Device) launch(l launch) error {
 			return fail(fmt.Errorf("global %v, local %v: %w", l.global, local, err))
 		}
 		d.lastKernel.Store(&what)
+		if local != nil {
+			k.groupSize = max(k.groupSize, backend.Shape(local).Numel())
+		}
 		if ev != nil {
 			d.recMu.Lock()
 			if d.recording != nil {

@@ -160,8 +160,14 @@ func fitAttention(c attentionConfig, info DeviceInfo) attentionConfig {
 // Profile is the device's profile (see Profile).
 func (d *Device) Profile() Profile { return d.profile }
 
-// setInfo makes d choose its kernels, tiles and paths as on the device info
-// describes (PretendToBe in tests); d keeps running them on its own device.
-func (d *Device) setInfo(info DeviceInfo) {
+// ChooseAs makes d choose its kernels, tiles and paths as on the device info
+// describes (H100, MI250X, ...), while still running them on its own OpenCL
+// device, until restore is called: to check another vendor's paths on PoCL
+// (tests) or list the programs they build (Programs, gpu-offline). No call may
+// run on d meanwhile.
+func (d *Device) ChooseAs(info DeviceInfo) (restore func()) {
+	orig, origProfile := d.info, d.profile
+	info.Index, info.dev = orig.Index, orig.dev
 	d.info, d.profile = info, ProfileOf(info)
+	return func() { d.info, d.profile = orig, origProfile }
 }

@@ -73,8 +73,8 @@ func FindTools(cudaDir string) (Tools, error) {
 	return t, nil
 }
 
-// Build is one program compiled for one target.
-type Build struct {
+// Compiled is one program compiled for one target.
+type Compiled struct {
 	Usages []Usage
 	// SASS is cuobjdump's disassembly (NVIDIA only).
 	SASS string
@@ -83,10 +83,10 @@ type Build struct {
 // Compile builds source with OpenCL build options for target, in dir (a
 // scratch folder), and returns what the compiler reports per kernel. Any
 // compiler error is returned with its output.
-func (t Tools) Compile(dir, source, options string, target Target) (Build, error) {
+func (t Tools) Compile(dir, source, options string, target Target) (Compiled, error) {
 	src := filepath.Join(dir, "program.cl")
 	if err := os.WriteFile(src, []byte(source), 0o644); err != nil {
-		return Build{}, err
+		return Compiled{}, err
 	}
 	opts := strings.Fields(options)
 	common := []string{"-cl-std=CL1.2", "-O3", "-Wno-everything"}
@@ -96,32 +96,32 @@ func (t Tools) Compile(dir, source, options string, target Target) (Build, error
 		args := append([]string{"-target", "nvptx64-nvidia-nvcl", "-march=sm_80", "-S", "-o", ptx,
 			"-Xclang", "-mlink-builtin-bitcode", "-Xclang", t.LibclcNVPTX}, common...)
 		if _, err := run(t.Clang, append(append(args, opts...), src)...); err != nil {
-			return Build{}, err
+			return Compiled{}, err
 		}
 		cubin := filepath.Join(dir, "program.cubin")
 		out, err := run(t.Ptxas, "-arch="+target.Name, "-v", "-o", cubin, ptx)
 		if err != nil {
-			return Build{}, err
+			return Compiled{}, err
 		}
 		usages, err := ParsePtxas(out)
 		if err != nil {
-			return Build{}, err
+			return Compiled{}, err
 		}
 		sass, err := run(t.Cuobjdump, "-sass", cubin)
 		if err != nil {
-			return Build{}, err
+			return Compiled{}, err
 		}
-		return Build{Usages: usages, SASS: sass}, nil
+		return Compiled{Usages: usages, SASS: sass}, nil
 	}
 	args := append([]string{"-target", "amdgcn-amd-amdhsa", "-mcpu=" + target.Name, "-nogpulib", "-c",
 		"-o", filepath.Join(dir, "program.o"), "-Xclang", "-mlink-builtin-bitcode", "-Xclang", t.LibclcAMDGCN,
 		"-Rpass-analysis=kernel-resource-usage"}, common...)
 	out, err := run(t.Clang, append(append(args, opts...), src)...)
 	if err != nil {
-		return Build{}, err
+		return Compiled{}, err
 	}
 	usages, err := ParseAMDRemarks(out)
-	return Build{Usages: usages}, err
+	return Compiled{Usages: usages}, err
 }
 
 // run runs a tool and returns its combined output; a failure carries it.

@@ -107,3 +107,12 @@ func TestHottestLoop(t *testing.T) {
 	_, ok = HottestLoop("        /*0000*/                   EXIT ;\n")
 	require.False(t, ok)
 }
+
+func TestFindToolsNamesWhatIsMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := FindTools(t.TempDir())
+	require.Error(t, err)
+	for _, want := range []string{"clang-15 (apt-get install clang-15)", "ptxas (in Debian's non-free", "cuobjdump"} {
+		require.Contains(t, err.Error(), want)
+	}
+}
