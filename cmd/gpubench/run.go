@@ -57,6 +57,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := checkRunFlags(fs, f); err != nil {
 		return err
 	}
+	if err := checkOutput(f.output, f.weights, f.input); err != nil {
+		return err
+	}
 	weights, err := safetensors.ReadFile(f.weights)
 	if err != nil {
 		return err
@@ -84,7 +87,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	elapsed := time.Since(start)
 	meta := map[string]string{"layer": f.layer, "device": b.Name(), "weights": f.weights, "input": f.input}
-	if err := safetensors.WriteFile(f.output, []*safetensors.Tensor{safetensors.FromFloat32("out", data, out.Shape()...)}, meta); err != nil {
+	if err := safetensors.WriteFile(f.output, []*safetensors.Tensor{safetensors.FromFloat32("out", data, out.Shape()...)}, meta, f.weights, f.input); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "run: %s on %s: out %v written to %s (%.1f ms)\n", desc, b.Name(), out.Shape(), f.output, float64(elapsed.Microseconds())/1000)

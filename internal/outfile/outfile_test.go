@@ -157,7 +157,7 @@ func TestCheckUnwritable(t *testing.T) {
 	require.Error(t, outfile.CheckFile(filepath.Join(dir, "no", "such", "dir", "out.json")))
 	requireOnly(t, dir)
 	require.NoError(t, outfile.CheckFile(filepath.Join(dir, "out.json")))
-	requireOnly(t, dir) // Check leaves nothing behind
+	requireOnly(t, dir)    // Check leaves nothing behind
 	if os.Geteuid() != 0 { // root writes anywhere
 		ro := filepath.Join(dir, "ro")
 		require.NoError(t, os.Mkdir(ro, 0o555))
