@@ -222,3 +222,67 @@ func TestNonFiniteSoftmax(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFiniteReLU: ReLU keeps NaN (fmax(v, 0) would make it 0) in the Gemm
+// epilogue and in FeedForward, as cpu and PyTorch do: a NaN in a row of A or x
+// poisons that row, a NaN in the bias its column, a NaN in FeedForward's W1
+// every output through W2.
+func TestNonFiniteReLU(t *testing.T) {
+	d := gputest.Device(t)
+	rng := rand.New(rand.NewPCG(31, 5))
+	t.Run("gemm", func(t *testing.T) {
+		const m, n, k = 21, 19, 33
+		a, b, bias := randomData(rng, m*k), randomData(rng, k*n), randomData(rng, n)
+		a[3*k+7] = nan
+		bias[5] = nan
+		out := nonFiniteAgree(t, d, n, func(t *testing.T, be backend.Backend) []float32 {
+			at, bt := mustUpload(t, be, a, m, k), mustUpload(t, be, b, k, n)
+			c := mustUpload(t, be, make([]float32, m*n), m, n)
+			opt := backend.GemmOptions{Bias: mustUpload(t, be, bias, n), Activation: backend.ReLU}
+			if err := be.Gemm(backend.MatOf(c), backend.MatOf(at), backend.MatOf(bt), opt); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, c)
+		})
+		for i := range m {
+			for j := range n {
+				if isNaN := out[i*n+j] != out[i*n+j]; isNaN != (i == 3 || j == 5) {
+					t.Fatalf("C[%d,%d] = %g", i, j, out[i*n+j])
+				}
+			}
+		}
+	})
+	const rows, dModel, dFF = 7, 24, 40
+	ffn := func(t *testing.T, x, w1 []float32) []float32 {
+		b1, w2, b2 := randomData(rng, dFF), randomData(rng, dModel*dFF), randomData(rng, dModel)
+		return nonFiniteAgree(t, d, dModel, func(t *testing.T, be backend.Backend) []float32 {
+			dst := mustUpload(t, be, make([]float32, rows*dModel), rows, dModel)
+			w := backend.FFNWeights{W1: mustUpload(t, be, w1, dFF, dModel), B1: mustUpload(t, be, b1, dFF),
+				W2: mustUpload(t, be, w2, dModel, dFF), B2: mustUpload(t, be, b2, dModel)}
+			if err := be.FeedForward(dst, mustUpload(t, be, x, rows, dModel), w, backend.FFNOptions{Activation: backend.ReLU}); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, dst)
+		})
+	}
+	t.Run("ffn-x", func(t *testing.T) {
+		x := randomData(rng, rows*dModel)
+		x[2*dModel+9] = nan
+		out := ffn(t, x, randomData(rng, dFF*dModel))
+		for r := range rows {
+			if nans, _ := rowClass(out, r, dModel); nans != map[bool]int{true: dModel, false: 0}[r == 2] {
+				t.Errorf("row %d has %d NaN", r, nans)
+			}
+		}
+	})
+	t.Run("ffn-w1", func(t *testing.T) {
+		w1 := randomData(rng, dFF*dModel)
+		w1[11*dModel+3] = nan // linear1.weight: hidden unit 11 is NaN for every row
+		out := ffn(t, randomData(rng, rows*dModel), w1)
+		for r := range rows {
+			if nans, _ := rowClass(out, r, dModel); nans != dModel {
+				t.Errorf("row %d has %d NaN, want all %d", r, nans, dModel)
+			}
+		}
+	})
+}

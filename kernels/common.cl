@@ -7,12 +7,13 @@
 #define ACT_RELU 1
 #define ACT_GELU 2
 
-// activate applies act. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
+// activate applies act. ReLU keeps NaN (fmax alone would turn it into 0), as
+// PyTorch's and cpuref's do. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
 // with erfc(-z) = 1 + erf(z), which keeps its accuracy in the negative tail
 // where 1 + erf cancels.
 inline float activate(float v, int act) {
 	if (act == ACT_RELU) {
-		return fmax(v, 0.0f);
+		return isnan(v) ? v : fmax(v, 0.0f);
 	}
 	if (act == ACT_GELU) {
 		return 0.5f * v * erfc(-v * M_SQRT1_2_F);
