@@ -286,3 +286,40 @@ func TestNonFiniteReLU(t *testing.T) {
 		}
 	})
 }
+
+// TestNonFiniteAdditiveMask: an additive mask is added to the score, as in
+// PyTorch and cpuref, so a NaN or +Inf score under an additive -inf makes its
+// row NaN (the OpenCL kernels used to replace it with -inf); a boolean mask
+// replaces the score, so the same NaN under it does not leak.
+func TestNonFiniteAdditiveMask(t *testing.T) {
+	d := gputest.Device(t)
+	const sq, sk = 5, 9
+	rng := rand.New(rand.NewPCG(31, 6))
+	scores := randomData(rng, sq*sk)
+	scores[1*sk+4] = nan
+	scores[3*sk+2] = pInf
+	mask := make([]float32, sq*sk)
+	mask[1*sk+4], mask[3*sk+2] = nInf, nInf
+	for _, kind := range []backend.MaskKind{backend.MaskAdditive, backend.MaskBool} {
+		m := mask
+		if kind == backend.MaskBool {
+			m = make([]float32, sq*sk)
+			m[1*sk+4], m[3*sk+2] = 1, 1
+		}
+		out := nonFiniteAgree(t, d, sk, func(t *testing.T, be backend.Backend) []float32 {
+			st := mustUpload(t, be, scores, 1, 1, sq, sk)
+			dst := mustUpload(t, be, make([]float32, sq*sk), 1, 1, sq, sk)
+			opt := backend.AttentionOptions{Mask: mustUpload(t, be, m, sq, sk), MaskKind: kind}
+			if err := be.Softmax(dst, st, opt); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, dst)
+		})
+		for r := range sq {
+			nans, _ := rowClass(out, r, sk)
+			if poisoned := kind == backend.MaskAdditive && (r == 1 || r == 3); poisoned != (nans == sk) || !poisoned && nans != 0 {
+				t.Errorf("mask kind %v: row %d has %d NaN", kind, r, nans)
+			}
+		}
+	}
+}

@@ -30,8 +30,9 @@ inline float activate(float v, int act) {
 // mask_score is score x of key j for query i of batch b after every mask:
 // -INFINITY where the causal mask (j > i + causalOffset), key padding
 // (pad[b*sk + j] != 0) or a boolean mask hides the key, replacing x so that a
-// NaN or huge score there cannot leak; x + the additive mask otherwise, where
-// an additive -inf replaces x too. mask holds entry (i, j) at maskBase + i*sk + j.
+// NaN or huge score there cannot leak; x + the additive mask otherwise, added
+// as PyTorch and cpuref add it (a NaN or +Inf score plus -inf is NaN, which
+// poisons the row). mask holds entry (i, j) at maskBase + i*sk + j.
 // The caller keeps i and j inside the score matrix.
 inline float mask_score(float x, int i, int j, int b, int sk, int causal, int causalOffset,
                         __global const float *pad, int hasPad, __global const float *mask,
@@ -46,7 +47,7 @@ inline float mask_score(float x, int i, int j, int b, int sk, int causal, int ca
 	if (maskKind == MASK_BOOL) {
 		return mv != 0.0f ? -INFINITY : x;
 	}
-	return mv == -INFINITY ? -INFINITY : x + mv;
+	return x + mv;
 }
 
 // nan_max is max that propagates NaN, so a NaN score poisons its row as in the
