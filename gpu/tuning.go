@@ -106,7 +106,7 @@ func (t Tuning) Validate(info DeviceInfo) error {
 // maxTileSize bounds every size of a tiling before any arithmetic on it: far
 // above what a work-group or local memory holds, and low enough that the
 // products of the checks below cannot overflow (a cache file is user input).
-const maxTileSize = 1 << 16
+const maxTileSize = 1 << 24
 
 // tileSizesInRange checks that each named size is in [0, maxTileSize].
 func tileSizesInRange(what fmt.Stringer, sizes ...int) error {
