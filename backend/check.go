@@ -404,6 +404,18 @@ func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
 	return d, nil
 }
 
+// EpsFloat32 converts a LayerNorm eps given in float64 (a flag, a file's
+// metadata) to the float32 the operations take, refusing with ErrArgument
+// one that is not positive and finite in float32: 1e-50 would round to 0,
+// which LayerNormOptions and model.LayerConfig read as "the default".
+func EpsFloat32(eps float64) (float32, error) {
+	e := float32(eps)
+	if !(e > 0) || math.IsInf(float64(e), 0) {
+		return 0, ArgumentErrorf("LayerNorm", "eps %g is not a positive float32 (it rounds to %g)", eps, e)
+	}
+	return e, nil
+}
+
 // FFNDims are the sizes of a FeedForward call: Rows rows of DModel, hidden width DFF.
 type FFNDims struct{ Rows, DModel, DFF int }
 

@@ -33,3 +33,16 @@ func TestCheckShape(t *testing.T) {
 		}
 	}
 }
+
+func TestEpsFloat32(t *testing.T) {
+	for _, eps := range []float64{1e-5, 1e-12, 1e-45, 1} {
+		if e, err := EpsFloat32(eps); err != nil || e != float32(eps) {
+			t.Errorf("EpsFloat32(%g) = %g, %v", eps, e, err)
+		}
+	}
+	for _, eps := range []float64{0, -1e-5, 1e-46, 1e-50, math.NaN(), math.Inf(1), 1e39} {
+		if _, err := EpsFloat32(eps); !errors.Is(err, ErrArgument) {
+			t.Errorf("EpsFloat32(%g): got %v, want ErrArgument", eps, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,8 +119,8 @@ func checkRunFlags(fs *flag.FlagSet, f runFlags) error {
 	if f.layers < 0 {
 		return usageErrorf(fs, "--layers %d: want > 0", f.layers)
 	}
-	if !(f.eps > 0) || f.eps > 1 {
-		return usageErrorf(fs, "--eps %g: want a small number > 0", f.eps)
+	if _, err := backend.EpsFloat32(f.eps); err != nil || f.eps > 1 {
+		return usageErrorf(fs, "--eps %g: want a small number > 0 that float32 holds (>= %g)", f.eps, math.SmallestNonzeroFloat32)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -185,7 +186,7 @@ func layerConfig(f runFlags, wf *safetensors.File, prefix string, act backend.Ac
 		return model.LayerConfig{}, err
 	}
 	return model.LayerConfig{DModel: dModel, Heads: f.heads, DFF: dFF, Activation: act,
-		NormFirst: f.normFirst, Eps: float32(f.eps)}, nil
+		NormFirst: f.normFirst, Eps: float32(f.eps)}, nil // checked by checkRunFlags
 }
 
 // weightDim is dimension dim of the 2-D weight called name.
