@@ -8,6 +8,7 @@ import (
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref"
 	"github.com/clattn/clattn/gpu/gputest"
+	"github.com/clattn/clattn/internal/oracle"
 	"github.com/clattn/clattn/internal/stress"
 )
 
@@ -320,6 +321,31 @@ func TestNonFiniteAdditiveMask(t *testing.T) {
 			if poisoned := kind == backend.MaskAdditive && (r == 1 || r == 3); poisoned != (nans == sk) || !poisoned && nans != 0 {
 				t.Errorf("mask kind %v: row %d has %d NaN", kind, r, nans)
 			}
+		}
+	}
+}
+
+// TestGELUNegativeTail checks the GELU epilogue where 1 + erf(x/sqrt 2)
+// cancels (x from -3 to -12): each value within 1e-5 of itself, relative, of
+// the float64 GELU, as erfc(-z) gives and 1 + erf does not (it is 10% off at
+// -4.5 and 0 or garbage beyond -5.5).
+func TestGELUNegativeTail(t *testing.T) {
+	d := gputest.Device(t)
+	var xs []float32
+	for x := float32(-3); x >= -12; x -= 0.25 {
+		xs = append(xs, x)
+	}
+	n := len(xs)
+	a := mustUpload(t, d, []float32{1}, 1, 1)
+	b := mustUpload(t, d, xs, 1, n)
+	c := mustUpload(t, d, make([]float32, n), 1, n)
+	if err := d.Gemm(backend.MatOf(c), backend.MatOf(a), backend.MatOf(b), backend.GemmOptions{Activation: backend.GELU}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range mustDownload(t, d, c) {
+		want := oracle.Activate64(backend.GELU, float64(xs[i]))
+		if math.Abs(float64(g)-want) > 1e-5*math.Abs(want)+1e-45 {
+			t.Errorf("GELU(%g) = %g, want %g (relative error %.2g)", xs[i], g, want, math.Abs(float64(g)-want)/math.Abs(want))
 		}
 	}
 }
