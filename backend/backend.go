@@ -146,11 +146,14 @@ var (
 	ErrTooLarge = errors.New("tensor too large")
 )
 
-// CheckShape verifies that every dimension of shape is >= 0 and that it has at
-// most limit elements, and returns the element count (computed without
-// overflow). Errors wrap ErrShape or ErrTooLarge and name op and the shape.
+// CheckShape verifies that every dimension of shape is >= 0 and that the
+// product of its non-zero dimensions is at most limit (so that every stride
+// fits too), and returns the element count (computed without overflow). The
+// dimensions are judged alike whatever their order: [2^40, 0, 64] and
+// [0, 2^40, 64] are both too large. Errors wrap ErrShape or ErrTooLarge and
+// name op and the shape.
 func CheckShape(op string, shape []int, limit int) (int, error) {
-	n := 1
+	n, empty := 1, false
 	for _, d := range shape {
 		if d < 0 {
 			return 0, ShapeErrorf(op, "negative dimension in %v", Shape(shape))
@@ -158,14 +161,24 @@ func CheckShape(op string, shape []int, limit int) (int, error) {
 	}
 	for _, d := range shape {
 		if d == 0 {
-			return 0, nil
+			empty = true
+			continue
 		}
 		if n > limit/d {
 			return 0, fmt.Errorf("%s: %w: %v has more than %d elements", op, ErrTooLarge, Shape(shape), limit)
 		}
 		n *= d
 	}
+	if empty {
+		return 0, nil
+	}
 	return n, nil
+}
+
+// NoTensorError is the error of an operation given a nil tensor where one is
+// required: it wraps ErrArgument.
+func NoTensorError(op, name string) error {
+	return ArgumentErrorf(op, "%s has no tensor", name)
 }
 
 // ShapeErrorf returns an error wrapping ErrShape, prefixed by the operation's name.

@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // Shape checks shared by every backend, so that a bad call fails the same way,
@@ -10,10 +11,42 @@ import (
 
 func present(t Tensor) bool { return t != nil }
 
+// sameTensor reports whether a and b are the same tensor (both present).
+// Tensors of a type that cannot be compared are never the same.
+func sameTensor(a, b Tensor) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
+}
+
+// operand is a named tensor argument of an operation.
+type operand struct {
+	name string
+	t    Tensor
+}
+
+// refuseAliases fails where the output tensor out is the tensor of one of the
+// inputs. The operations that call it (Gemm's A and B, Attention, Scores,
+// AttendValues, the weights of LayerNorm and FeedForward) read inputs while
+// other work-items of the device write the output, so an aliased call would
+// give an answer that depends on scheduling; they refuse it on every backend
+// alike (see "Aliasing" in package backend's doc).
+func refuseAliases(op, outName string, out Tensor, inputs ...operand) error {
+	for _, in := range inputs {
+		if sameTensor(out, in.t) {
+			return ArgumentErrorf(op, "%s and %s are the same %v tensor: %s cannot write an input (give another output tensor)",
+				outName, in.name, out.Shape(), op)
+		}
+	}
+	return nil
+}
+
 // CheckMat verifies that every element of m lies inside its tensor.
 func CheckMat(op, name string, m Mat) error {
 	if !present(m.T) {
-		return ShapeErrorf(op, "%s has no tensor", name)
+		return NoTensorError(op, name)
 	}
 	if m.Batch < 0 || m.Rows < 0 || m.Cols < 0 || m.Offset < 0 || m.BatchStride < 0 || m.RowStride < 0 {
 		return ShapeErrorf(op, "%s view has a negative size, offset or stride: %+v", name, describeMat(m))
@@ -111,7 +144,21 @@ func CheckGemm(dst, a, b Mat, opt GemmOptions) (GemmDims, error) {
 	if err := checkActivation(op, opt.Activation); err != nil {
 		return GemmDims{}, err
 	}
+	if err := refuseAliases(op, "dst", dst.T, operand{"a", a.T}, operand{"b", b.T}, operand{"bias", opt.Bias}); err != nil {
+		return GemmDims{}, err
+	}
+	if r := opt.Residual; r != nil && sameTensor(r.T, dst.T) && !sameView(*r, dst) {
+		return GemmDims{}, ArgumentErrorf(op, "residual %s and dst %s are different views of one tensor: the residual may be dst itself or another tensor",
+			describeMat(*r), describeMat(dst))
+	}
 	return GemmDims{Batch: dst.Batch, M: m, N: n, K: k}, nil
+}
+
+// sameView reports whether a and b view the same elements in the same order
+// (their tensors aside).
+func sameView(a, b Mat) bool {
+	return a.Batch == b.Batch && a.Rows == b.Rows && a.Cols == b.Cols && a.Offset == b.Offset &&
+		(a.Batch <= 1 || a.BatchStride == b.BatchStride) && (a.Rows <= 1 || a.RowStride == b.RowStride)
 }
 
 // BatchIndex maps a batch index of dst onto a view that may be broadcast (batch 1).
@@ -132,7 +179,7 @@ func checkActivation(op string, a Activation) error {
 // CheckHeads verifies that every element of h lies inside its tensor.
 func CheckHeads(op, name string, h Heads) error {
 	if !present(h.T) {
-		return ShapeErrorf(op, "%s has no tensor", name)
+		return NoTensorError(op, name)
 	}
 	if h.Batch < 0 || h.Heads < 0 || h.Seq < 0 || h.Dim < 0 || h.Offset < 0 ||
 		h.BatchStride < 0 || h.HeadStride < 0 || h.SeqStride < 0 {
@@ -215,6 +262,10 @@ func CheckAttention(out, q, k, v Heads, opt AttentionOptions) (AttentionDims, er
 		return AttentionDims{}, ShapeErrorf(op, "q %s, k %s, v %s, out %s do not fit (want q [B H Sq D], k [B H Sk D], v [B H Sk Dv], out [B H Sq Dv])",
 			q.Dims(), k.Dims(), v.Dims(), out.Dims())
 	}
+	if err := refuseAliases(op, "out", out.T, operand{"q", q.T}, operand{"k", k.T}, operand{"v", v.T},
+		operand{"mask", opt.Mask}, operand{"key padding mask", opt.KeyPadding}); err != nil {
+		return AttentionDims{}, err
+	}
 	d := AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim, DimV: v.Dim}
 	return d, checkMasks(op, &d, opt)
 }
@@ -234,12 +285,15 @@ func CheckScores(dst Tensor, q, k Heads) (AttentionDims, error) {
 	if err := checkScoresTensor(op, "dst", dst, q.Batch, q.Heads, q.Seq, k.Seq); err != nil {
 		return AttentionDims{}, err
 	}
+	if err := refuseAliases(op, "dst", dst, operand{"q", q.T}, operand{"k", k.T}); err != nil {
+		return AttentionDims{}, err
+	}
 	return AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim}, nil
 }
 
 func checkScoresTensor(op, name string, t Tensor, b, h, sq, sk int) error {
 	if !present(t) {
-		return ShapeErrorf(op, "%s has no tensor", name)
+		return NoTensorError(op, name)
 	}
 	if s := t.Shape(); !s.Equal(Shape{b, h, sq, sk}) {
 		return ShapeErrorf(op, "%s is %v, want [%d %d %d %d]", name, s, b, h, sq, sk)
@@ -251,13 +305,16 @@ func checkScoresTensor(op, name string, t Tensor, b, h, sq, sk int) error {
 func CheckSoftmax(dst, scores Tensor, opt AttentionOptions) (AttentionDims, error) {
 	const op = "Softmax"
 	if !present(scores) {
-		return AttentionDims{}, ShapeErrorf(op, "scores has no tensor")
+		return AttentionDims{}, NoTensorError(op, "scores")
 	}
 	s := scores.Shape()
 	if len(s) != 4 {
 		return AttentionDims{}, ShapeErrorf(op, "scores is %v, want [batch heads seq_q seq_k]", s)
 	}
 	if err := checkScoresTensor(op, "dst", dst, s[0], s[1], s[2], s[3]); err != nil {
+		return AttentionDims{}, err
+	}
+	if err := refuseAliases(op, "dst", dst, operand{"mask", opt.Mask}, operand{"key padding mask", opt.KeyPadding}); err != nil {
 		return AttentionDims{}, err
 	}
 	d := AttentionDims{Batch: s[0], Heads: s[1], SeqQ: s[2], SeqK: s[3]}
@@ -279,6 +336,9 @@ func CheckAttendValues(out Heads, weights Tensor, v Heads) (AttentionDims, error
 	if err := checkScoresTensor(op, "weights", weights, v.Batch, v.Heads, out.Seq, v.Seq); err != nil {
 		return AttentionDims{}, err
 	}
+	if err := refuseAliases(op, "out", out.T, operand{"weights", weights}, operand{"v", v.T}); err != nil {
+		return AttentionDims{}, err
+	}
 	return AttentionDims{Batch: v.Batch, Heads: v.Heads, SeqQ: out.Seq, SeqK: v.Seq, DimV: v.Dim}, nil
 }
 
@@ -295,7 +355,7 @@ func rowsOf(s Shape) RowDims {
 
 func sameShape(op, name string, t Tensor, want Shape) error {
 	if !present(t) {
-		return ShapeErrorf(op, "%s has no tensor", name)
+		return NoTensorError(op, name)
 	}
 	if s := t.Shape(); !s.Equal(want) {
 		return ShapeErrorf(op, "%s is %v, want %v", name, s, want)
@@ -314,7 +374,7 @@ func optionalShape(op, name string, t Tensor, want Shape) error {
 func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
 	const op = "LayerNorm"
 	if !present(x) {
-		return RowDims{}, ShapeErrorf(op, "x has no tensor")
+		return RowDims{}, NoTensorError(op, "x")
 	}
 	s := x.Shape()
 	if len(s) == 0 {
@@ -338,7 +398,22 @@ func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
 	if opt.Eps < 0 || opt.Eps != opt.Eps {
 		return RowDims{}, ArgumentErrorf(op, "eps = %g, want > 0", opt.Eps)
 	}
+	if err := refuseAliases(op, "dst", dst, operand{"gamma", opt.Gamma}, operand{"beta", opt.Beta}); err != nil {
+		return RowDims{}, err
+	}
 	return d, nil
+}
+
+// EpsFloat32 converts a LayerNorm eps given in float64 (a flag, a file's
+// metadata) to the float32 the operations take, refusing with ErrArgument
+// one that is not positive and finite in float32: 1e-50 would round to 0,
+// which LayerNormOptions and model.LayerConfig read as "the default".
+func EpsFloat32(eps float64) (float32, error) {
+	e := float32(eps)
+	if !(e > 0) || math.IsInf(float64(e), 0) {
+		return 0, ArgumentErrorf("LayerNorm", "eps %g is not a positive float32 (it rounds to %g)", eps, e)
+	}
+	return e, nil
 }
 
 // FFNDims are the sizes of a FeedForward call: Rows rows of DModel, hidden width DFF.
@@ -348,7 +423,7 @@ type FFNDims struct{ Rows, DModel, DFF int }
 func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, error) {
 	const op = "FeedForward"
 	if !present(x) {
-		return FFNDims{}, ShapeErrorf(op, "x has no tensor")
+		return FFNDims{}, NoTensorError(op, "x")
 	}
 	s := x.Shape()
 	if len(s) == 0 {
@@ -359,7 +434,7 @@ func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, err
 	}
 	r := rowsOf(s)
 	if !present(w.W1) || !present(w.W2) {
-		return FFNDims{}, ShapeErrorf(op, "W1 and W2 are required")
+		return FFNDims{}, ArgumentErrorf(op, "W1 and W2 are required")
 	}
 	w1 := w.W1.Shape()
 	if len(w1) != 2 || w1[1] != r.Cols {
@@ -381,6 +456,9 @@ func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, err
 	if err := checkActivation(op, opt.Activation); err != nil {
 		return FFNDims{}, err
 	}
+	if err := refuseAliases(op, "dst", dst, operand{"W1", w.W1}, operand{"B1", w.B1}, operand{"W2", w.W2}, operand{"B2", w.B2}); err != nil {
+		return FFNDims{}, err
+	}
 	return FFNDims{Rows: r.Rows, DModel: r.Cols, DFF: dff}, nil
 }
 
@@ -392,7 +470,7 @@ type PositionalDims struct{ Batch, Seq, D int }
 func CheckPositional(dst, x Tensor, opt PositionalOptions) (PositionalDims, error) {
 	const op = "PositionalEncoding"
 	if !present(dst) {
-		return PositionalDims{}, ShapeErrorf(op, "dst has no tensor")
+		return PositionalDims{}, NoTensorError(op, "dst")
 	}
 	s := dst.Shape()
 	if len(s) < 2 {

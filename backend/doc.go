@@ -14,9 +14,24 @@
 // +Inf score makes its softmax row NaN (as does a row whose every visible score
 // is NaN), a NaN or Inf value reaches the outputs of the queries that see it,
 // and a NaN or Inf in a LayerNorm row makes the whole row NaN. Masked positions
-// never leak: a boolean, causal or key-padding mask replaces the score, values
+// never leak: a boolean, causal or key-padding mask replaces the score (an
+// additive mask is added, so a NaN or +Inf score under an additive -Inf is NaN,
+// as in PyTorch), values
 // whose weight is exactly zero are skipped, and Gemm with Beta 0 does not read
 // dst. A row whose every key is masked gives zeros. NaN and Inf land at the same
 // places, with the same signs, on every backend (tested against the pure-Go
 // backend on OpenCL devices).
+//
+// # Aliasing
+//
+// An output may be the same tensor as an input only where every element is
+// read before the element at its place is written, on every backend: Softmax
+// in place (dst = scores), LayerNorm with dst = x or dst = the residual,
+// FeedForward with dst = x or dst = the residual, PositionalEncoding with
+// dst = x, and Gemm with the residual the very view dst. Elsewhere (Gemm's dst
+// sharing A's, B's or the bias's tensor, Attention's out sharing q's, k's, v's
+// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward)
+// a device's work-items would read what others already wrote, so every backend
+// refuses the call with ErrArgument, even where the views do not overlap.
+// A nil tensor where one is required is ErrArgument too.
 package backend

@@ -17,6 +17,9 @@ type Mat struct {
 // MatOf views t as a batch of matrices: its last two dimensions are rows and
 // columns, the leading ones are flattened into the batch; a 1-D tensor is one row.
 func MatOf(t Tensor) Mat {
+	if t == nil {
+		return Mat{} // the op's check reports the missing tensor
+	}
 	s := t.Shape()
 	rows, cols := 1, 1
 	switch len(s) {
@@ -36,6 +39,9 @@ func MatOf(t Tensor) Mat {
 // RowsOf views t [..., cols] as one matrix of all its rows (the leading dimensions
 // flattened), the usual input of a Linear layer.
 func RowsOf(t Tensor) Mat {
+	if t == nil {
+		return Mat{} // the op's check reports the missing tensor
+	}
 	s := t.Shape()
 	cols := 1
 	if len(s) > 0 {
@@ -61,6 +67,9 @@ type Heads struct {
 
 // HeadsOf views a contiguous [B, H, S, D] tensor.
 func HeadsOf(t Tensor) (Heads, error) {
+	if t == nil {
+		return Heads{}, NoTensorError("HeadsOf", "t")
+	}
 	s := t.Shape()
 	if len(s) != 4 {
 		return Heads{}, ShapeErrorf("HeadsOf", "want a [batch heads seq dim] tensor, got %v", s)
@@ -75,6 +84,9 @@ func HeadsOf(t Tensor) (Heads, error) {
 // in_proj output (width 3E, offsets 0, E, 2E) and the concatenated heads of an
 // attention output (width E, offset 0) are addressed without copies.
 func PackedHeads(t Tensor, heads, dim, colOffset int) (Heads, error) {
+	if t == nil {
+		return Heads{}, NoTensorError("PackedHeads", "t")
+	}
 	s := t.Shape()
 	if len(s) != 3 {
 		return Heads{}, ShapeErrorf("PackedHeads", "want a [batch seq width] tensor, got %v", s)

@@ -3,21 +3,41 @@ package bench
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/clattn/clattn/internal/outfile"
 )
+
+// PlotFormat is the picture format of a plot path by its extension: png, svg
+// or pdf. Check it before the work whose results are to be drawn.
+func PlotFormat(path string) (string, error) {
+	switch f := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), ".")); f {
+	case "png", "svg", "pdf":
+		return f, nil
+	}
+	return "", fmt.Errorf("plot %s: want a .png, .svg or .pdf file", path)
+}
 
 // Plot draws GFLOP/s against sequence length into path (.png, .svg or .pdf by
 // its extension), for one report or several devices' reports together: a series
 // keeps its colour and marker across devices, and each device has its own line
-// style, so the legend names each series and each device once.
+// style, so the legend names each series and each device once. The file is
+// written through a temporary file renamed into place (package internal/outfile).
 func Plot(path string, reports ...Report) error {
+	format, err := PlotFormat(path)
+	if err != nil {
+		return err
+	}
 	p := plot.New()
 	p.Title.Text = "clattn throughput"
 	p.X.Label.Text = "sequence length"
@@ -91,7 +111,15 @@ func Plot(path string, reports ...Report) error {
 			p.Legend.Add(r.Device, &plotter.Line{LineStyle: style})
 		}
 	}
-	if err := p.Save(9*vg.Inch, 6*vg.Inch, path); err != nil {
+	picture, err := p.WriterTo(9*vg.Inch, 6*vg.Inch, format)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	err = outfile.WriteFile(path, func(w io.Writer) error {
+		_, err := picture.WriteTo(w)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil

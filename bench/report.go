@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 )
@@ -51,6 +52,33 @@ func WriteJSON(w io.Writer, r Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// ReadReport reads what WriteJSON wrote, refusing by content what is not a
+// bench report: unknown fields (a verify or golden report), no device, no
+// results, a result whose case is invalid (a shape with a size <= 0) or whose
+// times or rates are negative or not finite.
+func ReadReport(r io.Reader) (Report, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var rep Report
+	if err := dec.Decode(&rep); err != nil {
+		return Report{}, err
+	}
+	if rep.Device == "" || len(rep.Results) == 0 {
+		return Report{}, fmt.Errorf("no device or no results")
+	}
+	for i, x := range rep.Results {
+		if err := (Case{Op: x.Op, Shape: x.Shape}).Validate(); err != nil {
+			return Report{}, fmt.Errorf("result %d: %w", i, err)
+		}
+		for _, v := range []float64{x.MedianMs, x.MinMs, x.MaxMs, x.DeviceMs, x.GFLOPs, x.GBps, x.PeakPct, x.FLOPs, x.Bytes} {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				return Report{}, fmt.Errorf("result %d (%s): a time or rate of %g", i, x.Op, v)
+			}
+		}
+	}
+	return rep, nil
 }
 
 // WriteCSV writes one row per result with a header row.

@@ -108,7 +108,7 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) error {
 		return err
 	}
 	if t == nil {
-		return backend.ShapeErrorf(op, "t has no tensor")
+		return backend.NoTensorError(op, "t")
 	}
 	src, err := b.data(op, "t", t)
 	if err != nil {
@@ -158,7 +158,7 @@ func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	c, ok := t.(*Tensor)
 	if !ok || c == nil {
 		if ok {
-			return nil, backend.ShapeErrorf(op, "%s has no tensor", name)
+			return nil, backend.NoTensorError(op, name)
 		}
 		return nil, fmt.Errorf("%s: %s: %w (%T)", op, name, backend.ErrForeignTensor, t)
 	}

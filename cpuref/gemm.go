@@ -10,7 +10,8 @@ import (
 const batchParallelMACs = 1 << 22
 
 // Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
-// every matrix of the batch (see backend.GemmOptions), dst may alias any input.
+// every matrix of the batch (see backend.GemmOptions); dst may be the residual,
+// not A, B or the bias (package backend, "Aliasing").
 // A batch of small products runs one product per core; larger ones use every
 // core on each product in turn.
 func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {

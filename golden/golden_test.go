@@ -126,6 +126,9 @@ func TestFailures(t *testing.T) {
 	defer be.Close()
 	wrongOut := sdpaCase(nil)
 	wrongOut[4] = safetensors.FromFloat64("out_f64", []float64{2, 3, 2, 3.1}, 1, 1, 2, 2)
+	// PyTorch's float32 out 1e-3 off out_f64: it would widen the limit 700x; a bad file fails.
+	badBaseline := sdpaCase(nil)
+	badBaseline[3] = safetensors.FromFloat32("out", []float32{2.001, 3.001, 2.001, 3.001}, 1, 1, 2, 2)
 	for _, c := range []struct {
 		name    string
 		meta    map[string]string
@@ -142,6 +145,7 @@ func TestFailures(t *testing.T) {
 		{"float key padding", map[string]string{"kind": "sdpa"},
 			sdpaCase(nil, safetensors.FromFloat32("key_padding_mask", []float32{0, 0}, 1, 2)), "only boolean (U8) key padding"},
 		{"wrong answer", map[string]string{"kind": "sdpa"}, wrongOut, "over="},
+		{"bad float32 baseline", map[string]string{"kind": "sdpa"}, badBaseline, "PyTorch's float32 out is itself off out_f64"},
 		{"mha without heads", map[string]string{"kind": "mha"}, []*safetensors.Tensor{
 			safetensors.FromFloat32("q", make([]float32, 4), 1, 2, 2),
 			safetensors.FromFloat32("kv", make([]float32, 4), 1, 2, 2),

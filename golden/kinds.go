@@ -247,7 +247,9 @@ func (r *runner) layerConfig(dModel int, prefix string) (model.LayerConfig, erro
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Eps = float32(eps)
+	if cfg.Eps, err = backend.EpsFloat32(eps); err != nil {
+		return cfg, err
+	}
 	l1 := r.f.Tensor(prefix + "linear1.weight")
 	if l1 == nil || len(l1.Shape) != 2 {
 		return cfg, fmt.Errorf("cannot tell d_ff: no 2-D %slinear1.weight", prefix)

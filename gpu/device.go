@@ -129,6 +129,9 @@ type Device struct {
 	lastKernel atomic.Pointer[string] // "kernel (file) of Op", for late errors
 
 	tuning atomic.Pointer[Tuning] // SetTuning's override; nil = shipped defaults
+	// tuningCacheErr is why Open did not apply the tuning cache; set before
+	// the device is returned, read-only after.
+	tuningCacheErr error
 }
 
 // OpenDevice opens the device info describes (an entry of Devices).

@@ -8,6 +8,7 @@ import (
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref"
 	"github.com/clattn/clattn/gpu/gputest"
+	"github.com/clattn/clattn/internal/oracle"
 	"github.com/clattn/clattn/internal/stress"
 )
 
@@ -219,6 +220,132 @@ func TestNonFiniteSoftmax(t *testing.T) {
 			if got != want {
 				t.Fatalf("row %d column %d = %g, want %s", r, j, x, want)
 			}
+		}
+	}
+}
+
+// TestNonFiniteReLU: ReLU keeps NaN (fmax(v, 0) would make it 0) in the Gemm
+// epilogue and in FeedForward, as cpu and PyTorch do: a NaN in a row of A or x
+// poisons that row, a NaN in the bias its column, a NaN in FeedForward's W1
+// every output through W2.
+func TestNonFiniteReLU(t *testing.T) {
+	d := gputest.Device(t)
+	rng := rand.New(rand.NewPCG(31, 5))
+	t.Run("gemm", func(t *testing.T) {
+		const m, n, k = 21, 19, 33
+		a, b, bias := randomData(rng, m*k), randomData(rng, k*n), randomData(rng, n)
+		a[3*k+7] = nan
+		bias[5] = nan
+		out := nonFiniteAgree(t, d, n, func(t *testing.T, be backend.Backend) []float32 {
+			at, bt := mustUpload(t, be, a, m, k), mustUpload(t, be, b, k, n)
+			c := mustUpload(t, be, make([]float32, m*n), m, n)
+			opt := backend.GemmOptions{Bias: mustUpload(t, be, bias, n), Activation: backend.ReLU}
+			if err := be.Gemm(backend.MatOf(c), backend.MatOf(at), backend.MatOf(bt), opt); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, c)
+		})
+		for i := range m {
+			for j := range n {
+				if isNaN := out[i*n+j] != out[i*n+j]; isNaN != (i == 3 || j == 5) {
+					t.Fatalf("C[%d,%d] = %g", i, j, out[i*n+j])
+				}
+			}
+		}
+	})
+	const rows, dModel, dFF = 7, 24, 40
+	ffn := func(t *testing.T, x, w1 []float32) []float32 {
+		b1, w2, b2 := randomData(rng, dFF), randomData(rng, dModel*dFF), randomData(rng, dModel)
+		return nonFiniteAgree(t, d, dModel, func(t *testing.T, be backend.Backend) []float32 {
+			dst := mustUpload(t, be, make([]float32, rows*dModel), rows, dModel)
+			w := backend.FFNWeights{W1: mustUpload(t, be, w1, dFF, dModel), B1: mustUpload(t, be, b1, dFF),
+				W2: mustUpload(t, be, w2, dModel, dFF), B2: mustUpload(t, be, b2, dModel)}
+			if err := be.FeedForward(dst, mustUpload(t, be, x, rows, dModel), w, backend.FFNOptions{Activation: backend.ReLU}); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, dst)
+		})
+	}
+	t.Run("ffn-x", func(t *testing.T) {
+		x := randomData(rng, rows*dModel)
+		x[2*dModel+9] = nan
+		out := ffn(t, x, randomData(rng, dFF*dModel))
+		for r := range rows {
+			if nans, _ := rowClass(out, r, dModel); nans != map[bool]int{true: dModel, false: 0}[r == 2] {
+				t.Errorf("row %d has %d NaN", r, nans)
+			}
+		}
+	})
+	t.Run("ffn-w1", func(t *testing.T) {
+		w1 := randomData(rng, dFF*dModel)
+		w1[11*dModel+3] = nan // linear1.weight: hidden unit 11 is NaN for every row
+		out := ffn(t, randomData(rng, rows*dModel), w1)
+		for r := range rows {
+			if nans, _ := rowClass(out, r, dModel); nans != dModel {
+				t.Errorf("row %d has %d NaN, want all %d", r, nans, dModel)
+			}
+		}
+	})
+}
+
+// TestNonFiniteAdditiveMask: an additive mask is added to the score, as in
+// PyTorch and cpuref, so a NaN or +Inf score under an additive -inf makes its
+// row NaN (the OpenCL kernels used to replace it with -inf); a boolean mask
+// replaces the score, so the same NaN under it does not leak.
+func TestNonFiniteAdditiveMask(t *testing.T) {
+	d := gputest.Device(t)
+	const sq, sk = 5, 9
+	rng := rand.New(rand.NewPCG(31, 6))
+	scores := randomData(rng, sq*sk)
+	scores[1*sk+4] = nan
+	scores[3*sk+2] = pInf
+	mask := make([]float32, sq*sk)
+	mask[1*sk+4], mask[3*sk+2] = nInf, nInf
+	for _, kind := range []backend.MaskKind{backend.MaskAdditive, backend.MaskBool} {
+		m := mask
+		if kind == backend.MaskBool {
+			m = make([]float32, sq*sk)
+			m[1*sk+4], m[3*sk+2] = 1, 1
+		}
+		out := nonFiniteAgree(t, d, sk, func(t *testing.T, be backend.Backend) []float32 {
+			st := mustUpload(t, be, scores, 1, 1, sq, sk)
+			dst := mustUpload(t, be, make([]float32, sq*sk), 1, 1, sq, sk)
+			opt := backend.AttentionOptions{Mask: mustUpload(t, be, m, sq, sk), MaskKind: kind}
+			if err := be.Softmax(dst, st, opt); err != nil {
+				t.Fatal(err)
+			}
+			return mustDownload(t, be, dst)
+		})
+		for r := range sq {
+			nans, _ := rowClass(out, r, sk)
+			if poisoned := kind == backend.MaskAdditive && (r == 1 || r == 3); poisoned != (nans == sk) || !poisoned && nans != 0 {
+				t.Errorf("mask kind %v: row %d has %d NaN", kind, r, nans)
+			}
+		}
+	}
+}
+
+// TestGELUNegativeTail checks the GELU epilogue where 1 + erf(x/sqrt 2)
+// cancels (x from -3 to -12): each value within 1e-5 of itself, relative, of
+// the float64 GELU, as erfc(-z) gives and 1 + erf does not (it is 10% off at
+// -4.5 and 0 or garbage beyond -5.5).
+func TestGELUNegativeTail(t *testing.T) {
+	d := gputest.Device(t)
+	var xs []float32
+	for x := float32(-3); x >= -12; x -= 0.25 {
+		xs = append(xs, x)
+	}
+	n := len(xs)
+	a := mustUpload(t, d, []float32{1}, 1, 1)
+	b := mustUpload(t, d, xs, 1, n)
+	c := mustUpload(t, d, make([]float32, n), 1, n)
+	if err := d.Gemm(backend.MatOf(c), backend.MatOf(a), backend.MatOf(b), backend.GemmOptions{Activation: backend.GELU}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range mustDownload(t, d, c) {
+		want := oracle.Activate64(backend.GELU, float64(xs[i]))
+		if math.Abs(float64(g)-want) > 1e-5*math.Abs(want)+1e-45 {
+			t.Errorf("GELU(%g) = %g, want %g (relative error %.2g)", xs[i], g, want, math.Abs(float64(g)-want)/math.Abs(want))
 		}
 	}
 }

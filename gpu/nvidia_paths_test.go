@@ -1,6 +1,7 @@
 package gpu_test
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/clattn/clattn/backend"
@@ -8,6 +9,8 @@ import (
 	"github.com/clattn/clattn/golden"
 	"github.com/clattn/clattn/gpu"
 	"github.com/clattn/clattn/gpu/gputest"
+	"github.com/clattn/clattn/internal/oracle"
+	"github.com/clattn/clattn/internal/tolerance"
 )
 
 // TestNVIDIAPaths runs, on this machine's OpenCL device (PoCL in CI) with the
@@ -49,32 +52,46 @@ func TestNVIDIAPaths(t *testing.T) {
 
 // TestNVIDIAManyRows runs the row kernels an H100 gets (layer_norm, attn_softmax)
 // on more rows than NVIDIA allows work-groups along dimensions 1 and 2, which the
-// launcher refuses on every device: rows must run along dimension 0.
+// launcher refuses on every device: rows must run along dimension 0. Every row
+// holds its own random data and is checked against the float64 oracle under the
+// conformance rule, so a row index that wraps (at 65536, say) cannot pass.
 func TestNVIDIAManyRows(t *testing.T) {
 	d := gputest.Device(t)
 	d.PretendToBe(t, gpu.H100)
-	const rows = 70000
-	x, err := d.Upload(make([]float32, rows*4), rows, 4)
-	if err != nil {
-		t.Fatal(err)
+	const rows, cols = 70000, 4
+	rng := rand.New(rand.NewPCG(70000, 4))
+	xData, resData := randomData(rng, rows*cols), randomData(rng, rows*cols)
+	gamma, beta := randomData(rng, cols), randomData(rng, cols)
+	for i := range xData {
+		xData[i] *= 3
 	}
-	defer x.Release()
-	if err := d.LayerNorm(x, x, backend.LayerNormOptions{}); err != nil {
-		t.Errorf("LayerNorm of %d rows: %v", rows, err)
+	x := mustUpload(t, d, xData, rows, cols)
+	res := mustUpload(t, d, resData, rows, cols)
+	dst := mustUpload(t, d, make([]float32, rows*cols), rows, cols)
+	opt := backend.LayerNormOptions{Gamma: mustUpload(t, d, gamma, cols), Beta: mustUpload(t, d, beta, cols), Residual: res, Eps: 1e-5}
+	if err := d.LayerNorm(dst, x, opt); err != nil {
+		t.Fatalf("LayerNorm of %d rows: %v", rows, err)
 	}
-	s, err := d.Upload(make([]float32, rows*4), 1, 2, rows/2, 4)
-	if err != nil {
-		t.Fatal(err)
+	ref, naive := oracle.LayerNorm(xData, resData, gamma, beta, cols, 1e-5)
+	if rep := tolerance.CheckRows(mustDownload(t, d, dst), ref, naive, cols); !rep.OK() {
+		t.Errorf("LayerNorm of %d rows: %v", rows, rep)
 	}
-	defer s.Release()
+
+	scores := randomData(rng, rows*cols)
+	for i := range scores {
+		scores[i] *= 8
+	}
+	s := mustUpload(t, d, scores, 1, 2, rows/2, cols)
 	if err := d.Softmax(s, s, backend.AttentionOptions{}); err != nil {
-		t.Errorf("Softmax of %d rows: %v", rows, err)
+		t.Fatalf("Softmax of %d rows: %v", rows, err)
 	}
-	got := make([]float32, rows*4)
-	if err := d.Download(got, s); err != nil {
-		t.Fatal(err)
+	p := &oracle.Attention{B: 1, H: 2, Sq: rows / 2, Sk: cols}
+	s64 := make([]float64, len(scores))
+	for i, v := range scores {
+		s64[i] = float64(v)
 	}
-	if got[0] != 0.25 || got[len(got)-1] != 0.25 {
-		t.Errorf("softmax of zeros: %g ... %g, want 0.25", got[0], got[len(got)-1])
+	want, _ := p.Softmax64(s64)
+	if rep := tolerance.CheckRows(mustDownload(t, d, s), want, p.Softmax32(scores), cols); !rep.OK() {
+		t.Errorf("Softmax of %d rows: %v", rows, rep)
 	}
 }

@@ -143,7 +143,7 @@ func (d *Device) Download(dst []float32, t backend.Tensor) error {
 	}
 	g := asTensor(t)
 	if g == nil {
-		return backend.ShapeErrorf(op, "no tensor")
+		return backend.NoTensorError(op, "t")
 	}
 	if n := g.shape.Numel(); n != len(dst) {
 		return backend.ShapeErrorf(op, "dst has %d values, tensor %v has %d", len(dst), g.shape, n)

@@ -1,17 +1,20 @@
 package gpu
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/bits"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/clattn/clattn/internal/outfile"
 	"github.com/clattn/clattn/kernels"
 )
 
@@ -100,7 +103,25 @@ func (t Tuning) Validate(info DeviceInfo) error {
 	return nil
 }
 
+// maxTileSize bounds every size of a tiling before any arithmetic on it: far
+// above what a work-group or local memory holds, and low enough that the
+// products of the checks below cannot overflow (a cache file is user input).
+const maxTileSize = 1 << 24
+
+// tileSizesInRange checks that each named size is in [0, maxTileSize].
+func tileSizesInRange(what fmt.Stringer, sizes ...int) error {
+	for _, v := range sizes {
+		if v < 0 || v > maxTileSize {
+			return fmt.Errorf("gpu: %s: size %d out of range [0, %d]", what, v, maxTileSize)
+		}
+	}
+	return nil
+}
+
 func (t GemmTiles) validate(info DeviceInfo) error {
+	if err := tileSizesInRange(t, t.TM, t.TN, t.TK, t.WPTM, t.WPTN, t.VWN, t.LVW, t.Unroll); err != nil {
+		return err
+	}
 	c := gemmConfig(t)
 	if err := c.valid(); err != nil {
 		return fmt.Errorf("gpu: %w", err)
@@ -116,6 +137,9 @@ func (t GemmTiles) validate(info DeviceInfo) error {
 }
 
 func (t AttentionTiles) validate(info DeviceInfo) error {
+	if err := tileSizesInRange(t, t.BM, t.BN, t.TR, t.TC, t.LPad, t.RB, t.NW, t.KB); err != nil {
+		return err
+	}
 	pow2 := func(vs ...int) bool {
 		for _, v := range vs {
 			if v <= 0 || bits.OnesCount(uint(v)) != 1 {
@@ -318,7 +342,8 @@ func (c *TuningCache) Store(info DeviceInfo, t Tuning) {
 }
 
 // LoadTuningCache reads a tuning cache file. A missing file is an empty cache;
-// one that is not a cache is an error.
+// one that is not a cache (not JSON, no "devices", a field a cache does not
+// have) is an error.
 func LoadTuningCache(path string) (TuningCache, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -327,56 +352,102 @@ func LoadTuningCache(path string) (TuningCache, error) {
 	if err != nil {
 		return TuningCache{}, fmt.Errorf("gpu: tuning cache: %w", err)
 	}
-	var c TuningCache
-	if err := json.Unmarshal(data, &c); err != nil {
+	c, err := parseTuningCache(data)
+	if err != nil {
 		return TuningCache{}, fmt.Errorf("gpu: tuning cache %s: %w", path, err)
-	}
-	if c.Devices == nil {
-		c.Devices = map[string]TuningEntry{}
 	}
 	return c, nil
 }
 
+// parseTuningCache decodes what SaveTuningCache wrote, refusing other JSON.
+func parseTuningCache(data []byte) (TuningCache, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c TuningCache
+	if err := dec.Decode(&c); err != nil {
+		return TuningCache{}, fmt.Errorf("not a tuning cache: %w", err)
+	}
+	if c.Devices == nil {
+		return TuningCache{}, errors.New(`not a tuning cache: no "devices"`)
+	}
+	return c, nil
+}
+
+// isTuningCache accepts the file at path if it is a tuning cache: the one kind
+// of file SaveTuningCache replaces.
+func isTuningCache(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = parseTuningCache(data)
+	return err
+}
+
 // SaveTuningCache writes c to path, creating its folder, through a temporary
-// file renamed into place so that a reader never sees half a cache.
+// file renamed into place (package internal/outfile): a reader never sees half
+// a cache, a failure leaves the old one, a replaced cache keeps its mode, and
+// a file at path that is not a tuning cache is refused and left alone.
 func SaveTuningCache(path string, c TuningCache) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("gpu: tuning cache: %w", err)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("gpu: tuning cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tuning-*.json")
+	err = tuningCacheTarget(path).Write(func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("gpu: tuning cache: %w", err)
-	}
-	_, werr := tmp.Write(append(data, '\n'))
-	if err := errors.Join(werr, tmp.Close()); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("gpu: tuning cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("gpu: tuning cache: %w", err)
 	}
 	return nil
 }
 
+// CheckTuningCachePath tells before tuning whether SaveTuningCache could write
+// path: it creates the folder as SaveTuningCache does, then applies the same
+// refusals and tries the folder for writing, leaving no file behind.
+func CheckTuningCachePath(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("gpu: tuning cache: %w", err)
+	}
+	if err := tuningCacheTarget(path).Check(); err != nil {
+		return fmt.Errorf("gpu: tuning cache: %w", err)
+	}
+	return nil
+}
+
+// tuningCacheTarget is the output file of a tuning cache at path.
+func tuningCacheTarget(path string) outfile.Target {
+	return outfile.Target{Path: path, Kind: isTuningCache}
+}
+
 // applyTuningCache applies the entry of DefaultTuningCachePath for d, if any
 // (see Open). A missing, unreadable or corrupt cache, and an entry the device
-// cannot hold, leave the shipped defaults: opening must not fail for a cache.
+// cannot hold (tiles out of range included), leave the shipped defaults:
+// opening must not fail for a cache. TuningCacheError tells why a cache was
+// not applied.
 func (d *Device) applyTuningCache() {
 	path, err := DefaultTuningCachePath()
-	if err != nil || path == "" {
+	if err != nil || path == "" { // no cache folder: nothing to apply
 		return
 	}
 	c, err := LoadTuningCache(path)
 	if err != nil {
+		d.tuningCacheErr = fmt.Errorf("%w; using the shipped tiles", err)
 		return
 	}
 	if t, ok := c.Lookup(d.info); ok {
-		_ = d.SetTuning(t)
+		if err := d.SetTuning(t); err != nil {
+			d.tuningCacheErr = fmt.Errorf("gpu: tuning cache %s: entry %q: %w; using the shipped tiles", path, TuningKey(d.info), err)
+		}
 	}
 }
+
+// TuningCacheError is why Open did not apply the tuning cache (unreadable, not
+// a cache, or an entry this device cannot hold: the shipped tiles are used),
+// nil where it applied or had no entry for the device. A caller that reports
+// to a user shows it as a warning.
+func (d *Device) TuningCacheError() error { return d.tuningCacheErr }

@@ -51,6 +51,54 @@ func TestTuningCacheCorrupt(t *testing.T) {
 	require.ErrorContains(t, err, path)
 }
 
+// TestTuningCacheRefusesForeignFile checks that SaveTuningCache leaves a file
+// that is not a tuning cache as it was (content and mode), and that replacing
+// a cache keeps the cache file's mode.
+func TestTuningCacheRefusesForeignFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tuning.json")
+	const user = `{"important": "user data"}`
+	require.NoError(t, os.WriteFile(path, []byte(user), 0o644))
+	_, err := gpu.LoadTuningCache(path)
+	require.ErrorContains(t, err, "not a tuning cache")
+	require.ErrorContains(t, gpu.CheckTuningCachePath(path), "not a tuning cache")
+	c := gpu.TuningCache{}
+	c.Store(gpu.DeviceInfo{Name: "x"}, gpu.Tuning{})
+	require.ErrorContains(t, gpu.SaveTuningCache(path, c), "not a tuning cache")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, user, string(data))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, gpu.SaveTuningCache(path, c))
+	require.NoError(t, os.Chmod(path, 0o644))
+	require.NoError(t, gpu.CheckTuningCachePath(path))
+	require.NoError(t, gpu.SaveTuningCache(path, c), "a cache replaces a cache")
+	st, err = os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "the cache keeps its mode")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary file left")
+}
+
+// TestTuningValidateHugeTiles checks that tile sizes whose products overflow
+// an int are rejected, not wrapped into passing sizes.
+func TestTuningValidateHugeTiles(t *testing.T) {
+	info := gpu.DeviceInfo{Name: "Some CPU", Type: "cpu", LocalMem: 1 << 20, MaxWorkGroupSize: 4096}
+	for name, tn := range map[string]gpu.Tuning{
+		"kb 2^56": {Attention: &gpu.AttentionTiles{CPU: true, RB: 8, NW: 4, KB: 1 << 56}},
+		"tk 2^61": {Gemm: &gpu.GemmTiles{TM: 64, TN: 64, TK: 1 << 61, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}},
+		"bn 2^62": {Attention: &gpu.AttentionTiles{BM: 32, BN: 1 << 62, TR: 8, TC: 16}},
+		"tm -64":  {Gemm: &gpu.GemmTiles{TM: -64, TN: 64, TK: 16, WPTM: -4, WPTN: 4, VWN: 4, LVW: 4}},
+	} {
+		require.ErrorContains(t, tn.Validate(info), "out of range", name)
+	}
+}
+
 func TestDefaultTuningCachePath(t *testing.T) {
 	t.Setenv(gpu.TuningCacheEnv, "")
 	p, err := gpu.DefaultTuningCachePath()
@@ -90,7 +138,22 @@ func TestOpenAppliesTuningCache(t *testing.T) {
 	b, err = gpu.Open(sel)
 	require.NoError(t, err, "a corrupt cache does not stop Open")
 	require.Equal(t, gpu.DefaultTuning(info), b.Tuning())
+	require.ErrorContains(t, b.TuningCacheError(), "not a tuning cache")
 	require.NoError(t, b.Close())
+
+	// An entry with tiles whose sizes overflow: the shipped tiles and a warning.
+	require.NoError(t, os.Remove(path))
+	huge := gpu.DefaultTuning(info)
+	huge.Attention = &gpu.AttentionTiles{CPU: true, RB: 8, NW: 4, KB: 1 << 56}
+	huge.Gemm = &gpu.GemmTiles{TM: 64, TN: 64, TK: 1 << 61, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}
+	c.Store(info, huge)
+	require.NoError(t, gpu.SaveTuningCache(path, c))
+	b, err = gpu.Open(sel)
+	require.NoError(t, err, "a bad entry does not stop Open")
+	require.Equal(t, gpu.DefaultTuning(info), b.Tuning())
+	require.ErrorContains(t, b.TuningCacheError(), "out of range")
+	require.NoError(t, b.Close())
+	c.Store(info, tuned)
 
 	t.Setenv(gpu.TuningCacheEnv, "off")
 	require.NoError(t, gpu.SaveTuningCache(path, c))

@@ -434,7 +434,7 @@ inline float16 masked16(float16 x, float16 mv, float16 pv, int maskKind, int has
     if (maskKind == 1) {
         x = select(x, (float16)(-INFINITY), mv != 0.0f);
     } else if (maskKind == 2) {
-        x = select(x + mv, (float16)(-INFINITY), mv == -INFINITY);
+        x += mv; // additive: as PyTorch, a NaN or +Inf score plus -inf is NaN
     }
     if (hasPad) {
         x = select(x, (float16)(-INFINITY), pv != 0.0f);

@@ -7,12 +7,13 @@
 #define ACT_RELU 1
 #define ACT_GELU 2
 
-// activate applies act. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
+// activate applies act. ReLU keeps NaN (fmax alone would turn it into 0), as
+// PyTorch's and cpuref's do. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
 // with erfc(-z) = 1 + erf(z), which keeps its accuracy in the negative tail
 // where 1 + erf cancels.
 inline float activate(float v, int act) {
 	if (act == ACT_RELU) {
-		return fmax(v, 0.0f);
+		return isnan(v) ? v : fmax(v, 0.0f);
 	}
 	if (act == ACT_GELU) {
 		return 0.5f * v * erfc(-v * M_SQRT1_2_F);
@@ -29,8 +30,9 @@ inline float activate(float v, int act) {
 // mask_score is score x of key j for query i of batch b after every mask:
 // -INFINITY where the causal mask (j > i + causalOffset), key padding
 // (pad[b*sk + j] != 0) or a boolean mask hides the key, replacing x so that a
-// NaN or huge score there cannot leak; x + the additive mask otherwise, where
-// an additive -inf replaces x too. mask holds entry (i, j) at maskBase + i*sk + j.
+// NaN or huge score there cannot leak; x + the additive mask otherwise, added
+// as PyTorch and cpuref add it (a NaN or +Inf score plus -inf is NaN, which
+// poisons the row). mask holds entry (i, j) at maskBase + i*sk + j.
 // The caller keeps i and j inside the score matrix.
 inline float mask_score(float x, int i, int j, int b, int sk, int causal, int causalOffset,
                         __global const float *pad, int hasPad, __global const float *mask,
@@ -45,7 +47,7 @@ inline float mask_score(float x, int i, int j, int b, int sk, int causal, int ca
 	if (maskKind == MASK_BOOL) {
 		return mv != 0.0f ? -INFINITY : x;
 	}
-	return mv == -INFINITY ? -INFINITY : x + mv;
+	return x + mv;
 }
 
 // nan_max is max that propagates NaN, so a NaN score poisons its row as in the

@@ -101,7 +101,7 @@ func (m *MultiHeadAttention) forwardNew(query, keyValue backend.Tensor, masks ba
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if query == nil {
-		return nil, nil, backend.ShapeErrorf("MultiHeadAttention", "query has no tensor")
+		return nil, nil, backend.NoTensorError("MultiHeadAttention", "query")
 	}
 	out, err := m.be.Alloc(query.Shape()...)
 	if err != nil {

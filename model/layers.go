@@ -80,7 +80,7 @@ func (c LayerConfig) validate(op string) error {
 // checkInput verifies that x is [batch, seq, dModel].
 func checkInput(op, name string, x backend.Tensor, dModel int) error {
 	if x == nil {
-		return backend.ShapeErrorf(op, "%s has no tensor", name)
+		return backend.NoTensorError(op, name)
 	}
 	if s := x.Shape(); len(s) != 3 || s[2] != dModel {
 		return backend.ShapeErrorf(op, "%s is %v, want [batch seq %d]", name, s, dModel)

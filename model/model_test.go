@@ -151,7 +151,7 @@ func TestInputShapeErrors(t *testing.T) {
 	_, err = m.Forward(upload(t, be, rng, 2, 5, e), nil, backend.AttentionOptions{KeyPadding: upload(t, be, rng, 2, 4)})
 	wantError(t, err, backend.ErrShape, "key padding mask is [2 4], want [2 5]")
 	_, err = m.Forward(nil, nil, backend.AttentionOptions{})
-	wantError(t, err, backend.ErrShape, "query has no tensor")
+	wantError(t, err, backend.ErrArgument, "query has no tensor")
 
 	enc, err := model.LoadEncoderLayer(be, model.LayerConfig{DModel: e, Heads: 2, DFF: 16, Activation: backend.ReLU},
 		mustWeights(t, layerTensors(rng, "", e, 16, false)), "")

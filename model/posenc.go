@@ -44,7 +44,7 @@ func (p *PositionalEncoding) Table(seq, start int) (backend.Tensor, error) {
 // position is start, as a new tensor the caller owns.
 func (p *PositionalEncoding) Forward(x backend.Tensor, start int) (backend.Tensor, error) {
 	if x == nil {
-		return nil, backend.ShapeErrorf("PositionalEncoding", "x has no tensor")
+		return nil, backend.NoTensorError("PositionalEncoding", "x")
 	}
 	s := x.Shape()
 	if len(s) < 2 || s[len(s)-1] != p.dModel {

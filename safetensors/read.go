@@ -23,9 +23,11 @@ type File struct {
 // Tensor returns the tensor called name, or nil.
 func (f *File) Tensor(name string) *Tensor { return f.byName[name] }
 
-// ReadFile reads and parses the safetensors file at path.
+// ReadFile reads and parses the safetensors file at path. Only a regular file
+// is read (a device such as /dev/zero would never end), and no more than its
+// size: the header and the data are bounded by what the file holds.
 func ReadFile(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -34,6 +36,28 @@ func ReadFile(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
+}
+
+// readRegular reads the regular file at path: exactly the size it had when
+// opened (a file that shrinks meanwhile is an error).
+func readRegular(path string) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(file, b); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // Read reads r to its end and parses it.

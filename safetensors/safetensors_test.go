@@ -98,6 +98,45 @@ func TestWriteRejects(t *testing.T) {
 	errorContains(t, WriteFile(path, []*Tensor{FromFloat32("a", []float32{1}, 2)}, nil), "needs 8 bytes")
 	_, err := os.Stat(path)
 	errorIs(t, err, os.ErrNotExist, "partial file removed")
+
+	// A failed write leaves the file that was there.
+	noError(t, WriteFile(path, sampleTensors(), nil))
+	before, err := os.ReadFile(path)
+	noError(t, err)
+	errorContains(t, WriteFile(path, []*Tensor{FromFloat32("a", []float32{1}, 2)}, nil), "needs 8 bytes")
+	after, err := os.ReadFile(path)
+	noError(t, err)
+	equal(t, string(after), string(before))
+}
+
+// TestWriteFileRefusesInput checks that the output may not be a file the
+// caller read, also through a link, and that the input survives.
+func TestWriteFileRefusesInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.safetensors")
+	noError(t, WriteFile(in, sampleTensors(), nil))
+	before, err := os.ReadFile(in)
+	noError(t, err)
+	link := filepath.Join(dir, "link.safetensors")
+	noError(t, os.Symlink(in, link))
+	for _, out := range []string{in, link} {
+		errorContains(t, WriteFile(out, []*Tensor{FromUint8("x", []uint8{1}, 1)}, nil, in), "is the input")
+	}
+	after, err := os.ReadFile(in)
+	noError(t, err)
+	equal(t, string(after), string(before))
+}
+
+// TestReadFileRefusesNonRegular checks that a device or a directory is refused
+// instead of read without end.
+func TestReadFileRefusesNonRegular(t *testing.T) {
+	for _, path := range []string{"/dev/zero", t.TempDir()} {
+		if _, err := os.Stat(path); err != nil {
+			continue // no /dev/zero on this system
+		}
+		_, err := ReadFile(path)
+		errorContains(t, err, "not a regular file")
+	}
 }
 
 func TestHalfPrecision(t *testing.T) {

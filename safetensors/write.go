@@ -1,16 +1,15 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
+
+	"github.com/clattn/clattn/internal/outfile"
 )
 
 // Write writes tensors (in the given order) and metadata as a safetensors file.
@@ -37,25 +36,12 @@ func Write(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
 	return nil
 }
 
-// WriteFile writes a safetensors file at path (see Write); a partial file is removed on error.
-func WriteFile(path string, tensors []*Tensor, metadata map[string]string) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("safetensors: %w", cerr)
-		}
-		if err != nil {
-			err = errors.Join(err, os.Remove(path))
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err := Write(bw, tensors, metadata); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
+// WriteFile writes a safetensors file at path (see Write) through a temporary
+// file renamed into place (package internal/outfile): on error, what was at
+// path is left as it was. A path that is not a regular file, or is one of
+// inputs (the files the caller read, compared with os.SameFile), is refused.
+func WriteFile(path string, tensors []*Tensor, metadata map[string]string, inputs ...string) error {
+	if err := outfile.WriteFile(path, func(w io.Writer) error { return Write(w, tensors, metadata) }, inputs...); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -18,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/clattn/clattn/internal/outfile"
 )
 
 // HeatMap is a matrix of weights to draw: Rows x Cols values, row-major; row i
@@ -116,18 +117,12 @@ func (f *Figure) EncodePNG(w io.Writer) error {
 	return png.Encode(w, f.Image)
 }
 
-// WritePNG writes the image as a PNG file.
-func (f *Figure) WritePNG(path string) error {
-	file, err := os.Create(path)
-	if err != nil {
+// WritePNG writes the image as a PNG file through a temporary file renamed
+// into place (package internal/outfile): a failure leaves what was at path,
+// and a path that is not a regular file or is one of inputs is refused.
+func (f *Figure) WritePNG(path string, inputs ...string) error {
+	if err := outfile.WriteFile(path, f.EncodePNG, inputs...); err != nil {
 		return fmt.Errorf("viz: %w", err)
-	}
-	err = f.EncodePNG(file)
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("viz: writing %s: %w", path, err)
 	}
 	return nil
 }

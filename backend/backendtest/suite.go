@@ -75,6 +75,8 @@ func run(t tester, b backend.Backend, full bool, only ...string) {
 		{"PositionalEncoding", s.testPositional},
 		{"ZeroSize", s.testZeroSize},
 		{"Errors", s.testErrors},
+		{"Aliasing", s.testAliasing},
+		{"NilTensors", s.testNilTensors},
 	} {
 		if len(only) == 0 || slices.Contains(only, op.name) {
 			t.Run(op.name, op.test)

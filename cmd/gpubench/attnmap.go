@@ -15,6 +15,7 @@ import (
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/outfile"
 	"github.com/clattn/clattn/model"
 	"github.com/clattn/clattn/safetensors"
 	"github.com/clattn/clattn/viz"
@@ -62,6 +63,13 @@ func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	inputs := append([]string{f.weights, f.input}, files...)
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	if err := checkOutput(filepath.Join(f.out, attnMapJSONName), inputs...); err != nil {
+		return err
+	}
 	b, err := clattn.Open(f.device)
 	if err != nil {
 		return err
@@ -71,7 +79,7 @@ func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writeAttnMaps(stdout, f.out, src, b.Name(), f.layerIndex, f.batchIndex, maps)
+	return writeAttnMaps(stdout, f.out, src, b.Name(), f.layerIndex, f.batchIndex, maps, inputs)
 }
 
 // attnSource is a model and its inputs: from a golden case file, or from a
@@ -431,7 +439,8 @@ func downloadMap(be backend.Backend, w backend.Tensor, m hostMasks, b int, name,
 	one := all[b*heads*sq*sk : (b+1)*heads*sq*sk]
 	weights := make([]float64, len(one))
 	for i, v := range one {
-		if masked[i] && v != 0 {
+		// A row with a NaN score is NaN throughout, masked keys included (as in PyTorch).
+		if masked[i] && v != 0 && v == v {
 			return attnMap{}, fmt.Errorf("%s: weight %g at masked position (head %d, query %d, key %d): the backend leaked a masked score",
 				title, v, i/(sq*sk), i/sk%sq, i%sk)
 		}
@@ -654,7 +663,8 @@ func (s *attnSource) decoderMaps(be backend.Backend, batch int, owned *[]backend
 	return []attnMap{sm, cm}, err
 }
 
-// weightRow is one query's weights, written to JSON with null where masked.
+// weightRow is one query's weights, written to JSON with null where masked
+// and where not a finite number (NaN or Inf in the inputs or weights).
 type weightRow struct {
 	w      []float64
 	masked []bool
@@ -666,13 +676,32 @@ func (r weightRow) MarshalJSON() ([]byte, error) {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		if r.masked[j] {
-			b = append(b, "null"...)
-		} else {
-			b = strconv.AppendFloat(b, v, 'g', -1, 32)
-		}
+		b = appendNumber(b, v, r.masked[j])
 	}
 	return append(b, ']'), nil
+}
+
+// numbers are per-head statistics, written to JSON with null for NaN or Inf.
+type numbers []float64
+
+func (x numbers) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, v := range x {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendNumber(b, v, false)
+	}
+	return append(b, ']'), nil
+}
+
+// appendNumber appends v as a JSON number in float32 precision, or null where
+// masked or not finite (JSON has no NaN or Inf).
+func appendNumber(b []byte, v float64, masked bool) []byte {
+	if masked || math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 32)
 }
 
 // attnMapJSON is attention.json.
@@ -691,26 +720,40 @@ type attnMapEntry struct {
 	Heads   int    `json:"heads"`
 	Queries int    `json:"queries"`
 	Keys    int    `json:"keys"`
-	// MeanEntropy is each head's mean row entropy in nats; MeanMaxWeight the mean largest weight of a row.
-	MeanEntropy   []float64 `json:"mean_entropy"`
-	MeanMaxWeight []float64 `json:"mean_max_weight"`
-	// Weights are [head][query][key]; null marks a masked position.
+	// MeanEntropy is each head's mean row entropy in nats; MeanMaxWeight the
+	// mean largest weight of a row (null where NaN or Inf).
+	MeanEntropy   numbers `json:"mean_entropy"`
+	MeanMaxWeight numbers `json:"mean_max_weight"`
+	// Weights are [head][query][key]; null marks a masked position or a
+	// weight that is NaN or Inf.
 	Weights [][]weightRow `json:"weights"`
 }
 
+// attnMapFile is one output file of attn-map, drawn or encoded in memory.
+type attnMapFile struct {
+	path  string
+	write func(io.Writer) error
+}
+
+// attnMapJSONName is the file attn-map writes its numbers to in --out.
+const attnMapJSONName = "attention.json"
+
 // writeAttnMaps draws one PNG per head and a grid per attention block into dir,
-// writes attention.json and prints a summary.
-func writeAttnMaps(w io.Writer, dir string, src *attnSource, device string, layer, batch int, maps []attnMap) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+// writes attention.json and prints a summary. Every picture is drawn and the
+// JSON encoded before the first file is written, and each file goes through a
+// temporary file renamed into place (package internal/outfile): a failure
+// leaves the files that were in dir as they were. No output may be one of
+// inputs.
+func writeAttnMaps(w io.Writer, dir string, src *attnSource, device string, layer, batch int, maps []attnMap, inputs []string) error {
 	doc := attnMapJSON{Source: src.name, Kind: src.kind, Device: device, LayerIndex: layer, BatchIndex: batch}
-	fmt.Fprintf(w, "%s (%s) on %s, batch element %d\n", src.name, src.kind, device, batch)
+	var summary strings.Builder
+	var files []attnMapFile
+	fmt.Fprintf(&summary, "%s (%s) on %s, batch element %d\n", src.name, src.kind, device, batch)
 	for _, m := range maps {
 		entry := attnMapEntry{Name: m.name, Title: m.title, Heads: m.heads, Queries: m.queries, Keys: m.keys}
 		n := m.queries * m.keys
 		var tiles []viz.HeatMap
-		fmt.Fprintf(w, "%s: %d heads, %d queries x %d keys (uniform attention has entropy ln %d = %.3f)\n",
+		fmt.Fprintf(&summary, "%s: %d heads, %d queries x %d keys (uniform attention has entropy ln %d = %.3f)\n",
 			m.title, m.heads, m.queries, m.keys, m.keys, math.Log(float64(m.keys)))
 		for h := range m.heads {
 			vals, masked := m.weights[h*n:(h+1)*n], m.masked[h*n:(h+1)*n]
@@ -729,38 +772,44 @@ func writeAttnMaps(w io.Writer, dir string, src *attnSource, device string, laye
 				ScaleLabel: "attention weight",
 				Rows:       m.queries, Cols: m.keys, Values: vals, Masked: masked,
 			}
-			path := filepath.Join(dir, fmt.Sprintf("%s_head%d.png", m.name, h))
-			if err := drawTo(path, func() (*viz.Figure, error) { return viz.DrawHeatMap(hm, 0, 0) }); err != nil {
+			fig, err := viz.DrawHeatMap(hm, 0, 0)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "  head %d: mean entropy %.3f nats, mean largest weight %.3f  %s\n", h, ent, top, path)
+			path := filepath.Join(dir, fmt.Sprintf("%s_head%d.png", m.name, h))
+			files = append(files, attnMapFile{path, fig.EncodePNG})
+			fmt.Fprintf(&summary, "  head %d: mean entropy %.3f nats, mean largest weight %.3f  %s\n", h, ent, top, path)
 			hm.Title = fmt.Sprintf("head %d: entropy %.3f nats", h, ent)
 			tiles = append(tiles, hm)
 		}
-		path := filepath.Join(dir, m.name+"_heads.png")
 		title := fmt.Sprintf("%s: %s, batch element %d (one colour scale)", src.name, m.title, batch)
-		if err := drawTo(path, func() (*viz.Figure, error) { return viz.DrawGrid(title, tiles, 0, 0) }); err != nil {
+		fig, err := viz.DrawGrid(title, tiles, 0, 0)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  all heads: %s\n", path)
+		path := filepath.Join(dir, m.name+"_heads.png")
+		files = append(files, attnMapFile{path, fig.EncodePNG})
+		fmt.Fprintf(&summary, "  all heads: %s\n", path)
 		doc.Maps = append(doc.Maps, entry)
 	}
-	path := filepath.Join(dir, "attention.json")
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	path := filepath.Join(dir, attnMapJSONName)
+	files = append(files, attnMapFile{path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	}})
+	fmt.Fprintf(&summary, "weights: %s\n", path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "weights: %s\n", path)
-	return nil
-}
-
-func drawTo(path string, draw func() (*viz.Figure, error)) error {
-	f, err := draw()
-	if err != nil {
-		return err
+	for _, f := range files {
+		if err := outfile.WriteFile(f.path, f.write, inputs...); err != nil {
+			return err
+		}
 	}
-	return f.WritePNG(path)
+	_, err = io.WriteString(w, summary.String())
+	return err
 }

@@ -180,3 +180,47 @@ func TestAttnMapUsage(t *testing.T) {
 		filepath.Join(attnMapGoldenDir, "posenc_50x64.safetensors")}, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "no attention")
 }
+
+// TestAttnMapNaNInput puts NaN into query 3 of a case: attn-map succeeds,
+// writes that query's weights as null (JSON has no NaN; masked keys of a NaN
+// row are NaN too, as in PyTorch), and the other queries as before.
+func TestAttnMapNaNInput(t *testing.T) {
+	f, err := safetensors.ReadFile(filepath.Join(attnMapGoldenDir, "mha_causal_nobias.safetensors"))
+	require.NoError(t, err)
+	q := f.Tensor("q")
+	vals, err := q.Float32s()
+	require.NoError(t, err)
+	const row, dModel = 3, 32
+	vals[row*dModel+5] = float32(math.NaN())
+	ts := []*safetensors.Tensor{safetensors.FromFloat32("q", vals, q.Shape...)}
+	for _, tn := range f.Tensors {
+		if tn.Name != "q" {
+			ts = append(ts, tn)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "nan.safetensors")
+	require.NoError(t, safetensors.WriteFile(path, ts, f.Metadata))
+
+	dir := t.TempDir()
+	doc := runAttnMap(t, dir, path)
+	m := doc.Maps[0]
+	require.Len(t, m.Weights, 2)
+	for h, rows := range m.Weights {
+		for i, r := range rows {
+			for j, w := range r {
+				require.Equal(t, i == row || j > i, w == nil, "head %d (%d, %d)", h, i, j)
+			}
+		}
+		requirePNG(t, filepath.Join(dir, "attn_head"+string(rune('0'+h))+".png"), 720, 620)
+	}
+	require.Len(t, m.MeanEntropy, 2)
+}
+
+func TestAttnMapNumbersNull(t *testing.T) {
+	b, err := json.Marshal(numbers{0.5, math.NaN(), math.Inf(1), math.Inf(-1)})
+	require.NoError(t, err)
+	require.Equal(t, "[0.5,null,null,null]", string(b))
+	b, err = json.Marshal(weightRow{w: []float64{0.25, math.NaN(), 0.75}, masked: []bool{false, false, true}})
+	require.NoError(t, err)
+	require.Equal(t, "[0.25,null,null]", string(b))
+}

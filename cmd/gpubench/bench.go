@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/bench"
 	"github.com/clattn/clattn/gpu"
+	"github.com/clattn/clattn/internal/outfile"
 )
 
 func init() {
@@ -60,6 +62,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	cases, err := benchCases(f)
 	if err != nil {
 		return usageErrorf(fs, "%v", err)
+	}
+	if err := checkBenchFiles(fs, f.jsonPath, f.csvPath, f.plotTo); err != nil {
+		return err
 	}
 	b, err := clattn.Open(f.device)
 	if err != nil {
@@ -123,20 +128,30 @@ func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress
 	return report, nil
 }
 
+// checkBenchFiles rejects output paths that cannot be written before the
+// benchmark runs: a bad plot extension is a usage error.
+func checkBenchFiles(fs *flag.FlagSet, jsonPath, csvPath, plotTo string) error {
+	if plotTo != "" {
+		if _, err := bench.PlotFormat(plotTo); err != nil {
+			return usageErrorf(fs, "--plot: %v", err)
+		}
+	}
+	for _, path := range []string{jsonPath, csvPath, plotTo} {
+		if err := checkOutput(path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeBenchFiles writes the report's JSON, CSV and plot where asked, each
+// through a temporary file renamed into place (package internal/outfile).
 func writeBenchFiles(r bench.Report, jsonPath, csvPath, plotTo string) error {
 	write := func(path string, fn func(io.Writer, bench.Report) error) error {
 		if path == "" {
 			return nil
 		}
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := fn(f, r); err != nil {
-			f.Close()
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-		return f.Close()
+		return outfile.WriteFile(path, func(w io.Writer) error { return fn(w, r) })
 	}
 	if err := write(jsonPath, bench.WriteJSON); err != nil {
 		return err

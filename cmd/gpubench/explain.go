@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 
 	"github.com/clattn/clattn"
 	"gonum.org/v1/plot"
@@ -18,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/outfile"
 	"github.com/clattn/clattn/viz"
 )
 
@@ -52,6 +52,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 		return usageErrorf(fs, "unknown topic %q: want scaling", topics[0])
 	case *seq < 2 || *heads < 1:
 		return usageErrorf(fs, "--seq must be >= 2 and --heads >= 1")
+	}
+	if err := checkOutput(*plotTo); err != nil {
+		return err
 	}
 	b, err := clattn.Open(*device)
 	if err != nil {
@@ -237,14 +240,10 @@ func plotScaling(path string, seq int, rows []scalingRow) error {
 		}
 		p.Draw(tiles.At(dc, col, 0))
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	err := outfile.WriteFile(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 		return err
-	}
-	_, err = vgimg.PngCanvas{Canvas: img}.WriteTo(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}

@@ -48,6 +48,9 @@ func cmdGolden(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageErrorf(fs, "no case files (e.g. testdata/golden/*.safetensors)")
 	}
+	if err := checkOutput(*jsonPath, fs.Args()...); err != nil {
+		return err
+	}
 	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
@@ -75,7 +78,7 @@ func cmdGolden(args []string, stdout, stderr io.Writer) error {
 	}
 	printGolden(stdout, r)
 	if *jsonPath != "" {
-		if err := writeJSON(*jsonPath, r); err != nil {
+		if err := writeJSON(*jsonPath, r, fs.Args()...); err != nil {
 			return err
 		}
 	}

@@ -44,6 +44,9 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
 	}
+	if err := checkOutput(*jsonPath); err != nil {
+		return err
+	}
 	start := time.Now()
 	var r mainReport
 	var listErr error

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/clattn/clattn/bench"
+	"github.com/clattn/clattn/internal/outfile"
 )
 
 func init() {
@@ -27,18 +27,17 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageErrorf(fs, "no report files (write them with gpubench bench --json)")
 	}
+	if err := outfile.CheckFile(*out, fs.Args()...); err != nil {
+		return err
+	}
+	if _, err := bench.PlotFormat(*out); err != nil {
+		return usageErrorf(fs, "--out: %v", err)
+	}
 	reports := make([]bench.Report, 0, fs.NArg())
 	for _, path := range fs.Args() {
-		data, err := os.ReadFile(path)
+		r, err := readBenchReport(path)
 		if err != nil {
 			return err
-		}
-		var r bench.Report
-		if err := json.Unmarshal(data, &r); err != nil {
-			return fmt.Errorf("%s: not a gpubench bench --json report: %w", path, err)
-		}
-		if r.Device == "" || len(r.Results) == 0 {
-			return fmt.Errorf("%s: not a gpubench bench --json report (no device or no results)", path)
 		}
 		reports = append(reports, r)
 	}
@@ -47,4 +46,21 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d reports drawn into %s\n", len(reports), *out)
 	return nil
+}
+
+// readBenchReport reads a report of gpubench bench --json, refusing any other file.
+func readBenchReport(path string) (bench.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return bench.Report{}, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return bench.Report{}, fmt.Errorf("%s: not a regular file", path)
+	}
+	r, err := bench.ReadReport(f)
+	if err != nil {
+		return bench.Report{}, fmt.Errorf("%s: not a gpubench bench --json report: %w", path, err)
+	}
+	return r, nil
 }

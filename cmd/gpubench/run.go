@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := checkRunFlags(fs, f); err != nil {
 		return err
 	}
+	if err := checkOutput(f.output, f.weights, f.input); err != nil {
+		return err
+	}
 	weights, err := safetensors.ReadFile(f.weights)
 	if err != nil {
 		return err
@@ -84,7 +88,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	elapsed := time.Since(start)
 	meta := map[string]string{"layer": f.layer, "device": b.Name(), "weights": f.weights, "input": f.input}
-	if err := safetensors.WriteFile(f.output, []*safetensors.Tensor{safetensors.FromFloat32("out", data, out.Shape()...)}, meta); err != nil {
+	if err := safetensors.WriteFile(f.output, []*safetensors.Tensor{safetensors.FromFloat32("out", data, out.Shape()...)}, meta, f.weights, f.input); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "run: %s on %s: out %v written to %s (%.1f ms)\n", desc, b.Name(), out.Shape(), f.output, float64(elapsed.Microseconds())/1000)
@@ -115,8 +119,8 @@ func checkRunFlags(fs *flag.FlagSet, f runFlags) error {
 	if f.layers < 0 {
 		return usageErrorf(fs, "--layers %d: want > 0", f.layers)
 	}
-	if !(f.eps > 0) || f.eps > 1 {
-		return usageErrorf(fs, "--eps %g: want a small number > 0", f.eps)
+	if _, err := backend.EpsFloat32(f.eps); err != nil || f.eps > 1 {
+		return usageErrorf(fs, "--eps %g: want a small number > 0 that float32 holds (>= %g)", f.eps, math.SmallestNonzeroFloat32)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -182,7 +186,7 @@ func layerConfig(f runFlags, wf *safetensors.File, prefix string, act backend.Ac
 		return model.LayerConfig{}, err
 	}
 	return model.LayerConfig{DModel: dModel, Heads: f.heads, DFF: dFF, Activation: act,
-		NormFirst: f.normFirst, Eps: float32(f.eps)}, nil
+		NormFirst: f.normFirst, Eps: float32(f.eps)}, nil // checked by checkRunFlags
 }
 
 // weightDim is dimension dim of the 2-D weight called name.

@@ -113,6 +113,9 @@ func TestRunErrors(t *testing.T) {
 		{"bad layer", append(base, "--layer", "lstm", "--heads", "4"), 2, `--layer "lstm"`},
 		{"bad activation", append(base, "--layer", "encoder", "--heads", "4", "--activation", "tanh"), 2, `--activation "tanh"`},
 		{"bad eps", append(base, "--layer", "encoder", "--heads", "4", "--eps", "-1"), 2, "--eps"},
+		// Not representable as a positive float32: it must not become the default.
+		{"eps rounds to 0", append(base, "--layer", "encoder", "--heads", "4", "--eps", "1e-50"), 2, "--eps 1e-50"},
+		{"eps below the smallest float32", append(base, "--layer", "encoder", "--heads", "4", "--eps", "1e-46"), 2, "--eps 1e-46"},
 		{"mha norm-first", append(base, "--layer", "mha", "--heads", "4", "--norm-first"), 2, "--norm-first does not apply"},
 		{"decoder final-norm", append(base, "--layer", "decoder", "--heads", "4", "--final-norm"), 2, "--final-norm does not apply"},
 		{"no weights", []string{"run", "--layer", "encoder", "--heads", "4", "--input", input, "--output", output}, 2, "--weights is required"},

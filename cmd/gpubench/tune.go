@@ -43,6 +43,15 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 		}
 		path = p
 	}
+	// Read the cache and try its folder before tuning: a file that is not a
+	// cache, or one that cannot be written, is refused and left alone.
+	saved, err := gpu.LoadTuningCache(path)
+	if err == nil {
+		err = gpu.CheckTuningCachePath(path)
+	}
+	if err != nil {
+		return fmt.Errorf("%w; remove it or give another --cache", err)
+	}
 	b, err := clattn.Open(*device)
 	if err != nil {
 		return err
@@ -52,10 +61,8 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("tune needs an OpenCL device, not the %s backend (try --device opencl)", b.Name())
 	}
-	// Read the cache before tuning: a file that is not one is left alone.
-	saved, err := gpu.LoadTuningCache(path)
-	if err != nil {
-		return fmt.Errorf("%w; remove it or give another --cache", err)
+	if err := d.TuningCacheError(); err != nil { // e.g. tiles out of range: tuning replaces the entry
+		fmt.Fprintf(stderr, "gpubench tune: warning: %v\n", err)
 	}
 	info := d.Info()
 	fmt.Fprintf(stdout, "tune: %s (driver %s), budget %v\n", d.Name(), info.DriverVersion, *budget)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/backend/backendtest"
+	"github.com/clattn/clattn/internal/outfile"
 )
 
 func init() {
@@ -38,6 +38,9 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkOutput(*jsonPath); err != nil {
+		return err
 	}
 	b, err := clattn.Open(*device)
 	if err != nil {
@@ -112,17 +115,12 @@ func printVerify(w io.Writer, r verifyReport) {
 	fmt.Fprintf(w, "%d passed, %d failed (%.1f s)\n", r.Passed, r.Failed, r.Seconds)
 }
 
-// writeJSON writes v as indented JSON to path.
-func writeJSON(path string, v any) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+// writeJSON writes v as indented JSON to path through a temporary file renamed
+// into place (package internal/outfile); path may not be one of inputs.
+func writeJSON(path string, v any, inputs ...string) error {
+	return outfile.WriteFile(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}, inputs...)
 }

@@ -305,12 +305,15 @@ func (g *Gemm) Run() ([]float64, []float32) {
 	return ref, naive
 }
 
+// Activate64 is activation a in float64. GELU is x/2 * erfc(-x/sqrt 2), which
+// keeps its relative accuracy in the negative tail where 1 + erf cancels (to 0
+// below x = -8.3 in float64).
 func Activate64(a backend.Activation, x float64) float64 {
 	switch a {
 	case backend.ReLU:
 		return math.Max(x, 0)
 	case backend.GELU:
-		return x / 2 * (1 + math.Erf(x/math.Sqrt2))
+		return x / 2 * math.Erfc(-x/math.Sqrt2)
 	}
 	return x
 }

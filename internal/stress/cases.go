@@ -25,6 +25,10 @@ var Ops = []string{"gemm", "attention", "attention-unfused", "softmax", "layerno
 type Case struct {
 	Op   string // one of Ops
 	Desc string // shapes and options, for reports
+	// NonFinite counts the NaN and ±Inf put into inputs and weights at
+	// positions no mask hides (see gen.poison): they must propagate to the
+	// same output positions on every backend.
+	NonFinite int
 	// RowLen is the length of the output rows that each take their own scale
 	// (max|ref| of the row); 0 means one scale for the whole output, Scale.
 	RowLen int
@@ -118,17 +122,40 @@ func Random(rng *rand.Rand, op string) (Case, error) {
 	if !ok {
 		return Case{}, fmt.Errorf("stress: unknown op %q (want one of %v)", op, Ops)
 	}
-	return generate(gen{rng}), nil
+	g := newGen(rng)
+	c := generate(g)
+	c.NonFinite = *g.nonFinite
+	return c, nil
 }
 
 // Nth makes a random case of op Ops[i % len(Ops)], for callers that cycle
 // through every op.
 func Nth(rng *rand.Rand, i int) Case {
-	return generators[Ops[i%len(Ops)]](gen{rng})
+	c, _ := Random(rng, Ops[i%len(Ops)]) // a name of Ops: no error
+	return c
 }
 
-// gen draws sizes and data.
-type gen struct{ rng *rand.Rand }
+// gen draws sizes and data; nonFinite counts the values poison put in.
+type gen struct {
+	rng       *rand.Rand
+	nonFinite *int
+}
+
+// newGen is a generator drawing from rng.
+func newGen(rng *rand.Rand) gen { return gen{rng: rng, nonFinite: new(int)} }
+
+// poison puts, in one of four calls, one or two NaN, +Inf or -Inf at random
+// positions of data (the soak's inputs and weights, where no mask hides them).
+func (g gen) poison(data []float32) {
+	if len(data) == 0 || g.rng.IntN(4) != 0 {
+		return
+	}
+	values := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for range 1 + g.rng.IntN(2) {
+		data[g.rng.IntN(len(data))] = values[g.rng.IntN(len(values))]
+		*g.nonFinite++
+	}
+}
 
 // size is 1..hi, biased towards small and odd sizes and powers of two (±1).
 func (g gen) size(hi int) int {
@@ -149,6 +176,16 @@ func bitsLen(n int) int {
 		n >>= 1
 	}
 	return b
+}
+
+// finiteAbs is |x|, or 0 where x is NaN or infinite: a non-finite term either
+// makes its output non-finite (compared exactly) or vanishes from it (ReLU of
+// -Inf is 0), so it must not widen the limit of a finite output.
+func finiteAbs(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return math.Abs(x)
 }
 
 func (g gen) coin() bool { return g.rng.IntN(2) == 0 }
@@ -192,8 +229,11 @@ func (g gen) gemm() Case {
 	if g.coin() {
 		residual = g.data(batch*m*n, 1)
 	}
-	desc := fmt.Sprintf("batch=%d m=%d n=%d k=%d transA=%v transB=%v alpha=%g beta=%g sharedB=%v bias=%v act=%v residual=%v",
-		batch, m, n, k, transA, transB, alpha, beta, sharedB, bias != nil, act, residual != nil)
+	g.poison(a)
+	g.poison(bData)
+	g.poison(bias)
+	desc := fmt.Sprintf("batch=%d m=%d n=%d k=%d transA=%v transB=%v alpha=%g beta=%g sharedB=%v bias=%v act=%v residual=%v non-finite=%d",
+		batch, m, n, k, transA, transB, alpha, beta, sharedB, bias != nil, act, residual != nil, *g.nonFinite)
 	terms := func() []float64 {
 		// |alpha| sum_k |a_ik b_kj| + |beta dst_ij| + |bias_j| + |residual_ij|
 		t := make([]float64, batch*m*n)
@@ -214,18 +254,18 @@ func (g gen) gemm() Case {
 						if transB {
 							bj = (bb*n+j)*k + p
 						}
-						sum += math.Abs(float64(a[ai]) * float64(bData[bj]))
+						sum += finiteAbs(float64(a[ai]) * float64(bData[bj]))
 					}
 					at := (bi*m+i)*n + j
 					sum *= effAlpha
 					if beta != 0 {
-						sum += math.Abs(float64(beta) * float64(dst[at]))
+						sum += finiteAbs(float64(beta) * float64(dst[at]))
 					}
 					if bias != nil {
-						sum += math.Abs(float64(bias[j]))
+						sum += finiteAbs(float64(bias[j]))
 					}
 					if residual != nil {
-						sum += math.Abs(float64(residual[at]))
+						sum += finiteAbs(float64(residual[at]))
 					}
 					t[at] = sum
 				}
@@ -364,9 +404,12 @@ func (g gen) attention(fused bool) Case {
 	q := g.data(b*h*sq*d, logit)
 	k := g.data(b*h*sk*d, 1)
 	v := g.data(b*h*sk*dv, 1)
+	g.poison(q)
+	g.poison(k)
+	g.poison(v)
 	maxV := 0.0
 	for _, x := range v {
-		maxV = math.Max(maxV, math.Abs(float64(x)))
+		maxV = math.Max(maxV, finiteAbs(float64(x)))
 	}
 	if m.keyPadding != nil { // [B, H, Sk, Dv] layout; packed views reorder below
 		for bi := range b {
@@ -386,7 +429,7 @@ func (g gen) attention(fused bool) Case {
 	if !fused {
 		op = "attention-unfused"
 	}
-	desc := fmt.Sprintf("B=%d H=%d Sq=%d Sk=%d D=%d Dv=%d packed=%v scale=%g logits=%g %v", b, h, sq, sk, d, dv, packed, scale, logit, m)
+	desc := fmt.Sprintf("B=%d H=%d Sq=%d Sk=%d D=%d Dv=%d packed=%v scale=%g logits=%g %v non-finite=%d", b, h, sq, sk, d, dv, packed, scale, logit, m, *g.nonFinite)
 	return Case{Op: op, Desc: desc, Scale: maxV, run: func(s *session) (backend.Tensor, error) {
 		var qh, kh, vh backend.Heads
 		var err error
@@ -490,8 +533,9 @@ func (g gen) softmax() Case {
 			}
 		}
 	}
+	g.poison(scores) // anywhere: a NaN at a masked position is replaced, as above
 	inPlace := g.coin()
-	desc := fmt.Sprintf("B=%d H=%d Sq=%d Sk=%d in-place=%v %v", b, h, sq, sk, inPlace, m)
+	desc := fmt.Sprintf("B=%d H=%d Sq=%d Sk=%d in-place=%v %v non-finite=%d", b, h, sq, sk, inPlace, m, *g.nonFinite)
 	return Case{Op: "softmax", Desc: desc, RowLen: sk, run: func(s *session) (backend.Tensor, error) {
 		st := s.upload(scores, b, h, sq, sk)
 		dst := st
@@ -523,7 +567,10 @@ func (g gen) layerNorm() Case {
 		residual = g.data(rows*d, 1)
 	}
 	eps := []float32{0, 1e-5, 1e-3}[g.rng.IntN(3)]
-	desc := fmt.Sprintf("rows=%d d=%d affine=%v residual=%v eps=%g", rows, d, gamma != nil, residual != nil, eps)
+	g.poison(x)
+	g.poison(gamma)
+	g.poison(residual)
+	desc := fmt.Sprintf("rows=%d d=%d affine=%v residual=%v eps=%g non-finite=%d", rows, d, gamma != nil, residual != nil, eps, *g.nonFinite)
 	return Case{Op: "layernorm", Desc: desc, RowLen: d, run: func(s *session) (backend.Tensor, error) {
 		xt := s.upload(x, rows, d)
 		dst := s.alloc(rows, d)
@@ -549,7 +596,11 @@ func (g gen) ffn() Case {
 		residual = g.data(b*seq*dm, 1)
 	}
 	act := g.activation()
-	desc := fmt.Sprintf("B=%d S=%d d_model=%d d_ff=%d act=%v bias=%v residual=%v", b, seq, dm, dff, act, b1 != nil, residual != nil)
+	g.poison(x)
+	g.poison(w1)
+	g.poison(b1)
+	g.poison(w2)
+	desc := fmt.Sprintf("B=%d S=%d d_model=%d d_ff=%d act=%v bias=%v residual=%v non-finite=%d", b, seq, dm, dff, act, b1 != nil, residual != nil, *g.nonFinite)
 	terms := func() []float64 {
 		// h_j is bounded by T_j = sum_k |x_k W1_jk| + |b1_j| (so is act(h_j));
 		// out_i by sum_j |W2_ij| T_j + |b2_i| + |residual_i|.
@@ -559,23 +610,23 @@ func (g gen) ffn() Case {
 			for j := range dff {
 				var sum float64
 				for p := range dm {
-					sum += math.Abs(float64(x[r*dm+p]) * float64(w1[j*dm+p]))
+					sum += finiteAbs(float64(x[r*dm+p]) * float64(w1[j*dm+p]))
 				}
 				if b1 != nil {
-					sum += math.Abs(float64(b1[j]))
+					sum += finiteAbs(float64(b1[j]))
 				}
 				hidden[j] = sum
 			}
 			for i := range dm {
 				var sum float64
 				for j := range dff {
-					sum += math.Abs(float64(w2[i*dff+j])) * hidden[j]
+					sum += finiteAbs(float64(w2[i*dff+j])) * hidden[j]
 				}
 				if b2 != nil {
-					sum += math.Abs(float64(b2[i]))
+					sum += finiteAbs(float64(b2[i]))
 				}
 				if residual != nil {
-					sum += math.Abs(float64(residual[r*dm+i]))
+					sum += finiteAbs(float64(residual[r*dm+i]))
 				}
 				t[r*dm+i] = sum
 			}

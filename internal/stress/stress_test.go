@@ -10,11 +10,16 @@ import (
 )
 
 // TestRandomRuns runs many random cases of every op on the pure-Go backend:
-// every case the generator makes must be a valid call.
+// every case the generator makes must be a valid call; NaN in masked values or
+// scores must not leak, so a case without non-finite inputs (NonFinite 0) has
+// a finite output (gemm aside: its Beta-0 dst is NaN and must not be read, but
+// alpha, beta and the data keep it finite too); some cases carry non-finite
+// inputs, and some of those give non-finite outputs.
 func TestRandomRuns(t *testing.T) {
 	b := cpuref.New()
 	defer b.Close()
 	rng := rand.New(rand.NewPCG(7, 7))
+	poisoned, propagated := 0, 0
 	for _, op := range Ops {
 		for range 20 {
 			c, err := Random(rng, op)
@@ -25,17 +30,25 @@ func TestRandomRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep := Compare(c, out, out); !rep.OK() {
-				t.Errorf("%s %s: an output differs from itself: %v", c.Op, c.Desc, rep)
+			nonFinite := 0
+			for _, x := range out {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					nonFinite++
+				}
 			}
-			if c.Op != "gemm" { // NaN in masked values or scores must not leak
-				for i, x := range out {
-					if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-						t.Fatalf("%s %s: element %d is %g", c.Op, c.Desc, i, x)
-					}
+			if c.NonFinite == 0 && nonFinite > 0 {
+				t.Fatalf("%s %s: %d non-finite outputs from finite inputs", c.Op, c.Desc, nonFinite)
+			}
+			if c.NonFinite > 0 {
+				poisoned++
+				if nonFinite > 0 {
+					propagated++
 				}
 			}
 		}
+	}
+	if poisoned == 0 || propagated == 0 {
+		t.Errorf("%d cases with non-finite inputs, %d with non-finite outputs: want some of each", poisoned, propagated)
 	}
 	if _, err := Random(rng, "nope"); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("Random(nope) = %v, want an unknown-op error", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -222,9 +223,28 @@ func TestGemmAlphaZero(t *testing.T) {
 	}
 }
 
+// TestGemmEmpty: with m or n zero nothing is read or written (C's canaries
+// beyond the empty view keep their bits); with k zero C becomes beta*C, and
+// with beta 0 zeros even over NaN.
 func TestGemmEmpty(t *testing.T) {
-	Gemm(false, false, 0, 5, 5, 1, nil, 5, make([]float32, 25), 5, 0, nil, 5)
-	Gemm(false, false, 5, 0, 5, 1, make([]float32, 25), 5, nil, 1, 0, nil, 1)
+	c := []float32{canary, canary, canary}
+	Gemm(false, false, 0, 3, 5, 1, nil, 5, make([]float32, 15), 3, 0, c[:0], 3)
+	Gemm(false, false, 3, 0, 5, 1, make([]float32, 15), 5, nil, 1, 0, c[:0], 1)
+	for i, v := range c {
+		if math.Float32bits(v) != math.Float32bits(canary) {
+			t.Fatalf("an empty product wrote C[%d] = %g", i, v)
+		}
+	}
+	c = []float32{2, 4, 6, 8}
+	Gemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0.5, c, 2)
+	if want := []float32{1, 2, 3, 4}; !slices.Equal(c, want) {
+		t.Fatalf("k = 0, beta 0.5: C = %v, want %v", c, want)
+	}
+	c = []float32{canary, canary, canary, canary}
+	Gemm(true, true, 2, 2, 0, 1, nil, 2, nil, 1, 0, c, 2)
+	if want := []float32{0, 0, 0, 0}; !slices.Equal(c, want) {
+		t.Fatalf("k = 0, beta 0: C = %v, want zeros", c)
+	}
 }
 
 func TestGemmPanicsOnShortSlice(t *testing.T) {
