@@ -12,6 +12,8 @@ import (
 // Report is what `gpubench bench --json` writes.
 type Report struct {
 	Device string `json:"device"`
+	// Date is when the run started, RFC 3339 in UTC; plots show its day.
+	Date string `json:"date,omitempty"`
 	// Peak is the device's estimated fp32 GFLOP/s and how it was estimated.
 	PeakGFLOPs float64 `json:"peak_gflops,omitempty"`
 	PeakHow    string  `json:"peak_how,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
@@ -123,7 +124,7 @@ func benchCases(f benchFlags) ([]bench.Case, error) {
 
 // runBench times every case on b and gathers the report.
 func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress *bench.Progress) (bench.Report, error) {
-	report := bench.Report{Device: b.Name()}
+	report := bench.Report{Device: b.Name(), Date: time.Now().UTC().Format(time.RFC3339)}
 	report.PeakGFLOPs, report.PeakHow = devicePeak(b)
 	opt.PeakGFLOPs = report.PeakGFLOPs
 	for _, c := range cases {
