@@ -93,7 +93,7 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 		b.Close()
 		r.Checks = append(r.Checks, c)
 		if *verbose {
-			printCheck(stdout, c)
+			printCheck(stdout, c, rowOf(r.Devices, spec))
 		}
 	}
 	r.Seconds = time.Since(start).Seconds()
@@ -166,8 +166,8 @@ func checkDevice(spec string, b backend.Backend) checkedRun {
 }
 
 // printCheck prints everything measured on one device (--verbose).
-func printCheck(w io.Writer, c checkedRun) {
-	fmt.Fprintf(w, "== %s: %s\n", c.Spec, c.Device)
+func printCheck(w io.Writer, c checkedRun, row deviceRow) {
+	fmt.Fprintf(w, "== %s: %s (%s)\n", c.Spec, row.Name, row.Platform)
 	if c.Smoke != "" {
 		fmt.Fprintf(w, "smoke kernel: %s\n", c.Smoke)
 	}
