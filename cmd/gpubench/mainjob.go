@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/clattn/clattn/bench"
 	"github.com/clattn/clattn/cpuref"
 	"github.com/clattn/clattn/gpu"
+	"github.com/clattn/clattn/internal/soak"
+	"github.com/clattn/clattn/internal/stress"
 )
 
 func init() {
@@ -30,22 +34,42 @@ type mainReport struct {
 	Seconds  float64      `json:"seconds"`
 }
 
-// checkedRun is the main job's look at one device: the smoke kernel (OpenCL
-// only), the quick conformance suite and the quick benchmark.
+// checkedRun is the main job's look at one device: the smoke kernel and the
+// cross-check against the cpu backend (OpenCL only), the quick conformance
+// suite and the quick benchmark.
 type checkedRun struct {
 	Spec        string       `json:"spec"` // "cpu" or "opencl:N"
 	Device      string       `json:"device"`
 	Error       string       `json:"error,omitempty"` // the device could not be opened
 	Smoke       string       `json:"smoke,omitempty"` // "ok" or the error; "" for the cpu backend
+	CrossCheck  *crossCheck  `json:"cross_check,omitempty"`
 	Verify      verifyReport `json:"verify"`
 	Bench       bench.Report `json:"bench"`
 	BenchErrors []string     `json:"bench_errors,omitempty"`
+
+	soak soak.Result // the cross-check in full, for --verbose
+}
+
+// crossCheckCases is how many random cases (package stress: odd shapes, every
+// mask kind, NaN at masked positions) the main job runs on each OpenCL device
+// and on the cpu backend: 10 of each op, well under a second on PoCL.
+var crossCheckCases = 10 * len(stress.Ops)
+
+// crossCheck is the outcome of the cross-check of a device against the cpu backend.
+type crossCheck struct {
+	Reference  string   `json:"reference"`
+	Seed       uint64   `json:"seed"`
+	Cases      int      `json:"cases"`
+	Mismatches int      `json:"mismatches"`
+	MaxRatio   float64  `json:"max_ratio"` // the largest error as a fraction of its element's cap
+	WorstOp    string   `json:"worst_op,omitempty"`
+	Failures   []string `json:"failures,omitempty"`
 }
 
 // passed reports whether everything checked on the device passed.
 func (c checkedRun) passed() bool {
-	return c.Error == "" && (c.Smoke == "" || c.Smoke == "ok") && c.Verify.Failed == 0 &&
-		len(c.Verify.Results) > 0 && len(c.BenchErrors) == 0
+	return c.Error == "" && (c.Smoke == "" || c.Smoke == "ok") && (c.CrossCheck == nil || c.CrossCheck.Mismatches == 0) &&
+		c.Verify.Failed == 0 && len(c.Verify.Results) > 0 && len(c.BenchErrors) == 0
 }
 
 // cmdMain is gpubench without a command: every device of the machine (each
@@ -80,6 +104,8 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	r.Selected = specOf(selected)
+	ref := cpuref.New()
+	defer ref.Close()
 	for _, spec := range checkOrder(r.Selected, r.Devices) {
 		b := selected
 		if spec != r.Selected {
@@ -89,7 +115,7 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		fmt.Fprintf(stderr, "checking %s (%s)\n", spec, b.Name())
-		c := checkDevice(spec, b)
+		c := checkDevice(spec, b, ref)
 		b.Close()
 		r.Checks = append(r.Checks, c)
 		if *verbose {
@@ -150,14 +176,22 @@ func openSpec(spec string) (backend.Backend, error) {
 	return clattn.Open(spec)
 }
 
-// checkDevice runs the smoke kernel (OpenCL devices), the quick conformance
-// suite and the quick benchmark on b.
-func checkDevice(spec string, b backend.Backend) checkedRun {
+// checkDevice runs the smoke kernel and the cross-check against ref (OpenCL
+// devices), the quick conformance suite and the quick benchmark on b.
+func checkDevice(spec string, b, ref backend.Backend) checkedRun {
 	c := checkedRun{Spec: spec, Device: b.Name()}
 	if d, ok := b.(*gpu.Device); ok {
 		c.Smoke = "ok"
 		if err := d.Smoke(smokeElements); err != nil {
 			c.Smoke = err.Error()
+		}
+		c.soak = soak.Run(context.Background(), b, ref, soak.Options{Seed: 1, Cases: crossCheckCases})
+		c.CrossCheck = &crossCheck{Reference: ref.Name(), Seed: 1, Cases: c.soak.Runs,
+			Mismatches: c.soak.Mismatches, Failures: c.soak.Failures}
+		for _, st := range c.soak.Ops {
+			if st.MaxRatio > c.CrossCheck.MaxRatio || c.CrossCheck.WorstOp == "" {
+				c.CrossCheck.MaxRatio, c.CrossCheck.WorstOp = st.MaxRatio, st.Op
+			}
 		}
 	}
 	c.Verify = verify(b, false)
@@ -170,6 +204,12 @@ func printCheck(w io.Writer, c checkedRun, row deviceRow) {
 	fmt.Fprintf(w, "== %s: %s (%s)\n", c.Spec, row.Name, row.Platform)
 	if c.Smoke != "" {
 		fmt.Fprintf(w, "smoke kernel: %s\n", c.Smoke)
+	}
+	if c.CrossCheck != nil {
+		fmt.Fprintf(w, "cross-check: %d random cases against %s, seed %d (gpubench soak --device %s --seed %d runs more)\n",
+			c.CrossCheck.Cases, c.CrossCheck.Reference, c.CrossCheck.Seed, c.Spec, c.CrossCheck.Seed)
+		printSoak(w, c.soak)
+		fmt.Fprintln(w)
 	}
 	printVerify(w, c.Verify)
 	fmt.Fprintln(w)
@@ -260,7 +300,7 @@ func printSummary(w io.Writer, r mainReport, listErr error) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "SPEC\tDEVICE\tCHECK\tWORST ERROR / LIMIT")
+	fmt.Fprint(tw, "SPEC\tDEVICE\tCHECK\tWORST ERROR / LIMIT\tVS CPU")
 	for _, h := range shown {
 		fmt.Fprintf(tw, "\t%s", h.title)
 	}
@@ -270,7 +310,7 @@ func printSummary(w io.Writer, r mainReport, listErr error) {
 		if c.Spec == r.Selected {
 			spec += " *"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", spec, short(rowOf(r.Devices, c.Spec).Name, 32), checkWord(c), worstError(c))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", spec, short(rowOf(r.Devices, c.Spec).Name, 26), checkWord(c), worstError(c), versusCPU(c))
 		for _, h := range shown {
 			cell := "-"
 			if x, ok := headlineResult(c.Bench, h.op); ok {
@@ -284,9 +324,10 @@ func printSummary(w io.Writer, r mainReport, listErr error) {
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "* the selected device: --device, or $%s where --device is auto or not given.\n", clattn.DeviceEnv)
-	fmt.Fprintf(w, "CHECK: the smoke kernel (OpenCL) and %d quick checks of every op against the float64 oracle,\n", checksPerDevice(r))
-	fmt.Fprintln(w, "  the checks the pure-Go backend passes too. WORST ERROR: the check nearest its limit, as its")
-	fmt.Fprintln(w, "  max-abs error / the limit on it (gpubench verify --device SPEC shows them all).")
+	fmt.Fprintf(w, "CHECK: %d quick checks of every op against the float64 oracle, the checks the pure-Go backend\n", checksPerDevice(r))
+	fmt.Fprintln(w, "  passes too; WORST ERROR is the one nearest its limit: its max-abs error / the limit on it.")
+	fmt.Fprintf(w, "  OpenCL devices also run a smoke kernel and %d random cases (odd shapes, every mask) against the\n", crossCheckCases)
+	fmt.Fprintln(w, "  cpu backend; VS CPU is their largest error as a fraction of its element's cap.")
 	if len(shapes) > 0 {
 		fmt.Fprintln(w, "Figures: median of 3 runs (GFLOP/s from device time where the device has a timer) of")
 		for _, s := range shapes {
@@ -315,25 +356,47 @@ func checksPerDevice(r mainReport) int {
 	return 0
 }
 
-// checkWord is PASS, or FAIL with what failed.
-func checkWord(c checkedRun) string {
+// versusCPU is the cross-check's cell: its worst error against the cap, or how many cases differed.
+func versusCPU(c checkedRun) string {
+	x := c.CrossCheck
 	switch {
-	case c.Error != "":
-		return "FAIL (cannot open)"
-	case c.passed():
-		return "PASS"
-	case c.Smoke != "" && c.Smoke != "ok":
-		return "FAIL (smoke kernel)"
-	case c.Verify.Failed > 0:
-		return fmt.Sprintf("FAIL (%d of %d checks)", c.Verify.Failed, len(c.Verify.Results))
-	case len(c.BenchErrors) > 0:
-		return fmt.Sprintf("FAIL (%d bench cases)", len(c.BenchErrors))
+	case x == nil:
+		return "-"
+	case x.Mismatches > 0:
+		return fmt.Sprintf("%d of %d differ", x.Mismatches, x.Cases)
 	}
-	return "FAIL (no checks ran)"
+	return fmt.Sprintf("%.2g of cap", x.MaxRatio)
+}
+
+// checkWord is PASS, or FAIL with everything that failed.
+func checkWord(c checkedRun) string {
+	if c.Error != "" {
+		return "FAIL (cannot open)"
+	}
+	if c.passed() {
+		return "PASS"
+	}
+	var failed []string
+	if c.Smoke != "" && c.Smoke != "ok" {
+		failed = append(failed, "smoke kernel")
+	}
+	if c.CrossCheck != nil && c.CrossCheck.Mismatches > 0 {
+		failed = append(failed, "vs cpu")
+	}
+	if c.Verify.Failed > 0 {
+		failed = append(failed, fmt.Sprintf("%d of %d checks", c.Verify.Failed, len(c.Verify.Results)))
+	}
+	if len(c.BenchErrors) > 0 {
+		failed = append(failed, fmt.Sprintf("%d bench cases", len(c.BenchErrors)))
+	}
+	if len(failed) == 0 {
+		failed = append(failed, "no checks ran")
+	}
+	return "FAIL (" + strings.Join(failed, ", ") + ")"
 }
 
 // worstError is the check nearest its limit (or furthest over it) as
-// "2.1e-07 / 9.5e-07 (attention)", or the error that kept the device from running.
+// "2.1e-07 / 9.5e-07", or the error that kept the device from running.
 func worstError(c checkedRun) string {
 	if c.Error != "" {
 		return oneLine(c.Error)
@@ -348,5 +411,5 @@ func worstError(c checkedRun) string {
 		return "-"
 	}
 	x := c.Verify.Results[worst]
-	return fmt.Sprintf("%.2g / %.2g (%s)", x.MaxAbs, x.Limit, x.Op)
+	return fmt.Sprintf("%.2g / %.2g", x.MaxAbs, x.Limit)
 }

@@ -47,11 +47,13 @@ func TestMainJobChecksEveryDevice(t *testing.T) {
 
 	devices := len(infos) + 1
 	require.Contains(t, summary, fmt.Sprintf("clattn on this machine: %d of %d devices passed", devices, devices))
-	require.Regexp(t, `(?m)^SPEC +DEVICE +CHECK +WORST ERROR / LIMIT +ATTENTION +ENCODER LAYER +GEMM$`, summary)
-	figure := `[0-9.e+-]+ / [0-9.e+-]+ \(\w+\) +[0-9.]+ GFLOP/s +[0-9.]+ ms +[0-9.]+ GFLOP/s$`
-	for _, spec := range append(infos, "cpu") {
-		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(spec)+`( \*)? .* PASS +`+figure, summary)
+	require.Regexp(t, `(?m)^SPEC +DEVICE +CHECK +WORST ERROR / LIMIT +VS CPU +ATTENTION +ENCODER LAYER +GEMM$`, summary)
+	figures := ` +[0-9.]+ GFLOP/s +[0-9.]+ ms +[0-9.]+ GFLOP/s$`
+	for _, spec := range infos { // cross-checked against the cpu backend
+		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(spec)+`( \*)? .* PASS +[0-9.e+-]+ / [0-9.e+-]+ +[0-9.e+-]+ of cap`+figures, summary)
+		require.Contains(t, details, fmt.Sprintf("cross-check: %d random cases against cpu, seed 1", crossCheckCases))
 	}
+	require.Regexp(t, `(?m)^cpu( \*)? +cpuref \(all cores\) +PASS +[0-9.e+-]+ / [0-9.e+-]+ +-`+figures, summary)
 	if len(infos) > 0 && strings.Contains(summary, "cpu * ") { // auto chose cpu: say how to choose OpenCL
 		require.Contains(t, summary, "auto selects OpenCL GPUs only; to select opencl:0 (")
 	}
@@ -69,6 +71,11 @@ func TestMainJobChecksEveryDevice(t *testing.T) {
 		require.True(t, ok, c.Spec)
 		if strings.HasPrefix(c.Spec, "opencl:") {
 			require.Equal(t, "ok", c.Smoke, c.Spec)
+			require.NotNil(t, c.CrossCheck, c.Spec)
+			require.Equal(t, crossCheckCases, c.CrossCheck.Cases, c.Spec)
+			require.LessOrEqual(t, c.CrossCheck.MaxRatio, 1.0, c.Spec)
+		} else {
+			require.Nil(t, c.CrossCheck, "the cpu backend is the reference")
 		}
 	}
 }
@@ -82,16 +89,21 @@ func TestMainJobSummaryFailure(t *testing.T) {
 		Devices:  []deviceRow{{Index: 0, Spec: "opencl:0", Platform: "Some Platform", Name: "Some GPU"}, {Index: -1, Spec: "cpu", Name: "cpuref (all cores)"}},
 		Selected: "opencl:0",
 		Checks: []checkedRun{
-			{Spec: "opencl:0", Device: "opencl:0 Some GPU", Smoke: "ok", Verify: verifyReport{Passed: 1, Failed: 1, Results: []backendtest.Result{good, bad}}},
+			{Spec: "opencl:0", Device: "opencl:0 Some GPU", Smoke: "ok", Verify: verifyReport{Passed: 1, Failed: 1, Results: []backendtest.Result{good, bad}},
+				CrossCheck: &crossCheck{Cases: 70, Mismatches: 2, MaxRatio: 30}},
+			{Spec: "opencl:1", Device: "opencl:1 Other GPU", Smoke: "ok", Verify: verifyReport{Passed: 1, Results: []backendtest.Result{good}},
+				CrossCheck: &crossCheck{Cases: 70, Mismatches: 1, MaxRatio: 2}},
 			{Spec: "cpu", Device: "cpu", Verify: verifyReport{Passed: 1, Results: []backendtest.Result{good}}},
 		},
 	}
+	r.Devices = append(r.Devices, deviceRow{Index: 1, Spec: "opencl:1", Name: "Other GPU"})
 	var out bytes.Buffer
 	printSummary(&out, r, nil)
 	s := out.String()
-	require.Contains(t, s, "clattn on this machine: 1 of 2 devices passed")
-	require.Regexp(t, `(?m)^opencl:0 \* +Some GPU +FAIL \(1 of 2 checks\) +0\.003 / 2e-06 \(Softmax\)$`, s)
-	require.Regexp(t, `(?m)^cpu +cpuref \(all cores\) +PASS +1e-07 / 1e-06 \(Attention\)$`, s)
+	require.Contains(t, s, "clattn on this machine: 1 of 3 devices passed")
+	require.Regexp(t, `(?m)^opencl:0 \* +Some GPU +FAIL \(vs cpu, 1 of 2 checks\) +0\.003 / 2e-06 +2 of 70 differ$`, s)
+	require.Regexp(t, `(?m)^opencl:1 +Other GPU +FAIL \(vs cpu\) +1e-07 / 1e-06 +1 of 70 differ$`, s)
+	require.Regexp(t, `(?m)^cpu +cpuref \(all cores\) +PASS +1e-07 / 1e-06 +-$`, s)
 	require.NotContains(t, s, "auto selects") // a GPU was selected
 	require.NotContains(t, s, "ATTENTION")    // nothing was timed: no figure columns
 }
