@@ -99,10 +99,13 @@ func TestDevicesNoPlatform(t *testing.T) {
 	})
 }
 
-// TestBadDeviceEnvironment: a bad $CLATTN_DEVICE is named in the error.
+// TestBadDeviceEnvironment: a bad $CLATTN_DEVICE, one that does not parse or
+// selects no device, is named in the error.
 func TestBadDeviceEnvironment(t *testing.T) {
-	t.Setenv("CLATTN_DEVICE", "cuda")
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 1, run([]string{"verify", "--quick"}, &stdout, &stderr))
-	require.True(t, strings.HasPrefix(stderr.String(), `gpubench verify: $CLATTN_DEVICE: device spec "cuda": `), stderr.String())
+	for _, spec := range []string{"cuda", "opencl:no-such-device-xyz"} {
+		t.Setenv("CLATTN_DEVICE", spec)
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 1, run([]string{"verify", "--quick"}, &stdout, &stderr), spec)
+		require.True(t, strings.HasPrefix(stderr.String(), `gpubench verify: $CLATTN_DEVICE: device spec "`+spec+`": `), stderr.String())
+	}
 }
