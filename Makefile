@@ -1,19 +1,21 @@
 # clattn: `make build` compiles everything (also without cgo); `make test` makes
-# sure an OpenCL platform exists (installing PoCL where we are root), then vets
+# sure an OpenCL platform and PyTorch exist (installing PoCL and Debian's
+# python3-torch where we are root), then vets
 # and runs every test with the race detector (after a short fuzz of the
 # safetensors reader, a one-minute soak on the OpenCL device, and the OpenCL
 # tests under PoCL's other work-group method where it has one).
 
 GO ?= go
 OPENCL_PACKAGES := pocl-opencl-icd ocl-icd-libopencl1 clinfo
+TORCH_PACKAGES := python3-torch
 
-.PHONY: build test test-second-method opencl soak gpu-offline
+.PHONY: build test test-second-method opencl pytorch soak gpu-offline
 
 build:
 	$(GO) build ./...
 	CGO_ENABLED=0 $(GO) build ./...
 
-test: opencl
+test: opencl pytorch
 	$(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 20s ./safetensors
 	$(MAKE) soak
@@ -66,3 +68,17 @@ opencl:
 # .tools/), so it is not part of make test.
 gpu-offline: opencl
 	bash scripts/gpu-offline.sh
+
+# pytorch succeeds where /usr/bin/python3 imports torch (the README's export
+# script is tested end to end); otherwise it installs Debian's python3-torch as
+# root, or says what to install and fails.
+pytorch:
+	@if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "/usr/bin/python3 cannot import torch; install it, e.g.: sudo apt-get install -y $(TORCH_PACKAGES)" >&2; \
+		exit 1; \
+	fi; \
+	echo "/usr/bin/python3 cannot import torch; installing $(TORCH_PACKAGES)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update && apt-get install -y $(TORCH_PACKAGES); \
+	/usr/bin/python3 -c 'import torch' || { echo "still no torch after installing $(TORCH_PACKAGES)" >&2; exit 1; }

@@ -2,6 +2,8 @@ package clattn
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref"
@@ -38,7 +40,16 @@ func Open(spec string) (backend.Backend, error) {
 	}
 	d, err := gpu.Open(s.Selector)
 	if err != nil {
+		if fromEnvironment(spec) {
+			return nil, fmt.Errorf("$%s: device spec %q: %w", DeviceEnv, s, err)
+		}
 		return nil, fmt.Errorf("device spec %q: %w", s, err)
 	}
 	return d, nil
+}
+
+// fromEnvironment reports whether Resolve takes the spec of text from $CLATTN_DEVICE.
+func fromEnvironment(text string) bool {
+	s, err := ParseSpec(text)
+	return err == nil && s.Kind == SpecAuto && strings.TrimSpace(os.Getenv(DeviceEnv)) != ""
 }

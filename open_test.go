@@ -23,10 +23,16 @@ func TestOpenCPU(t *testing.T) {
 	if _, err := Open("cuda:0"); !errors.Is(err, backend.ErrArgument) {
 		t.Errorf("Open(cuda:0): %v", err)
 	}
-	// The variable wins over auto: its missing device is an error, not pure Go.
+	// The variable wins over auto: its missing device is an error, not pure Go,
+	// and the error names the variable (the user may never have typed the spec).
 	if b, err := Open("auto"); !errors.Is(err, gpu.ErrNoDevice) && err == nil {
 		b.Close()
 		t.Errorf("Open(auto) with %s=opencl:no-such-device gave %s", DeviceEnv, b.Name())
+	} else if err != nil && !strings.HasPrefix(err.Error(), "$CLATTN_DEVICE: device spec \"opencl:no-such-device\": ") {
+		t.Errorf("Open(auto) with %s=opencl:no-such-device: %v; want the variable named", DeviceEnv, err)
+	}
+	if _, err := Open("opencl:no-such-device"); err == nil || strings.Contains(err.Error(), DeviceEnv) {
+		t.Errorf("Open(opencl:no-such-device) = %v; want an error about the argument, not the variable", err)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 // Report is what `gpubench bench --json` writes.
 type Report struct {
 	Device string `json:"device"`
+	// Date is when the run started, RFC 3339 in UTC; plots show its day.
+	Date string `json:"date,omitempty"`
 	// Peak is the device's estimated fp32 GFLOP/s and how it was estimated.
 	PeakGFLOPs float64 `json:"peak_gflops,omitempty"`
 	PeakHow    string  `json:"peak_how,omitempty"`
@@ -81,23 +83,33 @@ func ReadReport(r io.Reader) (Report, error) {
 	return rep, nil
 }
 
-// WriteCSV writes one row per result with a header row.
+// WriteCSV writes one row per result with a header row. A value the table
+// shows as "-" (no device timer, no known peak) is an empty cell, never 0.
 func WriteCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	opt := func(v float64) string {
+		if v == 0 {
+			return ""
+		}
+		return f(v)
+	}
 	for _, x := range r.Results {
 		_ = cw.Write([]string{r.Device, string(x.Op), Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
-			f(x.MedianMs), f(x.MinMs), f(x.MaxMs), f(x.DeviceMs), f(x.GFLOPs), f(x.GBps), f(x.PeakPct)})
+			f(x.MedianMs), f(x.MinMs), f(x.MaxMs), opt(x.DeviceMs), f(x.GFLOPs), f(x.GBps), opt(x.PeakPct)})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-// Progress draws "[=====     ] 5/10 name" on a terminal, rewriting one line.
+// Progress reports which case runs. On a terminal (Lines false) it draws
+// "[=====     ] 5/10 name", rewriting one line; elsewhere (a log, a pipe) it
+// prints one line per case, "bench 5/10 name", so a long suite shows it is alive.
 type Progress struct {
 	W     io.Writer
 	Total int
+	Lines bool
 	done  int
 }
 
@@ -106,8 +118,13 @@ func (p *Progress) Step(name string) {
 	if p == nil || p.W == nil {
 		return
 	}
+	p.done++
+	if p.Lines {
+		fmt.Fprintf(p.W, "bench %d/%d %s\n", p.done, p.Total, name)
+		return
+	}
 	const width = 24
-	filled := width * p.done / max(p.Total, 1)
+	filled := width * (p.done - 1) / max(p.Total, 1)
 	bar := make([]byte, width)
 	for i := range bar {
 		bar[i] = ' '
@@ -115,13 +132,12 @@ func (p *Progress) Step(name string) {
 			bar[i] = '='
 		}
 	}
-	fmt.Fprintf(p.W, "\r\033[K[%s] %d/%d %s", bar, p.done+1, p.Total, name)
-	p.done++
+	fmt.Fprintf(p.W, "\r\033[K[%s] %d/%d %s", bar, p.done, p.Total, name)
 }
 
-// Done clears the progress line.
+// Done clears the progress line on a terminal.
 func (p *Progress) Done() {
-	if p != nil && p.W != nil {
+	if p != nil && p.W != nil && !p.Lines {
 		fmt.Fprint(p.W, "\r\033[K")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
@@ -25,6 +26,10 @@ func devicePeak(b backend.Backend) (float64, string) {
 	return 0, ""
 }
 
+// shapeFlags are the flags of bench that set the shape of --op.
+var shapeFlags = map[string]bool{"batch": true, "seq": true, "seq-kv": true, "d-model": true, "heads": true,
+	"head-dim": true, "d-ff": true, "causal": true}
+
 type benchFlags struct {
 	device, suite, op         string
 	shape                     bench.Shape
@@ -34,30 +39,42 @@ type benchFlags struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr, "[--suite quick|standard|long | --op OP --seq N ...] [--device D] [--json F] [--csv F] [--plot F.png]")
+	fs := newFlags("bench", stderr, "[--suite quick|standard|long | --op OP [--seq N ...]] [--device D] [--json F] [--csv F] [--plot F.png]\n"+
+		"  no --suite and no --op: the quick suite. The shape flags (--batch ... --causal) apply to --op only.")
 	var f benchFlags
 	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
-	fs.StringVar(&f.suite, "suite", "", "named suite: quick, standard (the GPU target shapes) or long")
+	fs.StringVar(&f.suite, "suite", "", "named suite: quick (the default without --op), standard (the GPU target shapes) or long")
 	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder")
-	fs.IntVar(&f.shape.Batch, "batch", 1, "batch size")
-	fs.IntVar(&f.shape.Seq, "seq", 512, "sequence length (query side); gemm: M = batch*seq")
-	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "key/value sequence length (default: --seq)")
-	fs.IntVar(&f.shape.DModel, "d-model", 512, "model width; gemm: K")
-	fs.IntVar(&f.shape.Heads, "heads", 8, "attention heads")
-	fs.IntVar(&f.shape.HeadDim, "head-dim", 64, "head dimension of the attention ops (mha/encoder use d-model/heads)")
-	fs.IntVar(&f.shape.DFF, "d-ff", 2048, "feed-forward width; gemm: N")
-	fs.BoolVar(&f.shape.Causal, "causal", false, "causal (top-left) mask for attention ops")
+	fs.IntVar(&f.shape.Batch, "batch", 1, "--op: batch size")
+	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq")
+	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "--op: key/value sequence length (default: --seq)")
+	fs.IntVar(&f.shape.DModel, "d-model", 512, "--op: model width; gemm: K")
+	fs.IntVar(&f.shape.Heads, "heads", 8, "--op: attention heads")
+	fs.IntVar(&f.shape.HeadDim, "head-dim", 64, "--op: head dimension of the attention ops (mha/encoder use d-model/heads)")
+	fs.IntVar(&f.shape.DFF, "d-ff", 2048, "--op: feed-forward width; gemm: N")
+	fs.BoolVar(&f.shape.Causal, "causal", false, "--op: causal (top-left) mask for attention ops")
 	fs.IntVar(&f.reps, "reps", 5, "timed runs per case (the median is reported)")
 	fs.IntVar(&f.warmup, "warmup", 1, "untimed runs per case before timing")
 	fs.StringVar(&f.jsonPath, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&f.csvPath, "csv", "", "write the results as CSV to this file")
 	fs.StringVar(&f.plotTo, "plot", "", "draw GFLOP/s against sequence length into this PNG/SVG/PDF")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr (a line rewritten on a terminal, else a line per case)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if f.op == "" {
+		var shapeFlag string
+		fs.Visit(func(fl *flag.Flag) {
+			if shapeFlags[fl.Name] && shapeFlag == "" {
+				shapeFlag = fl.Name
+			}
+		})
+		if shapeFlag != "" {
+			return usageErrorf(fs, "--%s sets the shape of --op; a suite has its own shapes (give --op OP)", shapeFlag)
+		}
 	}
 	cases, err := benchCases(f)
 	if err != nil {
@@ -72,8 +89,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Close()
 	var progress *bench.Progress
-	if !f.quiet && isTerminal(stderr) {
-		progress = &bench.Progress{W: stderr, Total: len(cases)}
+	if !f.quiet {
+		progress = &bench.Progress{W: stderr, Total: len(cases), Lines: !isTerminal(stderr)}
 	}
 	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: max(f.warmup, 0)}, progress)
 	if err != nil {
@@ -111,7 +128,7 @@ func benchCases(f benchFlags) ([]bench.Case, error) {
 
 // runBench times every case on b and gathers the report.
 func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress *bench.Progress) (bench.Report, error) {
-	report := bench.Report{Device: b.Name()}
+	report := bench.Report{Device: b.Name(), Date: time.Now().UTC().Format(time.RFC3339)}
 	report.PeakGFLOPs, report.PeakHow = devicePeak(b)
 	opt.PeakGFLOPs = report.PeakGFLOPs
 	for _, c := range cases {

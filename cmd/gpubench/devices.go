@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -32,10 +35,13 @@ type deviceRow struct {
 	PeakGFLOPs   float64 `json:"peak_gflops,omitempty"`
 }
 
-// deviceRows lists every OpenCL device (none where OpenCL is missing: listErr says
-// why) and the cpu backend last.
+// deviceRows lists every OpenCL device (none where OpenCL is missing or lists
+// none: listErr says why) and the cpu backend last.
 func deviceRows() (rows []deviceRow, listErr error) {
 	infos, err := gpu.Devices()
+	if err == nil && len(infos) == 0 {
+		err = noPlatformError()
+	}
 	for _, d := range infos {
 		peak, _ := peakGFLOPs(d)
 		rows = append(rows, deviceRow{Index: d.Index, Spec: fmt.Sprintf("opencl:%d", d.Index), Platform: d.Platform,
@@ -46,6 +52,42 @@ func deviceRows() (rows []deviceRow, listErr error) {
 	rows = append(rows, deviceRow{Index: -1, Spec: "cpu", Platform: "pure Go", Name: "cpuref (all cores)",
 		Type: "cpu", ComputeUnits: cpuCount(), FP64: true})
 	return rows, err
+}
+
+// The variables by which the ICD loader (ocl-icd, Khronos') is pointed at drivers.
+const (
+	icdVendorsEnv   = "OCL_ICD_VENDORS"   // a folder of .icd files, or one .icd file
+	icdFilenamesEnv = "OCL_ICD_FILENAMES" // driver libraries, ':'-separated
+	icdVendorsDir   = "/etc/OpenCL/vendors"
+)
+
+// noPlatformError explains an OpenCL loader that loaded but found no device:
+// where it looked for drivers, and why a driver that is there may be left out.
+func noPlatformError() error {
+	where, dir := icdVendorsDir, icdVendorsDir
+	if v := os.Getenv(icdVendorsEnv); v != "" {
+		where, dir = "$"+icdVendorsEnv+"="+v, v
+	}
+	icds := []string{dir}
+	if st, err := os.Stat(dir); err != nil || st.IsDir() {
+		icds, _ = filepath.Glob(filepath.Join(dir, "*.icd"))
+	}
+	found := "no .icd file there"
+	if len(icds) > 0 {
+		names := make([]string, len(icds))
+		for i, p := range icds {
+			names[i] = filepath.Base(p)
+			if lib, err := os.ReadFile(p); err == nil {
+				names[i] += " -> " + strings.TrimSpace(string(lib))
+			}
+		}
+		found = strings.Join(names, ", ") + ": a driver that fails to start is left out (PoCL needs a writable cache folder: $POCL_CACHE_DIR, else $XDG_CACHE_HOME or $HOME/.cache; POCL_DEBUG=1 says why)"
+	}
+	msg := fmt.Sprintf("the OpenCL loader found no platform; it looked in %s: %s", where, found)
+	if v := os.Getenv(icdFilenamesEnv); v != "" {
+		msg += fmt.Sprintf("; and $%s=%s", icdFilenamesEnv, v)
+	}
+	return errors.New(msg)
 }
 
 func cmdDevices(args []string, stdout, stderr io.Writer) error {

@@ -1,7 +1,8 @@
 // Command gpubench runs clattn's Transformer building blocks on the best device
 // it finds, checks them against the pure-Go reference and measures them.
 //
-//	gpubench                    the main job: devices, a quick cross-check and benchmark, a summary
+//	gpubench                    the main job: every device checked and timed, a one-screen summary
+//	gpubench help [COMMAND]     the commands, or one command's flags (also -h, --help)
 //	gpubench devices [--json]   every OpenCL device and the cpu backend, with the spec selecting each
 //	gpubench verify             every op on a device against the float64 oracle: PASS/FAIL table
 //	gpubench bench              benchmarks: table, --json, --csv, --plot
@@ -13,7 +14,7 @@
 //	gpubench soak               random shapes and masks for a while, each checked against cpu
 //	gpubench tune               searches tile sizes for the device and caches the winners
 //
-// Every subcommand takes --device (auto, cpu, opencl, opencl:N, opencl:gpu, opencl:<name>;
+// Every command that runs ops takes --device (auto, cpu, opencl, opencl:N, opencl:gpu, opencl:<name>;
 // default $CLATTN_DEVICE or auto). Bad flags exit 2 with usage, failures exit 1 with one line.
 package main
 
@@ -23,8 +24,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/clattn/clattn"
 )
 
 // command is one subcommand: run parses args and does the work.
@@ -61,8 +65,10 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 		name, args = args[0], args[1:]
 	}
 	if name == "help" {
-		usage(stdout)
-		return 0
+		return help(args, stdout, stderr)
+	}
+	if name == "main" && slices.ContainsFunc(args, isHelpFlag) {
+		return help(nil, stdout, stderr)
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -85,8 +91,47 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 	return 1
 }
 
+// help prints, on stdout, the list of commands and the main job's flags (no
+// args) or one command's flags (help COMMAND).
+func help(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) > 1:
+		fmt.Fprintln(stderr, "usage: gpubench help [COMMAND]")
+		return 2
+	case len(args) == 1:
+		cmd, ok := commands[args[0]]
+		if !ok {
+			fmt.Fprintf(stderr, "gpubench help: unknown command %q\n", args[0])
+			usage(stderr)
+			return 2
+		}
+		_ = cmd.run([]string{"-h"}, stdout, stdout) // prints the flags and returns flag.ErrHelp
+		return 0
+	}
+	fmt.Fprintln(stdout, "gpubench runs clattn's Transformer building blocks on this machine's devices,")
+	fmt.Fprintln(stdout, "checks them against the float64 oracle and times them.")
+	fmt.Fprintln(stdout)
+	usage(stdout)
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "The main job (no command):")
+	_ = commands["main"].run([]string{"-h"}, stdout, stdout)
+	return 0
+}
+
+// isHelpFlag reports whether arg asks for help the way the flag package understands it.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// usage lists the commands, one line each.
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: gpubench [command] [flags]   (no command: the main job)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -95,7 +140,11 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "run 'gpubench COMMAND -h' for a command's flags")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "'gpubench help COMMAND' (or 'gpubench COMMAND -h') prints a command's flags.")
+	fmt.Fprintln(w, "Commands that run ops take --device: auto (the best OpenCL GPU, else cpu), cpu, opencl,")
+	fmt.Fprintln(w, "opencl:N, opencl:gpu|cpu|accelerator or opencl:NAME. Without --device, or with auto,")
+	fmt.Fprintln(w, "$"+clattn.DeviceEnv+" decides where it is set.")
 }
 
 // newFlags makes a FlagSet that reports errors to stderr and returns instead of exiting.

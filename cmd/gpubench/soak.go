@@ -62,12 +62,13 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// printSoak prints ops run and mismatches per op, the failures and a summary.
+// printSoak prints ops run and mismatches per op with the largest error, alone
+// and as a fraction of its element's cap, then the failures and a summary.
 func printSoak(w io.Writer, r soak.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OP\tRUNS\tMISMATCHES\tMAX ABS")
+	fmt.Fprintln(tw, "OP\tRUNS\tMISMATCHES\tMAX ABS\tMAX / CAP")
 	for _, st := range r.Ops {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3g\n", st.Op, st.Runs, st.Mismatches, st.MaxAbs)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3g\t%.3g\n", st.Op, st.Runs, st.Mismatches, st.MaxAbs, st.MaxRatio)
 	}
 	tw.Flush()
 	for _, f := range r.Failures {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -56,6 +57,7 @@ func TestTuneSavesWinners(t *testing.T) {
 	require.Regexp(t, `(?m)^  \S.* \(default\)\s+\d+\.\d{3} ms\s+\d+\.\d GFLOP/s$`, out)
 	require.Regexp(t, `(?m)^winners:\n  gemm .*\(the default\)\n  attention .*\(the default\)$`, out)
 	require.Contains(t, out, "saved to "+path)
+	require.Contains(t, out, "not this file: set CLATTN_TUNING_CACHE="+path+" to use these tiles")
 
 	c, err := gpu.LoadTuningCache(path)
 	require.NoError(t, err)
@@ -73,4 +75,39 @@ func TestTuneSavesWinners(t *testing.T) {
 	data, err := os.ReadFile(bad)
 	require.NoError(t, err)
 	require.Equal(t, "my notes", string(data))
+}
+
+// TestTuneCacheUse: the closing line says clattn.Open uses the tiles only where it
+// reads that file.
+func TestTuneCacheUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tuning.json")
+	t.Setenv(gpu.TuningCacheEnv, path)
+	require.Equal(t, "clattn.Open and gpubench use these tiles on this device", cacheUse(path))
+	other := filepath.Join(t.TempDir(), "other.json")
+	require.Equal(t, "clattn.Open reads "+path+", not this file: set CLATTN_TUNING_CACHE="+other+" to use these tiles", cacheUse(other))
+	t.Setenv(gpu.TuningCacheEnv, "off")
+	require.Equal(t, "clattn.Open reads no cache while CLATTN_TUNING_CACHE=off: set CLATTN_TUNING_CACHE="+path+" to use these tiles", cacheUse(path))
+}
+
+// TestPrintWinnersRetimed: where a winner beat its default, both were timed
+// again, and the rates differ from the list: the header says so.
+func TestPrintWinnersRetimed(t *testing.T) {
+	ms := time.Millisecond
+	res := gpu.TuneResult{
+		Gemm:      gpu.TuneCandidate{Kernel: "gemm", Tiles: "big", Time: 10 * ms, GFLOPs: 52},
+		Attention: gpu.TuneCandidate{Kernel: "attention", Tiles: "att", Default: true, Time: 3 * ms, GFLOPs: 30},
+		Candidates: []gpu.TuneCandidate{
+			{Kernel: "gemm", Tiles: "def", Default: true, Time: 11 * ms, GFLOPs: 49.2},
+			{Kernel: "gemm", Tiles: "big", Time: 10 * ms, GFLOPs: 52},
+			{Kernel: "attention", Tiles: "att", Default: true, Time: 3 * ms, GFLOPs: 30},
+			{Kernel: "attention", Tiles: "other", Skipped: true},
+		},
+	}
+	var out bytes.Buffer
+	printWinners(&out, res)
+	s := out.String()
+	require.Contains(t, s, "winners (each re-timed alternately with its default, best run kept; the rates above are the first timing):\n")
+	require.Regexp(t, `(?m)^  gemm +big +52\.0 GFLOP/s  \(default 49\.2 GFLOP/s, 1\.10x\)$`, s)
+	require.Regexp(t, `(?m)^  attention +att +30\.0 GFLOP/s  \(the default\)$`, s)
+	require.Contains(t, s, "1 candidates not tried")
 }

@@ -78,13 +78,20 @@ func verify(b backend.Backend, full bool) verifyReport {
 	return r
 }
 
-// printVerify prints one row per subtest (op, shape, max abs and rel error, the
-// ratio-rule limit, PASS or FAIL with the first failure message), the further
-// messages of rows with several, and the "N passed, M failed" line.
+// verifyLegend says what the columns of the verify table mean: the limit
+// applies to the max-abs error next to it, not to the relative error.
+const verifyLegend = `ABS LIMIT bounds MAX ABS: 4 x the error of a naive float32 loop + 1e-6 x scale ("cap": no naive
+loop, only the cap applies); the cap holds every element within 1e-5 x scale + 1e-5 x |ref|.
+MAX REL is for information: outputs near zero make it large. "-": a check of bits, shapes or errors.`
+
+// printVerify prints the legend, one row per subtest (op, shape, max abs error
+// and its limit, max rel error, PASS or FAIL with the first failure message),
+// the further messages of rows with several, and the "N passed, M failed" line.
 func printVerify(w io.Writer, r verifyReport) {
 	fmt.Fprintf(w, "verify: %s suite on %s\n", r.Suite, r.Device)
+	fmt.Fprintln(w, verifyLegend)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OP\tSHAPE\tMAX ABS\tMAX REL\tLIMIT\tRESULT")
+	fmt.Fprintln(tw, "OP\tSHAPE\tMAX ABS\tABS LIMIT\tMAX REL\tRESULT")
 	for _, x := range r.Results {
 		_, shape, _ := strings.Cut(x.Name, "/")
 		maxAbs, maxRel, limit := "-", "-", "-"
@@ -101,7 +108,7 @@ func printVerify(w io.Writer, r verifyReport) {
 				result += fmt.Sprintf(" (%d more below)", n)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.Op, orDash(shape), maxAbs, maxRel, limit, result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.Op, orDash(shape), maxAbs, limit, maxRel, result)
 	}
 	tw.Flush()
 	for _, x := range r.Results {

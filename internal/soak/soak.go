@@ -29,6 +29,9 @@ type Options struct {
 	Every    time.Duration
 	// MaxFailures is how many failures are described in Result.Failures (default 20).
 	MaxFailures int
+	// Cases stops the run after this many cases (0: when ctx is done), so that
+	// a short check runs the same cases on every device.
+	Cases int
 }
 
 // OpStats are the counts of one op.
@@ -37,6 +40,7 @@ type OpStats struct {
 	Runs       int
 	Mismatches int     // outputs over the cap, and errors of either backend
 	MaxAbs     float64 // largest |device - reference| over every run
+	MaxRatio   float64 // largest |device - reference| / its element's cap (stress.Compare): over 1 where one is over
 }
 
 // Result is the outcome of a soak run.
@@ -73,7 +77,7 @@ func Run(ctx context.Context, dev, ref backend.Backend, opt Options) Result {
 	}
 	start := time.Now()
 	next := start.Add(opt.Every)
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := 0; ctx.Err() == nil && (opt.Cases <= 0 || i < opt.Cases); i++ {
 		c := Case(opt.Seed, i)
 		st := &r.Ops[i%len(stress.Ops)]
 		st.Runs++
@@ -106,6 +110,7 @@ func runOne(c stress.Case, dev, ref backend.Backend, st *OpStats) string {
 	}
 	rep := stress.Compare(c, got, want)
 	st.MaxAbs = math.Max(st.MaxAbs, rep.MaxAbs)
+	st.MaxRatio = math.Max(st.MaxRatio, rep.MaxRatio)
 	if !rep.OK() {
 		return rep.String()
 	}

@@ -95,3 +95,25 @@ func TestCaseReproducible(t *testing.T) {
 		}
 	}
 }
+
+// TestSoakCases: Options.Cases stops the run after that many cases, the same
+// ones each time, and MaxRatio says how near the cap they came.
+func TestSoakCases(t *testing.T) {
+	b := cpuref.New()
+	n := 2 * len(stress.Ops)
+	r := Run(context.Background(), b, b, Options{Seed: 1, Cases: n})
+	if r.Runs != n || !r.OK() {
+		t.Fatalf("%d runs, %d mismatches; want %d runs, none", r.Runs, r.Mismatches, n)
+	}
+	for _, st := range r.Ops {
+		if st.Runs != 2 || st.MaxRatio != 0 {
+			t.Errorf("%s: %d runs, max ratio %g; want 2 runs of a backend against itself, ratio 0", st.Op, st.Runs, st.MaxRatio)
+		}
+	}
+	r = Run(context.Background(), skewed{b}, b, Options{Seed: 1, Cases: n})
+	for _, st := range r.Ops {
+		if st.MaxRatio <= 1 {
+			t.Errorf("%s: max ratio %g of a wrong result; want over 1", st.Op, st.MaxRatio)
+		}
+	}
+}

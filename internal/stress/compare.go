@@ -16,6 +16,7 @@ const Relax = 4
 type Report struct {
 	N        int     // elements compared
 	MaxAbs   float64 // largest |got - ref| over finite pairs
+	MaxRatio float64 // largest |got - ref| / its element's cap: over 1 where an element is over
 	Over     int     // elements over the cap or with mismatched NaN/Inf
 	Mismatch string  // the first element over, "" if none
 }
@@ -69,9 +70,14 @@ func Compare(c Case, got, ref []float32) Report {
 		if !finite(g) || !finite(w) {
 			bad = !(math.IsNaN(g) && math.IsNaN(w)) && g != w
 		} else {
-			d := math.Abs(g - w)
+			d, limit := math.Abs(g-w), Relax*(1e-5*scaleAt(i)+1e-5*math.Abs(w))
 			r.MaxAbs = math.Max(r.MaxAbs, d)
-			bad = d > Relax*(1e-5*scaleAt(i)+1e-5*math.Abs(w))
+			if limit > 0 {
+				r.MaxRatio = math.Max(r.MaxRatio, d/limit)
+			} else if d > 0 {
+				r.MaxRatio = math.Inf(1)
+			}
+			bad = d > limit
 		}
 		if bad {
 			r.Over++

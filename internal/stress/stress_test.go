@@ -83,6 +83,25 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// TestCompareMaxRatio: MaxRatio is the worst error as a fraction of its
+// element's cap, over 1 exactly where an element is over.
+func TestCompareMaxRatio(t *testing.T) {
+	rows := Case{RowLen: 2} // row scale 2: cap 4*(1e-5*2 + 1e-5*|ref|)
+	for _, tc := range []struct {
+		got, ref []float32
+		want     float64
+	}{
+		{[]float32{1, 2}, []float32{1, 2}, 0},
+		{[]float32{1 + 6e-5, 2}, []float32{1, 2}, 6e-5 / 1.2e-4},
+		{[]float32{1, 2 + 4e-4}, []float32{1, 2}, 4e-4 / 1.6e-4},
+	} {
+		rep := Compare(rows, tc.got, tc.ref)
+		if math.Abs(rep.MaxRatio-tc.want) > 1e-3*tc.want || rep.OK() != (rep.MaxRatio <= 1) {
+			t.Errorf("Compare(%v, %v): MaxRatio %g, want %g (%v)", tc.got, tc.ref, rep.MaxRatio, tc.want, rep)
+		}
+	}
+}
+
 func TestConcurrentCPU(t *testing.T) {
 	b := cpuref.New()
 	defer b.Close()

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clattn/clattn/bench"
+	"github.com/clattn/clattn/gpu/gputest"
+)
+
+// TestBenchCSVMatchesTable runs gpubench bench on the cpu backend (no device
+// timer, no peak: "-" cells) and on an OpenCL device (both present) and checks
+// that every CSV row says what its table row says: an empty cell for "-", never 0.
+// Without a terminal, progress is one line per case on stderr.
+func TestBenchCSVMatchesTable(t *testing.T) {
+	quick, err := bench.Suite("quick")
+	require.NoError(t, err)
+	opencl := fmt.Sprintf("opencl:%d", gputest.Device(t).Info().Index)
+	for _, tc := range []struct {
+		args  []string
+		cases int
+	}{
+		{[]string{"--device", "cpu"}, len(quick)}, // no --suite, no --op: the quick suite
+		{[]string{"--device", opencl, "--op", "attention", "--seq", "33", "--heads", "2", "--head-dim", "16"}, 1},
+	} {
+		csvPath := filepath.Join(t.TempDir(), "bench.csv")
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"bench", "--reps", "1", "--csv", csvPath}, tc.args...)
+		require.Equal(t, 0, run(args, &stdout, &stderr), "%v: %s", args, stderr.String())
+		require.Equal(t, tc.cases, strings.Count(stderr.String(), "\n"), "one progress line per case: %s", stderr.String())
+		require.Regexp(t, fmt.Sprintf(`(?m)^bench 1/%d \S+$`, tc.cases), stderr.String())
+
+		data, err := os.ReadFile(csvPath)
+		require.NoError(t, err)
+		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		require.NoError(t, err)
+		require.Equal(t, []string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct"}, rows[0])
+		rows = rows[1:]
+		table := tableRows(t, stdout.String())
+		require.Len(t, rows, tc.cases)
+		require.Len(t, table, len(rows))
+		for i, row := range rows {
+			cell := table[i] // op shape median min max device GFLOP/s GB/s %peak
+			require.Equal(t, row[1:3], cell[:2])
+			for j, format := range []string{"%.3f", "%.3f", "%.3f", "%.3f", "%.1f", "%.1f", "%.1f"} {
+				want := cell[2+j]
+				if row[3+j] == "" {
+					require.Equal(t, "-", want, "%s column %s", row[1], rows[0][3+j])
+					continue
+				}
+				v, err := strconv.ParseFloat(row[3+j], 64)
+				require.NoError(t, err, row)
+				require.NotZero(t, v, "%s column %s: 0 in the CSV", row[1], rows[0][3+j])
+				require.Equal(t, want, fmt.Sprintf(format, v), "%s column %s", row[1], rows[0][3+j])
+			}
+		}
+		if strings.HasPrefix(tc.args[1], "opencl") {
+			require.NotEmpty(t, rows[0][6], "an OpenCL device has a timer: device_ms")
+		} else {
+			require.Empty(t, rows[0][6], "the cpu backend has no device timer")
+		}
+	}
+}
+
+// tableRows are the cells of the rows of bench.WriteTable's table, header left out.
+func tableRows(t *testing.T, out string) [][]string {
+	t.Helper()
+	var rows [][]string
+	header := regexp.MustCompile(`^\s*op\s+shape\s+median ms`)
+	seen := false
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if header.MatchString(line) {
+			seen = true
+			continue
+		}
+		if seen {
+			rows = append(rows, strings.Fields(line))
+		}
+	}
+	require.True(t, seen, out)
+	return rows
+}
+
+func TestBenchShapeFlagNeedsOp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run([]string{"bench", "--seq", "128"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "--seq sets the shape of --op")
+	require.Empty(t, stdout.String())
+}
