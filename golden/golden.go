@@ -237,7 +237,7 @@ var informational = map[string]bool{
 var options = map[string][]string{
 	"sdpa": {"scale", "causal"},
 	"mha": {"bias", "causal", "key_padding", "self", "batch_first", "kdim", "vdim", "separate_kv",
-		"add_bias_kv", "add_zero_attn", "average_weights"},
+		"add_bias_kv", "add_zero_attn", "average_weights", "key_padding_float"},
 	"encoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "key_padding", "bias", "batch_first"},
 	"decoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "memory_key_padding",
 		"tgt_key_padding", "bias", "batch_first"},

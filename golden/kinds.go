@@ -220,6 +220,13 @@ func (r *runner) mha() error {
 	if opt.AverageWeights, err = r.boolOpt("average_weights", false); err != nil {
 		return err
 	}
+	additive, err := r.boolOpt("key_padding_float", false)
+	if err != nil {
+		return err
+	}
+	if additive != (opt.KeyPadding != nil && opt.KeyPaddingKind == backend.MaskAdditive) {
+		return fmt.Errorf("metadata key_padding_float = %v but the file's key_padding_mask does not say so", additive)
+	}
 	w, err := r.weights()
 	if err != nil {
 		return err
