@@ -17,6 +17,13 @@ import (
 // (key_padding_mask) is [B, Sk], read as KeyPaddingKind says. A position is out
 // where any mask says so. Where every key of a query is masked its output and
 // weights are zeros (as PyTorch >= 2.5; older PyTorch gives NaN).
+//
+// The backend takes masks of [Sq, Sk] or [B, H, Sq, Sk] and boolean key
+// padding; a [B*H, Sq, Sk] mask, masks padded with unmasked columns for the
+// keys add_bias_kv and add_zero_attn append, and an additive key padding mask
+// (merged into an additive [B, H, Sq, Sk] mask, as PyTorch merges it) are
+// written on the device into scratch tensors of the block at each call, by
+// small GEMMs that copy every value exactly (-Inf included).
 type MHAOptions struct {
 	backend.AttentionOptions
 	// KeyPaddingKind is how KeyPadding is read: backend.MaskBool (nonzero =
