@@ -451,6 +451,21 @@ func TestExtraKeys(t *testing.T) {
 				}
 			}
 		}
+		// No real keys at all (Sk = 0): the zero key alone, as in PyTorch.
+		out, w, err := m.Attend(q, upload(t, be, rng, b, 0, e), nil, model.MHAOptions{NeedWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Release()
+		defer w.Release()
+		for i, v := range download(t, be, out) {
+			if v != outBias[i%e] {
+				t.Fatalf("Sk = 0: out[%d] = %g, want out_proj.bias %g", i, v, outBias[i%e])
+			}
+		}
+		if ws := download(t, be, w); !w.Shape().Equal(backend.Shape{b, h, sq, 1}) || maxDiff(ws, []float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}) != 0 {
+			t.Errorf("Sk = 0: weights %v %v, want all 1 on the zero key", w.Shape(), ws)
+		}
 	})
 }
 
