@@ -43,11 +43,11 @@ func (c MHAConfig) validate(op string) error {
 	return c.Layout.validate(op)
 }
 
-func (c MHAConfig) kdim() int { return cmp0(c.KDim, c.DModel) }
-func (c MHAConfig) vdim() int { return cmp0(c.VDim, c.DModel) }
+func (c MHAConfig) kdim() int { return orDefault(c.KDim, c.DModel) }
+func (c MHAConfig) vdim() int { return orDefault(c.VDim, c.DModel) }
 
-// cmp0 is v, or def where v is 0.
-func cmp0(v, def int) int {
+// orDefault is v, or def where v is 0.
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}
@@ -213,10 +213,7 @@ func (m *MultiHeadAttention) run(dst, query, key, value, residual backend.Tensor
 		return nil, backend.ShapeErrorf(op, "query is %v, want %s", qs, lay.want("batch", e))
 	}
 	b, sq := lay.dims(qs)
-	if len(ks) != 3 || ks[2] != m.cfg.kdim() {
-		return nil, backend.ShapeErrorf(op, "key is %v, want %s (kdim %d) for query %v", ks, lay.want(fmt.Sprint(b), m.cfg.kdim()), m.cfg.kdim(), qs)
-	}
-	if kb, _ := lay.dims(ks); kb != b {
+	if len(ks) != 3 || ks[2] != m.cfg.kdim() || ks[lay.batchDim()] != b {
 		return nil, backend.ShapeErrorf(op, "key is %v, want %s (kdim %d) for query %v", ks, lay.want(fmt.Sprint(b), m.cfg.kdim()), m.cfg.kdim(), qs)
 	}
 	_, sk := lay.dims(ks)

@@ -38,10 +38,15 @@ func (l Layout) validate(op string) error {
 
 // dims returns the batch and sequence sizes of a rank-3 shape.
 func (l Layout) dims(s backend.Shape) (batch, seq int) {
+	return s[l.batchDim()], s[1-l.batchDim()]
+}
+
+// batchDim is the index of the batch dimension.
+func (l Layout) batchDim() int {
 	if l == SeqFirst {
-		return s[1], s[0]
+		return 1
 	}
-	return s[0], s[1]
+	return 0
 }
 
 // shape is the rank-3 shape of batch x seq rows of width features.
