@@ -69,8 +69,9 @@ func loadDecoderLayer(l loader, cfg LayerConfig) *DecoderLayer {
 // Config is the layer's configuration.
 func (d *DecoderLayer) Config() LayerConfig { return d.cfg }
 
-// Forward runs the layer on tgt [B, St, E] attending to memory [B, Sm, E] and
-// returns a new [B, St, E] tensor the caller owns.
+// Forward runs the layer on tgt [B, St, E] attending to memory [B, Sm, E]
+// ([S, B, E] with SeqFirst) and returns a new tensor shaped as tgt that the
+// caller owns.
 func (d *DecoderLayer) Forward(tgt, memory backend.Tensor, opt DecoderOptions) (backend.Tensor, error) {
 	out, _, _, err := d.forwardNew(tgt, memory, opt, false)
 	return out, err

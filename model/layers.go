@@ -154,9 +154,9 @@ func loadEncoderLayer(l loader, cfg LayerConfig) *EncoderLayer {
 // Config is the layer's configuration.
 func (e *EncoderLayer) Config() LayerConfig { return e.cfg }
 
-// Forward runs the layer on x [B, S, E] with the self-attention masks
-// (src_mask as Mask, src_key_padding_mask as KeyPadding, or a Causal flag) and
-// returns a new [B, S, E] tensor the caller owns.
+// Forward runs the layer on x [B, S, E] ([S, B, E] with SeqFirst) with the
+// self-attention masks (src_mask as Mask, src_key_padding_mask as KeyPadding,
+// or a Causal flag) and returns a new tensor shaped as x that the caller owns.
 func (e *EncoderLayer) Forward(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
 	out, _, err := e.forwardNew(x, masks, false)
 	return out, err
