@@ -343,14 +343,17 @@ func (r *runner) own(t backend.Tensor) backend.Tensor {
 }
 
 // masks reads an optional attention mask and key padding mask (boolean U8 or
-// BOOL, 1 = masked; or float, additive) and the causal option.
+// BOOL, 1 = masked; or float, additive) and the causal option. Only sdpa cases
+// ran PyTorch with is_causal; the module cases store the mask PyTorch was given
+// (the causal one, or the one that replaced it), so there "causal" adds a
+// causal flag only where the file has no mask.
 func (r *runner) masks(maskName, paddingName, paddingFlag string) (model.MHAOptions, error) {
 	var opt model.MHAOptions
 	causal, err := r.boolOpt("causal", false)
 	if err != nil {
 		return opt, err
 	}
-	if causal {
+	if causal && (r.kind == "sdpa" || r.f.Tensor(maskName) == nil) {
 		opt.Causal = backend.CausalTopLeft
 	}
 	if t := r.f.Tensor(maskName); t != nil && maskName != "" {

@@ -282,6 +282,9 @@ func readCaseSource(path string) (*attnSource, error) {
 			src.params[t.Name] = t
 		}
 	}
+	if src.kind != "sdpa" && (src.inputs["attn_mask"] != nil || src.inputs["tgt_mask"] != nil) {
+		src.causal = false // the module cases store the mask PyTorch was given: causal or not, it is the mask
+	}
 	if kp := src.inputs["src_key_padding_mask"]; kp != nil && src.kind == "transformer" && src.inputs["memory_key_padding_mask"] == nil {
 		src.inputs["memory_key_padding_mask"] = kp // the transformer cases pass it as both
 	}

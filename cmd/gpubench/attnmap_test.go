@@ -231,7 +231,7 @@ func TestAttnMapNumbersNull(t *testing.T) {
 // weight against PyTorch's; the appended keys are never drawn as masked.
 func TestAttnMapParityCases(t *testing.T) {
 	for _, name := range []string{"mha_seq_first_padding", "mha_kdim_vdim", "mha_bias_kv_zero_attn", "mha_float_key_padding",
-		"mha_seq_first_bias_kv_nobias_float_mask"} {
+		"mha_seq_first_bias_kv_nobias_float_mask", "mha_causal_bias_kv_zero_attn"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(attnMapGoldenDir, name+".safetensors")
 			f, err := safetensors.ReadFile(path)

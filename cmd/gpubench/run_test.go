@@ -70,6 +70,7 @@ func TestRunGolden(t *testing.T) {
 		{"mha_mask3d_avg", "mha", nil},
 		{"mha_float_key_padding", "mha", nil},
 		{"mha_seq_first_bias_kv_nobias_float_mask", "mha", []string{"--seq-first"}},
+		{"mha_causal_bias_kv_zero_attn", "mha", []string{"--add-zero-attn"}},
 		{"encoder_nobias_eps", "encoder", []string{"--eps", "0.01"}},
 		{"encoder_stack2_seq_first", "encoder", []string{"--seq-first", "--final-norm"}},
 		{"decoder_stack2_finalnorm", "decoder-stack", []string{"--final-norm"}},
