@@ -58,7 +58,7 @@ func layerTensors(rng *rand.Rand, prefix string, e, ff int, decoder bool) []*saf
 	return ts
 }
 
-func mustWeights(t *testing.T, ts []*safetensors.Tensor) *model.Weights {
+func mustWeights(t testing.TB, ts []*safetensors.Tensor) *model.Weights {
 	t.Helper()
 	w, err := model.NewWeights(ts...)
 	if err != nil {
@@ -67,7 +67,7 @@ func mustWeights(t *testing.T, ts []*safetensors.Tensor) *model.Weights {
 	return w
 }
 
-func upload(t *testing.T, be backend.Backend, rng *rand.Rand, shape ...int) backend.Tensor {
+func upload(t testing.TB, be backend.Backend, rng *rand.Rand, shape ...int) backend.Tensor {
 	t.Helper()
 	data, err := randomTensor(rng, "x", 1, shape...).Float32s()
 	if err != nil {
