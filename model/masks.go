@@ -34,9 +34,9 @@ type MHAOptions struct {
 	// NeedWeights also returns the attention weights, computed by the unfused
 	// path (Scores -> Softmax -> AttendValues).
 	NeedWeights bool
-	// AverageWeights returns the weights averaged over the heads, [B, Sq, Sk],
-	// instead of [B, H, Sq, Sk] (PyTorch's average_attn_weights, which PyTorch
-	// defaults to true).
+	// AverageWeights makes NeedWeights return the weights averaged over the
+	// heads, [B, Sq, Sk], instead of [B, H, Sq, Sk] (PyTorch's
+	// average_attn_weights, which PyTorch defaults to true).
 	AverageWeights bool
 }
 
