@@ -639,3 +639,72 @@ func TestParityNoLeaks(t *testing.T) {
 		t.Errorf("%d of %d tensors leaked after Close", n, len(be.made))
 	}
 }
+
+// TestPaddedKeysNaN: NaN in the inputs at keys a boolean key padding mask
+// hides never reaches the output, whatever the layout or appended keys: the
+// output is that of finite inputs there. (An additive mask is added as
+// PyTorch adds it, so a NaN score under an additive -Inf stays NaN.)
+func TestPaddedKeysNaN(t *testing.T) {
+	onBackends(t, func(t *testing.T, be backend.Backend) {
+		const b, sq, sk, e = 2, 3, 5, 8
+		rng := rand.New(rand.NewPCG(101, 102))
+		pad := []bool{false, false, true, false, true, false, true, true, true, true} // [B, Sk]; batch 1 keeps one key
+		nan := float32(math.NaN())
+		for _, cfg := range []model.MHAConfig{
+			{DModel: e, Heads: 2},
+			{DModel: e, Heads: 2, AddBiasKV: true, AddZeroAttn: true, Layout: model.SeqFirst},
+		} {
+			m, err := model.LoadMultiHeadAttention(be, cfg, mustWeights(t, mhaWeights(rng, cfg)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			q, _ := uploadPair(t, be, rng, b, sq, e)
+			kvData := randomData(rng, b*sk*e)
+			withNaN := append([]float32(nil), kvData...)
+			for i, p := range pad {
+				if p {
+					for c := range e {
+						withNaN[i*e+c] = nan
+					}
+				}
+			}
+			query, shape := q.bf, []int{b, sk, e}
+			if cfg.Layout == model.SeqFirst {
+				query, shape = q.sf, []int{sk, b, e}
+				kvData, withNaN = transpose01(kvData, b, sk, e), transpose01(withNaN, b, sk, e)
+			}
+			boolPad := make([]float32, len(pad))
+			for i, p := range pad {
+				if p {
+					boolPad[i] = 1
+				}
+			}
+			for _, opt := range []model.MHAOptions{
+				{AttentionOptions: backend.AttentionOptions{KeyPadding: uploadData(t, be, boolPad, b, sk)}},
+				{AttentionOptions: backend.AttentionOptions{KeyPadding: uploadData(t, be, boolPad, b, sk),
+					Mask: uploadData(t, be, randomData(rng, sq*sk), sq, sk), MaskKind: backend.MaskAdditive}},
+			} {
+				for _, need := range []bool{false, true} {
+					opt.NeedWeights = need
+					var outs [2][]float32
+					for i, data := range [][]float32{kvData, withNaN} {
+						out, w, err := m.Attend(query, uploadData(t, be, data, shape...), nil, opt)
+						if err != nil {
+							t.Fatal(err)
+						}
+						outs[i] = download(t, be, out)
+						out.Release()
+						if w != nil {
+							w.Release()
+						}
+					}
+					// Masked values may round the row's softmax differently (by an ulp), never more.
+					if d := maxDiff(outs[0], outs[1]); hasNaN(outs[1]) || !(d <= 1e-6) {
+						t.Errorf("%+v (additive mask %v, weights %v): NaN at padded keys changed the output by %g", cfg, opt.Mask != nil, need, d)
+					}
+				}
+			}
+		}
+	})
+}
