@@ -322,3 +322,35 @@ func TestAttnMapSeqFirstFlag(t *testing.T) {
 		"--input", inPath, "--layer", "mha", "--heads", "4"}, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "key_padding_mask is [3 14], want [14 3]")
 }
+
+// TestAttnMapBoolMaskAttend: a key padding mask stored as BOOL with true =
+// attend, read with --bool-mask attend, draws what the original mask draws.
+func TestAttnMapBoolMaskAttend(t *testing.T) {
+	path := filepath.Join(attnMapGoldenDir, "encoder_postln_relu.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	tmp := t.TempDir()
+	var weights, inputs []*safetensors.Tensor
+	for _, tn := range f.Tensors {
+		switch tn.Name {
+		case "x":
+			inputs = append(inputs, tn)
+		case "key_padding_mask":
+			attend := make([]bool, len(tn.Data))
+			for i, v := range tn.Data {
+				attend[i] = v == 0
+			}
+			inputs = append(inputs, safetensors.FromBool(tn.Name, attend, tn.Shape...))
+		case "out", "out_f64":
+		default:
+			weights = append(weights, tn)
+		}
+	}
+	wPath, inPath := filepath.Join(tmp, "w.safetensors"), filepath.Join(tmp, "in.safetensors")
+	require.NoError(t, safetensors.WriteFile(wPath, weights, nil))
+	require.NoError(t, safetensors.WriteFile(inPath, inputs, nil))
+	want := runAttnMap(t, t.TempDir(), path, "--batch-index", "1")
+	got := runAttnMap(t, filepath.Join(tmp, "out"), "--weights", wPath, "--input", inPath, "--layer", "encoder", "--heads", "4",
+		"--bool-mask", "attend", "--batch-index", "1")
+	require.Equal(t, want.Maps[0].Weights, got.Maps[0].Weights)
+}
