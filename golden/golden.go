@@ -6,9 +6,11 @@
 // (kind, heads, norm_first, activation, eps, layers, final_norm, causal, scale,
 // ...) and every shape is read from the tensors, never assumed. Kinds: sdpa
 // (scaled dot-product attention on [B, H, S, D] inputs), mha
-// (nn.MultiheadAttention), encoder (nn.TransformerEncoderLayer or a
-// nn.TransformerEncoder stack), decoder (nn.TransformerDecoderLayer) and posenc
-// (the sinusoidal table). A kind, option or tensor the runner does not know is a
+// (nn.MultiheadAttention, with kdim/vdim, add_bias_kv, add_zero_attn, 3-D
+// masks, averaged weights), encoder (nn.TransformerEncoderLayer or a
+// nn.TransformerEncoder stack), decoder (nn.TransformerDecoderLayer or a
+// nn.TransformerDecoder stack), transformer (nn.Transformer) and posenc (the
+// sinusoidal table). batch_first: False stores [B, S, E] tensors as [S, B, E]. A kind, option or tensor the runner does not know is a
 // failed result with the reason, not a silent skip.
 //
 // # Limit
@@ -52,7 +54,7 @@ import (
 // Result is the outcome for one output of one case.
 type Result struct {
 	Case   string // the case's name
-	Kind   string // sdpa, mha, encoder, decoder or posenc
+	Kind   string // sdpa, mha, encoder, decoder, transformer or posenc
 	Output string // "out", "out (unfused)" or "attn_weights"
 	// MaxAbs is max|got - ref64|; Torch32 is PyTorch's own float32 error
 	// max|out - ref64|, for comparison.
@@ -178,6 +180,8 @@ func (r *runner) run() error {
 		return r.encoder()
 	case "decoder":
 		return r.decoder()
+	case "transformer":
+		return r.transformer()
 	case "posenc":
 		return r.posenc()
 	case "":
@@ -226,16 +230,20 @@ var informational = map[string]bool{
 	"name": true, "kind": true, "seed": true, "torch": true, "batch": true, "heads": true,
 	"seq": true, "seq_q": true, "seq_k": true, "seq_tgt": true, "seq_mem": true,
 	"head_dim": true, "head_dim_v": true, "d_model": true, "d_ff": true, "max_len": true,
-	"logit_scale": true, "mask": true,
+	"logit_scale": true, "mask": true, "seq_src": true,
 }
 
 // options are the metadata keys each kind understands.
 var options = map[string][]string{
-	"sdpa":    {"scale", "causal"},
-	"mha":     {"bias", "causal", "key_padding", "self"},
-	"encoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "key_padding", "bias"},
-	"decoder": {"activation", "eps", "norm_first", "causal", "memory_key_padding", "bias"},
-	"posenc":  {},
+	"sdpa": {"scale", "causal"},
+	"mha": {"bias", "causal", "key_padding", "self", "batch_first", "kdim", "vdim", "separate_kv",
+		"add_bias_kv", "add_zero_attn", "average_weights", "key_padding_float"},
+	"encoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "key_padding", "bias", "batch_first"},
+	"decoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "memory_key_padding",
+		"tgt_key_padding", "bias", "batch_first"},
+	"transformer": {"activation", "eps", "norm_first", "encoder_layers", "decoder_layers", "causal",
+		"src_key_padding", "tgt_key_padding", "memory_key_padding", "bias", "batch_first"},
+	"posenc": {},
 }
 
 // checkOptions fails on metadata this runner does not understand.
@@ -334,14 +342,18 @@ func (r *runner) own(t backend.Tensor) backend.Tensor {
 	return t
 }
 
-// masks reads an optional attention mask and key padding mask and the causal option.
-func (r *runner) masks(maskName, paddingName, paddingFlag string) (backend.AttentionOptions, error) {
-	var opt backend.AttentionOptions
+// masks reads an optional attention mask and key padding mask (boolean U8 or
+// BOOL, 1 = masked; or float, additive) and the causal option. Only sdpa cases
+// ran PyTorch with is_causal; the module cases store the mask PyTorch was given
+// (the causal one, or the one that replaced it), so there "causal" adds a
+// causal flag only where the file has no mask.
+func (r *runner) masks(maskName, paddingName, paddingFlag string) (model.MHAOptions, error) {
+	var opt model.MHAOptions
 	causal, err := r.boolOpt("causal", false)
 	if err != nil {
 		return opt, err
 	}
-	if causal {
+	if causal && (r.kind == "sdpa" || r.f.Tensor(maskName) == nil) {
 		opt.Causal = backend.CausalTopLeft
 	}
 	if t := r.f.Tensor(maskName); t != nil && maskName != "" {
@@ -365,12 +377,10 @@ func (r *runner) masks(maskName, paddingName, paddingFlag string) (backend.Atten
 		return opt, fmt.Errorf("metadata %s is true but the file has no %s", paddingFlag, paddingName)
 	case t == nil:
 		return opt, nil
-	case t.DType != safetensors.U8:
-		return opt, fmt.Errorf("%s has dtype %s: only boolean (U8) key padding masks are supported", paddingName, t.DType)
 	}
 	r.used[paddingName] = true
-	kp, err := r.upload(t)
-	opt.KeyPadding = kp
+	kp, kind, err := model.UploadMask(r.be, t)
+	opt.KeyPadding, opt.KeyPaddingKind = r.own(kp), kind
 	return opt, err
 }
 

@@ -143,7 +143,7 @@ func TestFailures(t *testing.T) {
 		{"extra input", map[string]string{"kind": "sdpa"}, sdpaCase(nil, safetensors.FromFloat32("bias", []float32{1}, 1)), "unexpected tensor(s) for kind sdpa: bias"},
 		{"mask flag without mask", map[string]string{"kind": "sdpa", "mask": "bool"}, sdpaCase(nil), "no attn_mask"},
 		{"float key padding", map[string]string{"kind": "sdpa"},
-			sdpaCase(nil, safetensors.FromFloat32("key_padding_mask", []float32{0, 0}, 1, 2)), "only boolean (U8) key padding"},
+			sdpaCase(nil, safetensors.FromFloat32("key_padding_mask", []float32{0, 0}, 1, 2)), "kind sdpa takes boolean key padding masks only"},
 		{"wrong answer", map[string]string{"kind": "sdpa"}, wrongOut, "over="},
 		{"bad float32 baseline", map[string]string{"kind": "sdpa"}, badBaseline, "PyTorch's float32 out is itself off out_f64"},
 		{"mha without heads", map[string]string{"kind": "mha"}, []*safetensors.Tensor{

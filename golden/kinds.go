@@ -34,7 +34,7 @@ func (r *runner) sdpa() error {
 		}
 	}
 	q, k, v := hs[0], hs[1], hs[2]
-	opt, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
+	opt, err := r.boolPaddingMasks("attn_mask", "key_padding_mask", "key_padding")
 	if err != nil {
 		return err
 	}
@@ -138,13 +138,20 @@ func (r *runner) input(name string) (backend.Tensor, error) {
 	return r.upload(t)
 }
 
-// mha runs nn.MultiheadAttention with query q and key = value = kv.
+// layout reads batch_first: False stores every [B, S, E] input and output as
+// [S, B, E] (PyTorch's default layout).
+func (r *runner) layout() (model.Layout, error) {
+	bf, err := r.boolOpt("batch_first", true)
+	if err != nil || bf {
+		return model.BatchFirst, err
+	}
+	return model.SeqFirst, nil
+}
+
+// mha runs nn.MultiheadAttention on query q and key = value = kv, or on
+// distinct key k and value v.
 func (r *runner) mha() error {
 	qt, err := r.tensor("q", 3)
-	if err != nil {
-		return err
-	}
-	kvt, err := r.tensor("kv", 3)
 	if err != nil {
 		return err
 	}
@@ -152,23 +159,73 @@ func (r *runner) mha() error {
 	if err != nil {
 		return err
 	}
-	keyValue := query // self-attention: one packed QKV GEMM
-	if !sameData(qt, kvt) {
-		if keyValue, err = r.upload(kvt); err != nil {
-			return err
+	separate, err := r.boolOpt("separate_kv", false)
+	if err != nil {
+		return err
+	}
+	var key, value backend.Tensor
+	if kvt := r.f.Tensor("kv"); kvt != nil && !separate {
+		r.used["kv"] = true
+		key = query // self-attention: one packed QKV GEMM
+		if !sameData(qt, kvt) {
+			if key, err = r.upload(kvt); err != nil {
+				return err
+			}
+		}
+		value = key
+	} else {
+		for _, v := range []struct {
+			name string
+			dst  *backend.Tensor
+		}{{"k", &key}, {"v", &value}} {
+			t, err := r.tensor(v.name, 3)
+			if err != nil {
+				return err
+			}
+			if *v.dst, err = r.upload(t); err != nil {
+				return err
+			}
 		}
 	}
-	h, err := r.heads()
-	if err != nil {
+	cfg := model.MHAConfig{DModel: qt.Shape[2], KDim: key.Shape()[2], VDim: value.Shape()[2]}
+	for _, o := range []struct {
+		key  string
+		dims int
+	}{{"kdim", cfg.KDim}, {"vdim", cfg.VDim}} {
+		if n, err := r.intOpt(o.key, o.dims); err != nil || n != o.dims {
+			return fmt.Errorf("metadata %s = %q does not match the inputs (%d) %v", o.key, r.f.Metadata[o.key], o.dims, err)
+		}
+	}
+	if cfg.Heads, err = r.heads(); err != nil {
+		return err
+	}
+	if cfg.Layout, err = r.layout(); err != nil {
 		return err
 	}
 	bias, err := r.boolOpt("bias", true)
 	if err != nil {
 		return err
 	}
-	masks, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
+	cfg.NoBias = !bias
+	if cfg.AddBiasKV, err = r.boolOpt("add_bias_kv", false); err != nil {
+		return err
+	}
+	if cfg.AddZeroAttn, err = r.boolOpt("add_zero_attn", false); err != nil {
+		return err
+	}
+	opt, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
 	if err != nil {
 		return err
+	}
+	if opt.AverageWeights, err = r.boolOpt("average_weights", false); err != nil {
+		return err
+	}
+	additive, err := r.boolOpt("key_padding_float", false)
+	if err != nil {
+		return err
+	}
+	if additive != (opt.KeyPadding != nil && opt.KeyPaddingKind == backend.MaskAdditive) {
+		return fmt.Errorf("metadata key_padding_float = %v but the file's key_padding_mask does not say so", additive)
 	}
 	w, err := r.weights()
 	if err != nil {
@@ -177,19 +234,20 @@ func (r *runner) mha() error {
 	if err := onlyUnder(w, "self_attn."); err != nil {
 		return err
 	}
-	m, err := model.LoadMultiHeadAttention(r.be, model.MHAConfig{DModel: qt.Shape[2], Heads: h, NoBias: !bias}, w, "self_attn.")
+	m, err := model.LoadMultiHeadAttention(r.be, cfg, w, "self_attn.")
 	if err != nil {
 		return err
 	}
 	r.closers = append(r.closers, m)
-	out, err := m.Forward(query, keyValue, masks)
+	out, _, err := m.Attend(query, key, value, opt)
 	if err != nil {
 		return err
 	}
 	if err := r.compare("out", "out", r.own(out), 0); err != nil {
 		return err
 	}
-	outUnfused, weights, err := m.ForwardWithWeights(query, keyValue, masks)
+	opt.NeedWeights = true
+	outUnfused, weights, err := m.Attend(query, key, value, opt)
 	if err != nil {
 		return err
 	}
@@ -227,8 +285,9 @@ func (r *runner) layerConfig(dModel int, prefix string) (model.LayerConfig, erro
 	if err != nil {
 		return cfg, err
 	}
-	if !bias {
-		return cfg, fmt.Errorf("bias = False is not supported for %s layers", r.kind)
+	cfg.NoBias = !bias
+	if cfg.Layout, err = r.layout(); err != nil {
+		return cfg, err
 	}
 	act := r.f.Metadata["activation"]
 	if act == "" {
@@ -258,6 +317,32 @@ func (r *runner) layerConfig(dModel int, prefix string) (model.LayerConfig, erro
 	return cfg, nil
 }
 
+// stackDepth reads layers and final_norm; a stack is a file whose weights are
+// named prefix+"layers.N.*".
+func (r *runner) stackDepth(probe string) (layers int, finalNorm, stack bool, err error) {
+	if layers, err = r.intOpt("layers", 1); err != nil {
+		return
+	}
+	if finalNorm, err = r.boolOpt("final_norm", false); err != nil {
+		return
+	}
+	stack = layers > 1 || r.f.Tensor("layers.0."+probe) != nil
+	if !stack && finalNorm {
+		err = fmt.Errorf("final_norm on a single layer that is not a stack (no layers.0.* weights)")
+	}
+	return
+}
+
+// boolPaddingMasks reads masks for a kind that takes boolean key padding
+// masks only (all but mha).
+func (r *runner) boolPaddingMasks(maskName, paddingName, paddingFlag string) (backend.AttentionOptions, error) {
+	opt, err := r.masks(maskName, paddingName, paddingFlag)
+	if err == nil && opt.KeyPadding != nil && opt.KeyPaddingKind != backend.MaskBool {
+		err = fmt.Errorf("%s is additive: kind %s takes boolean key padding masks only", paddingName, r.kind)
+	}
+	return opt.AttentionOptions, err
+}
+
 // encoder runs one nn.TransformerEncoderLayer, or a nn.TransformerEncoder stack
 // where the weights are named layers.N.*.
 func (r *runner) encoder() error {
@@ -265,15 +350,11 @@ func (r *runner) encoder() error {
 	if err != nil {
 		return err
 	}
-	masks, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
+	masks, err := r.boolPaddingMasks("attn_mask", "key_padding_mask", "key_padding")
 	if err != nil {
 		return err
 	}
-	layers, err := r.intOpt("layers", 1)
-	if err != nil {
-		return err
-	}
-	finalNorm, err := r.boolOpt("final_norm", false)
+	layers, finalNorm, stack, err := r.stackDepth("self_attn.in_proj_weight")
 	if err != nil {
 		return err
 	}
@@ -281,12 +362,9 @@ func (r *runner) encoder() error {
 	if err != nil {
 		return err
 	}
-	stack := layers > 1 || r.f.Tensor("layers.0.self_attn.in_proj_weight") != nil
 	prefix := ""
 	if stack {
 		prefix = "layers.0."
-	} else if finalNorm {
-		return fmt.Errorf("final_norm on a single layer that is not a stack (no layers.0.* weights)")
 	}
 	cfg, err := r.layerConfig(x.Shape()[2], prefix)
 	if err != nil {
@@ -314,6 +392,11 @@ func (r *runner) encoder() error {
 			return out, []backend.Tensor{w}, err
 		}
 	}
+	return r.compareBoth(fused, unfused)
+}
+
+// compareBoth compares the fused and the unfused output of a module with out_f64.
+func (r *runner) compareBoth(fused func() (backend.Tensor, error), unfused func() (backend.Tensor, []backend.Tensor, error)) error {
 	out, err := fused()
 	if err != nil {
 		return err
@@ -331,7 +414,23 @@ func (r *runner) encoder() error {
 	return r.compare("out (unfused)", "out", r.own(out), 0)
 }
 
-// decoder runs one nn.TransformerDecoderLayer.
+// decoderMasks reads the masks of a decoder: tgt_* for the self-attention
+// ("causal" is its flag) and memory_* for the cross-attention.
+func (r *runner) decoderMasks() (model.DecoderOptions, error) {
+	var opt model.DecoderOptions
+	var err error
+	if opt.Self, err = r.boolPaddingMasks("tgt_mask", "tgt_key_padding_mask", "tgt_key_padding"); err != nil {
+		return opt, err
+	}
+	if opt.Memory, err = r.boolPaddingMasks("memory_mask", "memory_key_padding_mask", "memory_key_padding"); err != nil {
+		return opt, err
+	}
+	opt.Memory.Causal = backend.NotCausal // "causal" is the target's self-attention
+	return opt, nil
+}
+
+// decoder runs one nn.TransformerDecoderLayer, or a nn.TransformerDecoder
+// stack where the weights are named layers.N.*.
 func (r *runner) decoder() error {
 	tgt, err := r.input("tgt")
 	if err != nil {
@@ -341,43 +440,103 @@ func (r *runner) decoder() error {
 	if err != nil {
 		return err
 	}
-	var opt model.DecoderOptions
-	if opt.Self, err = r.masks("tgt_mask", "tgt_key_padding_mask", "tgt_key_padding"); err != nil {
-		return err
-	}
-	mem, err := r.masks("memory_mask", "memory_key_padding_mask", "memory_key_padding")
+	opt, err := r.decoderMasks()
 	if err != nil {
 		return err
 	}
-	mem.Causal = backend.NotCausal // "causal" is the target's self-attention
-	opt.Memory = mem
+	layers, finalNorm, stack, err := r.stackDepth("multihead_attn.out_proj.weight")
+	if err != nil {
+		return err
+	}
 	w, err := r.weights()
 	if err != nil {
 		return err
 	}
-	cfg, err := r.layerConfig(tgt.Shape()[2], "")
+	prefix := ""
+	if stack {
+		prefix = "layers.0."
+	}
+	cfg, err := r.layerConfig(tgt.Shape()[2], prefix)
 	if err != nil {
 		return err
+	}
+	if stack {
+		dec, err := model.LoadDecoder(r.be, model.DecoderConfig{Layer: cfg, Layers: layers, FinalNorm: finalNorm}, w, "")
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, dec)
+		return r.compareBoth(func() (backend.Tensor, error) { return dec.Forward(tgt, memory, opt) },
+			func() (backend.Tensor, []backend.Tensor, error) {
+				out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
+				return out, append(sw, cw...), err
+			})
 	}
 	layer, err := model.LoadDecoderLayer(r.be, cfg, w, "")
 	if err != nil {
 		return err
 	}
 	r.closers = append(r.closers, layer)
-	out, err := layer.Forward(tgt, memory, opt)
+	return r.compareBoth(func() (backend.Tensor, error) { return layer.Forward(tgt, memory, opt) },
+		func() (backend.Tensor, []backend.Tensor, error) {
+			out, sw, cw, err := layer.ForwardWithWeights(tgt, memory, opt)
+			return out, []backend.Tensor{sw, cw}, err
+		})
+}
+
+// transformer runs nn.Transformer: the fused path through Transformer.Forward,
+// the unfused one through its two stacks' ForwardWithWeights.
+func (r *runner) transformer() error {
+	src, err := r.input("src")
 	if err != nil {
 		return err
 	}
-	if err := r.compare("out", "out", r.own(out), 0); err != nil {
-		return err
-	}
-	outUnfused, selfW, crossW, err := layer.ForwardWithWeights(tgt, memory, opt)
+	tgt, err := r.input("tgt")
 	if err != nil {
 		return err
 	}
-	r.own(selfW)
-	r.own(crossW)
-	return r.compare("out (unfused)", "out", r.own(outUnfused), 0)
+	var opt model.TransformerOptions
+	if opt.Src, err = r.boolPaddingMasks("src_mask", "src_key_padding_mask", "src_key_padding"); err != nil {
+		return err
+	}
+	opt.Src.Causal = backend.NotCausal
+	dopt, err := r.decoderMasks()
+	if err != nil {
+		return err
+	}
+	opt.Tgt, opt.Memory = dopt.Self, dopt.Memory
+	if r.f.Tensor("memory_key_padding_mask") == nil {
+		opt.Memory.KeyPadding = opt.Src.KeyPadding // the cases pass src_key_padding_mask as both
+	}
+	cfg := model.TransformerConfig{}
+	if cfg.EncoderLayers, err = r.intOpt("encoder_layers", 6); err != nil {
+		return err
+	}
+	if cfg.DecoderLayers, err = r.intOpt("decoder_layers", 6); err != nil {
+		return err
+	}
+	w, err := r.weights()
+	if err != nil {
+		return err
+	}
+	if cfg.Layer, err = r.layerConfig(src.Shape()[2], "encoder.layers.0."); err != nil {
+		return err
+	}
+	t, err := model.LoadTransformer(r.be, cfg, w, "")
+	if err != nil {
+		return err
+	}
+	r.closers = append(r.closers, t)
+	return r.compareBoth(func() (backend.Tensor, error) { return t.Forward(src, tgt, opt) },
+		func() (backend.Tensor, []backend.Tensor, error) {
+			memory, ws, err := t.Encoder().ForwardWithWeights(src, opt.Src)
+			if err != nil {
+				return nil, ws, err
+			}
+			ws = append(ws, memory)
+			out, sw, cw, err := t.Decoder().ForwardWithWeights(tgt, memory, model.DecoderOptions{Self: opt.Tgt, Memory: opt.Memory})
+			return out, append(append(ws, sw...), cw...), err
+		})
 }
 
 // posenc computes the sinusoidal table [max_len, d_model] (shape from out_f64).

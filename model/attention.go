@@ -8,12 +8,26 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// MHAConfig is the shape of a multi-head attention block (PyTorch's
-// nn.MultiheadAttention with kdim = vdim = embed_dim).
+// MHAConfig is the shape of a multi-head attention block: the arguments of
+// PyTorch's nn.MultiheadAttention (dropout 0).
 type MHAConfig struct {
 	DModel, Heads int
+	// KDim and VDim are the features of the key and value inputs (PyTorch's
+	// kdim and vdim); 0 means DModel. Where either differs from DModel the
+	// weights are PyTorch's separate q_proj_weight [E, E], k_proj_weight
+	// [E, KDim] and v_proj_weight [E, VDim] (in_proj_bias stays packed, [3E]);
+	// else the packed in_proj_weight [3E, E].
+	KDim, VDim int
 	// NoBias drops in_proj_bias and out_proj.bias (PyTorch's bias=False).
 	NoBias bool
+	// AddBiasKV appends the learnt bias_k and bias_v [1, 1, E] to the projected
+	// keys and values as one more key (PyTorch's add_bias_kv).
+	AddBiasKV bool
+	// AddZeroAttn appends an all-zero key and value after them (add_zero_attn).
+	AddZeroAttn bool
+	// Layout of the query, key, value and output tensors: BatchFirst (the
+	// default) or SeqFirst (PyTorch's default, batch_first=False).
+	Layout Layout
 }
 
 func (c MHAConfig) validate(op string) error {
@@ -23,28 +37,70 @@ func (c MHAConfig) validate(op string) error {
 	if c.DModel%c.Heads != 0 {
 		return backend.ShapeErrorf(op, "d_model %d is not divisible by %d heads", c.DModel, c.Heads)
 	}
-	return nil
+	if c.KDim < 0 || c.VDim < 0 {
+		return backend.ShapeErrorf(op, "kdim = %d, vdim = %d, want >= 0 (0 means d_model)", c.KDim, c.VDim)
+	}
+	return c.Layout.validate(op)
 }
 
-// MultiHeadAttention projects queries, keys and values with one packed weight
-// (in_proj_weight [3E, E]), attends per head and projects the concatenated heads
-// with out_proj. It keeps its weights and intermediate tensors on the device
-// until Close. It is safe for concurrent use: calls are serialised.
+func (c MHAConfig) kdim() int { return orDefault(c.KDim, c.DModel) }
+func (c MHAConfig) vdim() int { return orDefault(c.VDim, c.DModel) }
+
+// orDefault is v, or def where v is 0.
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// packed reports whether the projections are one in_proj_weight [3E, E].
+func (c MHAConfig) packed() bool { return c.kdim() == c.DModel && c.vdim() == c.DModel }
+
+// extraKeys is the number of keys appended after the projection.
+func (c MHAConfig) extraKeys() int {
+	n := 0
+	if c.AddBiasKV {
+		n++
+	}
+	if c.AddZeroAttn {
+		n++
+	}
+	return n
+}
+
+// MultiHeadAttention is PyTorch's nn.MultiheadAttention (dropout 0): it
+// projects queries, keys and values (one packed in_proj_weight, or separate
+// weights for other key/value sizes), attends per head and projects the
+// concatenated heads with out_proj. It keeps its weights and intermediate
+// tensors on the device until Close. It is safe for concurrent use: calls are
+// serialised.
 type MultiHeadAttention struct {
-	mu  sync.Mutex // guards scratch and weights across Forward calls and Close
+	mu  sync.Mutex // guards scratch, consts and weights across calls and Close
 	cfg MHAConfig
 	be  backend.Backend
-	// inW is in_proj_weight [3E, E]; inB its bias [3E], split into inBQ [E] and
-	// inBKV [2E] for cross-attention, which projects Q and K,V with separate GEMMs.
-	inW, inB, inBQ, inBKV backend.Tensor
-	outW, outB            backend.Tensor
-	weights               []backend.Tensor
-	scratch               scratch
+	// inW is the packed in_proj_weight [3E, E]; with separate weights it is nil
+	// and qW, kW, vW hold q_proj_weight, k_proj_weight and v_proj_weight.
+	inW, qW, kW, vW backend.Tensor
+	// inB is in_proj_bias [3E]; bQ, bK, bV [E] and bKV [2E] are its parts,
+	// uploaded apart because a GEMM bias is a whole tensor.
+	inB, bQ, bK, bV, bKV backend.Tensor
+	outW, outB           backend.Tensor
+	// extraKV [n, 2E] holds the rows appended to the projected keys|values
+	// (bias_k|bias_v, then zeros for add_zero_attn); eye is the [n, n] identity
+	// a GEMM copies them with.
+	extraKV, eye backend.Tensor
+	weights      []backend.Tensor
+	scratch      scratch
+	consts       consts
 }
 
-// LoadMultiHeadAttention loads self_attn-style weights named prefix+"in_proj_weight",
-// "in_proj_bias", "out_proj.weight" and "out_proj.bias" (no biases with NoBias).
-// Every missing, unexpected or mis-shaped tensor under prefix is named in the error.
+// LoadMultiHeadAttention loads nn.MultiheadAttention weights named as its
+// state_dict under prefix: in_proj_weight (or q_proj_weight, k_proj_weight and
+// v_proj_weight where KDim or VDim differ from DModel), in_proj_bias,
+// out_proj.weight, out_proj.bias (no biases with NoBias) and, with AddBiasKV,
+// bias_k and bias_v. Every missing, unexpected or mis-shaped tensor under
+// prefix is named in the error.
 func LoadMultiHeadAttention(be backend.Backend, cfg MHAConfig, w *Weights, prefix string) (*MultiHeadAttention, error) {
 	if err := cfg.validate("MultiHeadAttention"); err != nil {
 		return nil, err
@@ -62,17 +118,39 @@ func LoadMultiHeadAttention(be backend.Backend, cfg MHAConfig, w *Weights, prefi
 // loadMHA reads the attention weights through l; problems are collected in l.
 func loadMHA(l loader, cfg MHAConfig) *MultiHeadAttention {
 	e := cfg.DModel
-	m := &MultiHeadAttention{cfg: cfg, be: l.be, scratch: scratch{be: l.be}}
-	m.inW = l.tensor("in_proj_weight", 3*e, e)
+	m := &MultiHeadAttention{cfg: cfg, be: l.be, scratch: scratch{be: l.be}, consts: consts{be: l.be}}
+	if cfg.packed() {
+		m.inW = l.tensor("in_proj_weight", 3*e, e)
+	} else {
+		m.qW = l.tensor("q_proj_weight", e, e)
+		m.kW = l.tensor("k_proj_weight", e, cfg.kdim())
+		m.vW = l.tensor("v_proj_weight", e, cfg.vdim())
+	}
 	m.outW = l.tensor("out_proj.weight", e, e)
 	if !cfg.NoBias {
 		b := l.floats("in_proj_bias", 3*e)
 		m.inB = l.upload("in_proj_bias", b, 3*e)
 		if b != nil {
-			m.inBQ = l.upload("in_proj_bias[:E]", b[:e], e)
-			m.inBKV = l.upload("in_proj_bias[E:]", b[e:], 2*e)
+			m.bQ = l.upload("in_proj_bias[:E]", b[:e], e)
+			m.bK = l.upload("in_proj_bias[E:2E]", b[e:2*e], e)
+			m.bV = l.upload("in_proj_bias[2E:]", b[2*e:], e)
+			m.bKV = l.upload("in_proj_bias[E:]", b[e:], 2*e)
 		}
 		m.outB = l.tensor("out_proj.bias", e)
+	}
+	if n := cfg.extraKeys(); n > 0 {
+		rows := make([]float32, n*2*e)
+		if cfg.AddBiasKV {
+			bk, bv := l.floats("bias_k", 1, 1, e), l.floats("bias_v", 1, 1, e)
+			copy(rows[:e], bk)
+			copy(rows[e:2*e], bv)
+		}
+		eye := make([]float32, n*n)
+		for i := range n {
+			eye[i*n+i] = 1
+		}
+		m.extraKV = l.upload("bias_k|bias_v", rows, n, 2*e)
+		m.eye = l.upload("identity", eye, n, n)
 	}
 	return m
 }
@@ -81,11 +159,11 @@ func loadMHA(l loader, cfg MHAConfig) *MultiHeadAttention {
 func (m *MultiHeadAttention) Config() MHAConfig { return m.cfg }
 
 // Forward attends from query [B, Sq, E] to keyValue [B, Sk, E] (key = value, as
-// in a Transformer; nil or query itself for self-attention) under masks (causal
-// flag, [Sq, Sk] or [B, H, Sq, Sk] mask, [B, Sk] key padding, scale) and returns a
-// new [B, Sq, E] tensor the caller owns. It uses the fused attention kernel.
+// in a Transformer; nil or query itself for self-attention) under masks (see
+// MHAOptions) and returns a new [B, Sq, E] tensor the caller owns ([S, B, E]
+// for every tensor with SeqFirst). It uses the fused attention kernel.
 func (m *MultiHeadAttention) Forward(query, keyValue backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
-	out, _, err := m.forwardNew(query, keyValue, masks, false)
+	out, _, err := m.Attend(query, keyValue, keyValue, MHAOptions{AttentionOptions: masks})
 	return out, err
 }
 
@@ -94,47 +172,64 @@ func (m *MultiHeadAttention) Forward(query, keyValue backend.Tensor, masks backe
 // computed by the unfused path Scores -> Softmax -> AttendValues. The caller owns
 // both tensors.
 func (m *MultiHeadAttention) ForwardWithWeights(query, keyValue backend.Tensor, masks backend.AttentionOptions) (out, weights backend.Tensor, err error) {
-	return m.forwardNew(query, keyValue, masks, true)
+	return m.Attend(query, keyValue, keyValue, MHAOptions{AttentionOptions: masks, NeedWeights: true})
 }
 
-func (m *MultiHeadAttention) forwardNew(query, keyValue backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, backend.Tensor, error) {
+// Attend is nn.MultiheadAttention's forward(query, key, value, ...): query
+// [B, Sq, E], key [B, Sk, KDim] and value [B, Sk, VDim] ([S, B, ...] with
+// SeqFirst; a nil key means query, a nil value means key). It returns a new
+// output tensor shaped as query and, with opt.NeedWeights, the attention
+// weights [B, H, Sq, Sk'] or, with opt.AverageWeights, [B, Sq, Sk'], where
+// Sk' counts the appended bias_k and zero keys. The caller owns both.
+func (m *MultiHeadAttention) Attend(query, key, value backend.Tensor, opt MHAOptions) (out, weights backend.Tensor, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if query == nil {
 		return nil, nil, backend.NoTensorError("MultiHeadAttention", "query")
 	}
-	out, err := m.be.Alloc(query.Shape()...)
-	if err != nil {
+	if out, err = m.be.Alloc(query.Shape()...); err != nil {
 		return nil, nil, fmt.Errorf("MultiHeadAttention: %w", err)
 	}
-	weights, err := m.attend(out, query, keyValue, nil, masks, needWeights)
-	if err != nil {
+	if weights, err = m.run(out, query, key, value, nil, opt); err != nil {
 		return nil, nil, errors.Join(err, out.Release())
 	}
 	return out, weights, nil
 }
 
-// attend writes out_proj(attention(query, keyValue)) + residual into dst
-// [B, Sq, E]; residual may be nil. With needWeights it also returns the
-// [B, H, Sq, Sk] attention weights (a new tensor the caller owns).
-func (m *MultiHeadAttention) attend(dst, query, keyValue, residual backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, error) {
+// run writes out_proj(attention(query, key, value)) + residual into dst, shaped
+// as query; residual may be nil. With opt.NeedWeights it also returns the
+// attention weights (a new tensor the caller owns).
+func (m *MultiHeadAttention) run(dst, query, key, value, residual backend.Tensor, opt MHAOptions) (backend.Tensor, error) {
 	const op = "MultiHeadAttention"
-	self := keyValue == nil || keyValue == query
-	if self {
-		keyValue = query
+	if key == nil {
+		key = query
 	}
-	e, h := m.cfg.DModel, m.cfg.Heads
-	qs, kvs := query.Shape(), keyValue.Shape()
+	if value == nil {
+		value = key
+	}
+	e, h, lay := m.cfg.DModel, m.cfg.Heads, m.cfg.Layout
+	qs, ks, vs := query.Shape(), key.Shape(), value.Shape()
 	if len(qs) != 3 || qs[2] != e {
-		return nil, backend.ShapeErrorf(op, "query is %v, want [batch seq %d]", qs, e)
+		return nil, backend.ShapeErrorf(op, "query is %v, want %s", qs, lay.want("batch", e))
 	}
-	if len(kvs) != 3 || kvs[2] != e || kvs[0] != qs[0] {
-		return nil, backend.ShapeErrorf(op, "key/value is %v, want [%d seq %d] for query %v", kvs, qs[0], e, qs)
+	b, sq := lay.dims(qs)
+	if len(ks) != 3 || ks[2] != m.cfg.kdim() || ks[lay.batchDim()] != b {
+		return nil, backend.ShapeErrorf(op, "key is %v, want %s (kdim %d) for query %v", ks, lay.want(fmt.Sprint(b), m.cfg.kdim()), m.cfg.kdim(), qs)
+	}
+	_, sk := lay.dims(ks)
+	if len(vs) != 3 || vs[2] != m.cfg.vdim() || !backend.Shape(lay.shape(b, sk, vs[2])).Equal(vs) {
+		return nil, backend.ShapeErrorf(op, "value is %v, want %v (vdim %d) for key %v", vs,
+			backend.Shape(lay.shape(b, sk, m.cfg.vdim())), m.cfg.vdim(), ks)
 	}
 	if ds := dst.Shape(); !ds.Equal(qs) {
 		return nil, backend.ShapeErrorf(op, "output is %v, want %v", ds, qs)
 	}
-	q, k, v, err := m.project(query, keyValue, self)
+	extra := m.cfg.extraKeys()
+	masks, err := m.prepareMasks(opt, b, h, sq, sk, extra)
+	if err != nil {
+		return nil, err
+	}
+	q, k, v, err := m.project(query, key, value, b, sq, sk)
 	if err != nil {
 		return nil, err
 	}
@@ -142,77 +237,120 @@ func (m *MultiHeadAttention) attend(dst, query, keyValue, residual backend.Tenso
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	heads, err := backend.PackedHeads(attn, h, e/h, 0)
+	heads, err := lay.heads(attn, h, e/h, 0)
 	if err != nil {
 		return nil, err
 	}
 	var weights backend.Tensor
-	if needWeights {
+	if opt.NeedWeights {
 		if weights, err = m.attendUnfused(heads, q, k, v, masks); err != nil {
 			return nil, err
 		}
 	} else if err := m.be.Attention(heads, q, k, v, masks); err != nil {
 		return nil, err
 	}
-	opt := backend.GemmOptions{TransB: true, Bias: m.outB}
+	gemm := backend.GemmOptions{TransB: true, Bias: m.outB}
 	if residual != nil {
 		r := backend.RowsOf(residual)
-		opt.Residual = &r
+		gemm.Residual = &r
 	}
-	if err := m.be.Gemm(backend.RowsOf(dst), backend.RowsOf(attn), backend.MatOf(m.outW), opt); err != nil {
-		return nil, errors.Join(err, release(weights))
+	if err := m.be.Gemm(backend.RowsOf(dst), backend.RowsOf(attn), backend.MatOf(m.outW), gemm); err != nil {
+		return nil, joinRelease(err, weights)
+	}
+	if weights != nil && opt.AverageWeights {
+		avg, err := m.averageHeads(weights)
+		if err != nil {
+			return nil, joinRelease(err, weights)
+		}
+		if err := weights.Release(); err != nil {
+			return nil, joinRelease(err, avg)
+		}
+		weights = avg
 	}
 	return weights, nil
 }
 
-// project computes Q, K and V. Self-attention is one GEMM of query with the
-// whole in_proj_weight into [B, S, 3E]; cross-attention projects query with rows
-// 0..E-1 and keyValue with rows E..3E-1 of the same weight (views, not copies).
-// The heads are views into the projections.
-func (m *MultiHeadAttention) project(query, keyValue backend.Tensor, self bool) (q, k, v backend.Heads, err error) {
-	e, h := m.cfg.DModel, m.cfg.Heads
-	d := e / h
-	qs, kvs := query.Shape(), keyValue.Shape()
-	if self {
-		qkv, err := m.scratch.get("qkv", qs[0], qs[1], 3*e)
-		if err != nil {
-			return q, k, v, fmt.Errorf("MultiHeadAttention: %w", err)
-		}
-		if err := m.be.Gemm(backend.RowsOf(qkv), backend.RowsOf(query), backend.MatOf(m.inW),
-			backend.GemmOptions{TransB: true, Bias: m.inB}); err != nil {
-			return q, k, v, err
-		}
-		return packedQKV(qkv, qkv, h, d, 0, e, 2*e)
+// weight views rows [first, first+n) of the packed in_proj_weight, or w itself.
+func (m *MultiHeadAttention) weight(w backend.Tensor, first, n int) backend.Mat {
+	if m.inW == nil {
+		return backend.MatOf(w)
 	}
-	qp, err := m.scratch.get("q", qs[0], qs[1], e)
-	if err != nil {
-		return q, k, v, fmt.Errorf("MultiHeadAttention: %w", err)
-	}
-	kvp, err := m.scratch.get("kv", kvs[0], kvs[1], 2*e)
-	if err != nil {
-		return q, k, v, fmt.Errorf("MultiHeadAttention: %w", err)
-	}
-	wq := backend.Mat{T: m.inW, Batch: 1, Rows: e, Cols: e, BatchStride: e * e, RowStride: e}
-	wkv := backend.Mat{T: m.inW, Batch: 1, Rows: 2 * e, Cols: e, Offset: e * e, BatchStride: 2 * e * e, RowStride: e}
-	if err := m.be.Gemm(backend.RowsOf(qp), backend.RowsOf(query), wq, backend.GemmOptions{TransB: true, Bias: m.inBQ}); err != nil {
-		return q, k, v, err
-	}
-	if err := m.be.Gemm(backend.RowsOf(kvp), backend.RowsOf(keyValue), wkv, backend.GemmOptions{TransB: true, Bias: m.inBKV}); err != nil {
-		return q, k, v, err
-	}
-	return packedQKV(qp, kvp, h, d, 0, 0, e)
+	e := m.cfg.DModel
+	return backend.Mat{T: m.inW, Batch: 1, Rows: n, Cols: e, Offset: first * e, BatchStride: n * e, RowStride: e}
 }
 
-// packedQKV views the heads of Q (in qt at column qOff) and K, V (in kvt at
-// columns kOff and vOff).
-func packedQKV(qt, kvt backend.Tensor, h, d, qOff, kOff, vOff int) (q, k, v backend.Heads, err error) {
-	if q, err = backend.PackedHeads(qt, h, d, qOff); err != nil {
+// project computes the heads of Q, K and V. Self-attention with the packed
+// weight is one GEMM of query into [B, S, 3E]. Otherwise query is projected
+// into [B, Sq, E] and key and value into [B, Sk', 2E] (one GEMM where key is
+// value and the weight is packed, two otherwise), whose last rows of each batch
+// receive bias_k|bias_v and the zero key. The heads are views into those
+// tensors, laid out as the inputs.
+func (m *MultiHeadAttention) project(query, key, value backend.Tensor, b, sq, sk int) (q, k, v backend.Heads, err error) {
+	const op = "MultiHeadAttention"
+	e, lay := m.cfg.DModel, m.cfg.Layout
+	extra := m.cfg.extraKeys()
+	t := backend.GemmOptions{TransB: true}
+	gemm := func(dst, a, w backend.Mat, bias backend.Tensor) error {
+		t.Bias = bias
+		return m.be.Gemm(dst, a, w, t)
+	}
+	if key == query && value == query && m.inW != nil && extra == 0 {
+		qkv, err := m.scratch.get("qkv", lay.shape(b, sq, 3*e)...)
+		if err != nil {
+			return q, k, v, fmt.Errorf("%s: %w", op, err)
+		}
+		if err := gemm(backend.RowsOf(qkv), backend.RowsOf(query), backend.MatOf(m.inW), m.inB); err != nil {
+			return q, k, v, err
+		}
+		return m.headsOf(qkv, qkv, 0, e, 2*e)
+	}
+	qp, err := m.scratch.get("q", lay.shape(b, sq, e)...)
+	if err != nil {
+		return q, k, v, fmt.Errorf("%s: %w", op, err)
+	}
+	kvp, err := m.scratch.get("kv", lay.shape(b, sk+extra, 2*e)...)
+	if err != nil {
+		return q, k, v, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := gemm(backend.RowsOf(qp), backend.RowsOf(query), m.weight(m.qW, 0, e), m.bQ); err != nil {
+		return q, k, v, err
+	}
+	// rows views the first sk positions of each batch: all rows without extra keys.
+	rows := func(t backend.Tensor, col, width int) backend.Mat {
+		if extra == 0 {
+			return cols(t, col, width)
+		}
+		return lay.rows(t, sk, col, width)
+	}
+	if key == value && m.inW != nil {
+		err = gemm(rows(kvp, 0, 2*e), rows(key, 0, e), m.weight(nil, e, 2*e), m.bKV)
+	} else {
+		err = gemm(rows(kvp, 0, e), rows(key, 0, m.cfg.kdim()), m.weight(m.kW, e, e), m.bK)
+		if err == nil {
+			err = gemm(rows(kvp, e, e), rows(value, 0, m.cfg.vdim()), m.weight(m.vW, 2*e, e), m.bV)
+		}
+	}
+	if err == nil && extra > 0 {
+		err = m.be.Gemm(lay.tail(kvp, sk, extra), backend.MatOf(m.eye), backend.MatOf(m.extraKV), backend.GemmOptions{})
+	}
+	if err != nil {
+		return q, k, v, err
+	}
+	return m.headsOf(qp, kvp, 0, 0, e)
+}
+
+// headsOf views the heads of Q (in qt at column qCol) and K, V (in kvt at
+// columns kCol and vCol).
+func (m *MultiHeadAttention) headsOf(qt, kvt backend.Tensor, qCol, kCol, vCol int) (q, k, v backend.Heads, err error) {
+	lay, h := m.cfg.Layout, m.cfg.Heads
+	d := m.cfg.DModel / h
+	if q, err = lay.heads(qt, h, d, qCol); err != nil {
 		return
 	}
-	if k, err = backend.PackedHeads(kvt, h, d, kOff); err != nil {
+	if k, err = lay.heads(kvt, h, d, kCol); err != nil {
 		return
 	}
-	v, err = backend.PackedHeads(kvt, h, d, vOff)
+	v, err = lay.heads(kvt, h, d, vCol)
 	return
 }
 
@@ -240,7 +378,7 @@ func (m *MultiHeadAttention) attendUnfused(out, q, k, v backend.Heads, masks bac
 func (m *MultiHeadAttention) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	err := errors.Join(releaseAll(m.weights), m.scratch.release())
+	err := errors.Join(releaseAll(m.weights), m.scratch.release(), m.consts.release())
 	m.weights = nil
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/clattn/clattn/cpuref"
 	"github.com/clattn/clattn/gpu/gputest"
 	"github.com/clattn/clattn/model"
+	"github.com/clattn/clattn/safetensors"
 )
 
 // TestConcurrentForward calls Forward of one module of each kind from 16
@@ -43,8 +44,23 @@ func concurrentForward(t *testing.T, be backend.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var tw []*safetensors.Tensor
+	tw = append(tw, layerTensors(rng, "encoder.layers.0.", e, ff, false)...)
+	tw = append(tw, layerTensors(rng, "decoder.layers.0.", e, ff, true)...)
+	for _, p := range []string{"encoder.norm.", "decoder.norm."} {
+		tw = append(tw, randomTensor(rng, p+"weight", 1, e), randomTensor(rng, p+"bias", 0.1, e))
+	}
+	tr, err := model.LoadTransformer(be, model.TransformerConfig{Layer: cfg, EncoderLayers: 1, DecoderLayers: 1}, mustWeights(t, tw), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extraCfg := model.MHAConfig{DModel: e, Heads: heads, AddBiasKV: true, AddZeroAttn: true, Layout: model.SeqFirst}
+	extra, err := model.LoadMultiHeadAttention(be, extraCfg, mustWeights(t, mhaWeights(rng, extraCfg)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		for _, c := range []interface{ Close() error }{mha, enc, dec, stack} {
+		for _, c := range []interface{ Close() error }{mha, enc, dec, stack, tr, extra} {
 			if err := c.Close(); err != nil {
 				t.Error(err)
 			}
@@ -80,6 +96,26 @@ func concurrentForward(t *testing.T, be backend.Backend) {
 			}},
 			call{fmt.Sprintf("encoder stack %d", i), func() (backend.Tensor, error) { return stack.Forward(x, backend.AttentionOptions{}) }},
 			call{fmt.Sprintf("stack layer 1 alone %d", i), func() (backend.Tensor, error) { return stack.Layer(1).Forward(x, causal) }},
+			call{fmt.Sprintf("transformer %d", i), func() (backend.Tensor, error) {
+				return tr.Forward(mem, x, model.TransformerOptions{Tgt: causal})
+			}},
+			call{fmt.Sprintf("transformer's decoder alone %d", i), func() (backend.Tensor, error) {
+				return tr.Decoder().Forward(x, mem, model.DecoderOptions{})
+			}},
+			call{fmt.Sprintf("mha seq-first, appended keys, additive key padding %d", i), func() (backend.Tensor, error) {
+				// x [2, S, E] read seq-first is 2 positions of a batch of S.
+				kp, err := be.Alloc(x.Shape()[1], x.Shape()[0])
+				if err != nil {
+					return nil, err
+				}
+				defer kp.Release()
+				out, w, err := extra.Attend(x, x, nil, model.MHAOptions{AttentionOptions: backend.AttentionOptions{KeyPadding: kp},
+					KeyPaddingKind: backend.MaskAdditive, NeedWeights: true, AverageWeights: true})
+				if err == nil {
+					err = w.Release()
+				}
+				return out, err
+			}},
 		)
 	}
 	result := func(c call) ([]float32, error) {

@@ -43,18 +43,7 @@ func LoadDecoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix st
 		return nil, err
 	}
 	l := newLoader(be, w, prefix)
-	mha := MHAConfig{DModel: cfg.DModel, Heads: cfg.Heads}
-	d := &DecoderLayer{
-		cfg:       cfg,
-		be:        be,
-		selfAttn:  loadMHA(l.sub("self_attn."), mha),
-		crossAttn: loadMHA(l.sub("multihead_attn."), mha),
-		ffn:       loadFFN(l, cfg.DModel, cfg.DFF, cfg.Activation),
-		norm1:     loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps),
-		norm2:     loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps),
-		norm3:     loadLayerNorm(l.sub("norm3."), cfg.DModel, cfg.Eps),
-		scratch:   scratch{be: be},
-	}
+	d := loadDecoderLayer(l, cfg)
 	ts, err := l.finish(op)
 	if err != nil {
 		return nil, err
@@ -63,11 +52,26 @@ func LoadDecoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix st
 	return d, nil
 }
 
+func loadDecoderLayer(l loader, cfg LayerConfig) *DecoderLayer {
+	return &DecoderLayer{
+		cfg:       cfg,
+		be:        l.be,
+		selfAttn:  loadMHA(l.sub("self_attn."), cfg.mha()),
+		crossAttn: loadMHA(l.sub("multihead_attn."), cfg.mha()),
+		ffn:       loadFFN(l, cfg),
+		norm1:     loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps, cfg.NoBias),
+		norm2:     loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps, cfg.NoBias),
+		norm3:     loadLayerNorm(l.sub("norm3."), cfg.DModel, cfg.Eps, cfg.NoBias),
+		scratch:   scratch{be: l.be},
+	}
+}
+
 // Config is the layer's configuration.
 func (d *DecoderLayer) Config() LayerConfig { return d.cfg }
 
-// Forward runs the layer on tgt [B, St, E] attending to memory [B, Sm, E] and
-// returns a new [B, St, E] tensor the caller owns.
+// Forward runs the layer on tgt [B, St, E] attending to memory [B, Sm, E]
+// ([S, B, E] with SeqFirst) and returns a new tensor shaped as tgt that the
+// caller owns.
 func (d *DecoderLayer) Forward(tgt, memory backend.Tensor, opt DecoderOptions) (backend.Tensor, error) {
 	out, _, _, err := d.forwardNew(tgt, memory, opt, false)
 	return out, err
@@ -83,14 +87,8 @@ func (d *DecoderLayer) forwardNew(tgt, memory backend.Tensor, opt DecoderOptions
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	const op = "DecoderLayer"
-	if err := checkInput(op, "tgt", tgt, d.cfg.DModel); err != nil {
+	if err := checkPair(op, tgt, "memory", memory, d.cfg); err != nil {
 		return nil, nil, nil, err
-	}
-	if err := checkInput(op, "memory", memory, d.cfg.DModel); err != nil {
-		return nil, nil, nil, err
-	}
-	if ts, ms := tgt.Shape(), memory.Shape(); ts[0] != ms[0] {
-		return nil, nil, nil, backend.ShapeErrorf(op, "tgt is %v and memory is %v: batch sizes differ", ts, ms)
 	}
 	if out, err = d.be.Alloc(tgt.Shape()...); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", op, err)
@@ -99,6 +97,24 @@ func (d *DecoderLayer) forwardNew(tgt, memory backend.Tensor, opt DecoderOptions
 		return nil, nil, nil, errors.Join(err, out.Release())
 	}
 	return out, selfW, crossW, nil
+}
+
+// checkPair verifies that tgt and the tensor called name (the memory, or the
+// Transformer's src) are [B, S, E] of the same batch ([S, B, E] seq-first).
+func checkPair(op string, tgt backend.Tensor, name string, other backend.Tensor, cfg LayerConfig) error {
+	if err := checkInput(op, "tgt", tgt, cfg.DModel, cfg.Layout); err != nil {
+		return err
+	}
+	if err := checkInput(op, name, other, cfg.DModel, cfg.Layout); err != nil {
+		return err
+	}
+	ts, ms := tgt.Shape(), other.Shape()
+	tb, _ := cfg.Layout.dims(ts)
+	mb, _ := cfg.Layout.dims(ms)
+	if tb != mb {
+		return backend.ShapeErrorf(op, "tgt is %v and %s is %v (%s): batch sizes differ", ts, name, ms, cfg.Layout)
+	}
+	return nil
 }
 
 // forward writes the layer's output into dst.
@@ -119,13 +135,13 @@ func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions
 	if d.cfg.NormFirst {
 		err = d.norm1.apply(a, x, nil)
 		if err == nil {
-			selfW, err = d.selfAttn.attend(b, a, nil, x, opt.Self, needWeights) // b = t1
+			selfW, err = d.selfAttn.run(b, a, nil, nil, x, MHAOptions{AttentionOptions: opt.Self, NeedWeights: needWeights}) // b = t1
 		}
 		if err == nil {
 			err = d.norm2.apply(a, b, nil)
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.attend(c, a, memory, b, opt.Memory, needWeights) // c = t2
+			crossW, err = d.crossAttn.run(c, a, memory, memory, b, MHAOptions{AttentionOptions: opt.Memory, NeedWeights: needWeights}) // c = t2
 		}
 		if err == nil {
 			err = d.norm3.apply(a, c, nil)
@@ -134,12 +150,12 @@ func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions
 			err = d.ffn.apply(dst, a, c)
 		}
 	} else {
-		selfW, err = d.selfAttn.attend(a, x, nil, x, opt.Self, needWeights)
+		selfW, err = d.selfAttn.run(a, x, nil, nil, x, MHAOptions{AttentionOptions: opt.Self, NeedWeights: needWeights})
 		if err == nil {
 			err = d.norm1.apply(b, a, nil) // b = h1
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.attend(a, b, memory, b, opt.Memory, needWeights)
+			crossW, err = d.crossAttn.run(a, b, memory, memory, b, MHAOptions{AttentionOptions: opt.Memory, NeedWeights: needWeights})
 		}
 		if err == nil {
 			err = d.norm2.apply(b, a, nil) // b = h2

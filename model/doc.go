@@ -1,9 +1,23 @@
 // Package model builds Transformer modules on a backend.Backend with PyTorch's
-// semantics and weight names: MultiHeadAttention (packed in_proj_weight,
-// self- and cross-attention, causal/boolean/additive/key-padding masks, optional
-// per-head attention weights), the position-wise FeedForward network, LayerNorm,
-// EncoderLayer and DecoderLayer (post-norm and pre-norm), the Encoder stack and
-// the sinusoidal PositionalEncoding.
+// semantics and weight names: MultiHeadAttention (nn.MultiheadAttention: packed
+// in_proj_weight or separate q/k/v_proj_weight for other key and value sizes,
+// self- and cross-attention with distinct keys and values, add_bias_kv,
+// add_zero_attn, bias=False, causal/boolean/additive/key-padding masks, per-head
+// or averaged attention weights), the position-wise FeedForward network,
+// LayerNorm, EncoderLayer and DecoderLayer (post-norm and pre-norm, bias=False),
+// the Encoder and Decoder stacks, the whole Transformer (nn.Transformer) and the
+// sinusoidal PositionalEncoding.
+//
+// # Layout and masks
+//
+// Every module takes [batch, seq, features] tensors (PyTorch's
+// batch_first=True) unless its configuration says Layout: SeqFirst ([seq,
+// batch, features], PyTorch's default); a weights file cannot tell which, and
+// neither layout costs a copy. Boolean masks hold 1 where a key is masked
+// (nn.MultiheadAttention's convention); UploadMaskAs and UploadBoolMask read
+// F.scaled_dot_product_attention's opposite convention (true = attend). A query
+// whose every key is masked gets zeros (as PyTorch >= 2.5; older PyTorch gives
+// NaN). MHAOptions lists the mask forms and where they differ from PyTorch.
 //
 // Weights load from safetensors files holding a PyTorch state_dict (optionally
 // under a prefix such as "layers.3."); a weight set that does not fit is an

@@ -17,14 +17,17 @@ type FeedForward struct {
 }
 
 // loadFFN reads linear1.weight [dFF, dModel], linear1.bias, linear2.weight
-// [dModel, dFF] and linear2.bias under l's prefix.
-func loadFFN(l loader, dModel, dFF int, act backend.Activation) *FeedForward {
-	return &FeedForward{be: l.be, act: act, w: backend.FFNWeights{
-		W1: l.tensor("linear1.weight", dFF, dModel),
-		B1: l.tensor("linear1.bias", dFF),
-		W2: l.tensor("linear2.weight", dModel, dFF),
-		B2: l.tensor("linear2.bias", dModel),
+// [dModel, dFF] and linear2.bias (no biases with cfg.NoBias) under l's prefix.
+func loadFFN(l loader, cfg LayerConfig) *FeedForward {
+	f := &FeedForward{be: l.be, act: cfg.Activation, w: backend.FFNWeights{
+		W1: l.tensor("linear1.weight", cfg.DFF, cfg.DModel),
+		W2: l.tensor("linear2.weight", cfg.DModel, cfg.DFF),
 	}}
+	if !cfg.NoBias {
+		f.w.B1 = l.tensor("linear1.bias", cfg.DFF)
+		f.w.B2 = l.tensor("linear2.bias", cfg.DModel)
+	}
+	return f
 }
 
 // apply writes act(x W1^T + b1) W2^T + b2 + residual into dst; residual may be nil.
@@ -39,9 +42,13 @@ type LayerNorm struct {
 	eps         float32
 }
 
-// loadLayerNorm reads weight [d] and bias [d] under l's prefix.
-func loadLayerNorm(l loader, d int, eps float32) *LayerNorm {
-	return &LayerNorm{be: l.be, eps: eps, gamma: l.tensor("weight", d), beta: l.tensor("bias", d)}
+// loadLayerNorm reads weight [d] and, unless noBias, bias [d] under l's prefix.
+func loadLayerNorm(l loader, d int, eps float32, noBias bool) *LayerNorm {
+	n := &LayerNorm{be: l.be, eps: eps, gamma: l.tensor("weight", d)}
+	if !noBias {
+		n.beta = l.tensor("bias", d)
+	}
+	return n
 }
 
 // apply writes LayerNorm(x + residual) into dst; residual may be nil.
@@ -59,10 +66,21 @@ type LayerConfig struct {
 	NormFirst bool
 	// Eps of every LayerNorm; 0 means 1e-5.
 	Eps float32
+	// NoBias drops every bias: the attention's, linear1's, linear2's and the
+	// LayerNorms' (PyTorch's bias=False, PyTorch >= 2.1).
+	NoBias bool
+	// Layout of the inputs and outputs: BatchFirst (the default) or SeqFirst
+	// (PyTorch's default, batch_first=False).
+	Layout Layout
+}
+
+// mha is the configuration of the layer's attention blocks.
+func (c LayerConfig) mha() MHAConfig {
+	return MHAConfig{DModel: c.DModel, Heads: c.Heads, NoBias: c.NoBias, Layout: c.Layout}
 }
 
 func (c LayerConfig) validate(op string) error {
-	if err := (MHAConfig{DModel: c.DModel, Heads: c.Heads}).validate(op); err != nil {
+	if err := c.mha().validate(op); err != nil {
 		return err
 	}
 	if c.DFF <= 0 {
@@ -77,13 +95,13 @@ func (c LayerConfig) validate(op string) error {
 	return nil
 }
 
-// checkInput verifies that x is [batch, seq, dModel].
-func checkInput(op, name string, x backend.Tensor, dModel int) error {
+// checkInput verifies that x is [batch, seq, dModel] ([seq, batch, dModel] seq-first).
+func checkInput(op, name string, x backend.Tensor, dModel int, lay Layout) error {
 	if x == nil {
 		return backend.NoTensorError(op, name)
 	}
 	if s := x.Shape(); len(s) != 3 || s[2] != dModel {
-		return backend.ShapeErrorf(op, "%s is %v, want [batch seq %d]", name, s, dModel)
+		return backend.ShapeErrorf(op, "%s is %v, want %s", name, s, lay.want("batch", dModel))
 	}
 	return nil
 }
@@ -125,10 +143,10 @@ func loadEncoderLayer(l loader, cfg LayerConfig) *EncoderLayer {
 	return &EncoderLayer{
 		cfg:      cfg,
 		be:       l.be,
-		selfAttn: loadMHA(l.sub("self_attn."), MHAConfig{DModel: cfg.DModel, Heads: cfg.Heads}),
-		ffn:      loadFFN(l, cfg.DModel, cfg.DFF, cfg.Activation),
-		norm1:    loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps),
-		norm2:    loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps),
+		selfAttn: loadMHA(l.sub("self_attn."), cfg.mha()),
+		ffn:      loadFFN(l, cfg),
+		norm1:    loadLayerNorm(l.sub("norm1."), cfg.DModel, cfg.Eps, cfg.NoBias),
+		norm2:    loadLayerNorm(l.sub("norm2."), cfg.DModel, cfg.Eps, cfg.NoBias),
 		scratch:  scratch{be: l.be},
 	}
 }
@@ -136,9 +154,9 @@ func loadEncoderLayer(l loader, cfg LayerConfig) *EncoderLayer {
 // Config is the layer's configuration.
 func (e *EncoderLayer) Config() LayerConfig { return e.cfg }
 
-// Forward runs the layer on x [B, S, E] with the self-attention masks
-// (src_mask as Mask, src_key_padding_mask as KeyPadding, or a Causal flag) and
-// returns a new [B, S, E] tensor the caller owns.
+// Forward runs the layer on x [B, S, E] ([S, B, E] with SeqFirst) with the
+// self-attention masks (src_mask as Mask, src_key_padding_mask as KeyPadding,
+// or a Causal flag) and returns a new tensor shaped as x that the caller owns.
 func (e *EncoderLayer) Forward(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
 	out, _, err := e.forwardNew(x, masks, false)
 	return out, err
@@ -153,7 +171,7 @@ func (e *EncoderLayer) ForwardWithWeights(x backend.Tensor, masks backend.Attent
 func (e *EncoderLayer) forwardNew(x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, backend.Tensor, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := checkInput("EncoderLayer", "x", x, e.cfg.DModel); err != nil {
+	if err := checkInput("EncoderLayer", "x", x, e.cfg.DModel, e.cfg.Layout); err != nil {
 		return nil, nil, err
 	}
 	out, err := e.be.Alloc(x.Shape()...)
@@ -189,7 +207,7 @@ func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOpt
 	if e.cfg.NormFirst {
 		err = e.norm1.apply(a, x, nil)
 		if err == nil {
-			weights, err = e.selfAttn.attend(b, a, nil, x, masks, needWeights) // b = t
+			weights, err = e.selfAttn.run(b, a, nil, nil, x, MHAOptions{AttentionOptions: masks, NeedWeights: needWeights}) // b = t
 		}
 		if err == nil {
 			err = e.norm2.apply(a, b, nil)
@@ -198,7 +216,7 @@ func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOpt
 			err = e.ffn.apply(dst, a, b)
 		}
 	} else {
-		weights, err = e.selfAttn.attend(a, x, nil, x, masks, needWeights)
+		weights, err = e.selfAttn.run(a, x, nil, nil, x, MHAOptions{AttentionOptions: masks, NeedWeights: needWeights})
 		if err == nil {
 			err = e.norm1.apply(b, a, nil) // b = h
 		}

@@ -58,7 +58,7 @@ func layerTensors(rng *rand.Rand, prefix string, e, ff int, decoder bool) []*saf
 	return ts
 }
 
-func mustWeights(t *testing.T, ts []*safetensors.Tensor) *model.Weights {
+func mustWeights(t testing.TB, ts []*safetensors.Tensor) *model.Weights {
 	t.Helper()
 	w, err := model.NewWeights(ts...)
 	if err != nil {
@@ -67,7 +67,7 @@ func mustWeights(t *testing.T, ts []*safetensors.Tensor) *model.Weights {
 	return w
 }
 
-func upload(t *testing.T, be backend.Backend, rng *rand.Rand, shape ...int) backend.Tensor {
+func upload(t testing.TB, be backend.Backend, rng *rand.Rand, shape ...int) backend.Tensor {
 	t.Helper()
 	data, err := randomTensor(rng, "x", 1, shape...).Float32s()
 	if err != nil {
@@ -147,9 +147,9 @@ func TestInputShapeErrors(t *testing.T) {
 	_, err = m.Forward(upload(t, be, rng, 2, 5, 7), nil, backend.AttentionOptions{})
 	wantError(t, err, backend.ErrShape, "query is [2 5 7], want [batch seq 8]")
 	_, err = m.Forward(upload(t, be, rng, 2, 5, e), upload(t, be, rng, 3, 4, e), backend.AttentionOptions{})
-	wantError(t, err, backend.ErrShape, "key/value is [3 4 8], want [2 seq 8]")
+	wantError(t, err, backend.ErrShape, "key is [3 4 8], want [2 seq 8]")
 	_, err = m.Forward(upload(t, be, rng, 2, 5, e), nil, backend.AttentionOptions{KeyPadding: upload(t, be, rng, 2, 4)})
-	wantError(t, err, backend.ErrShape, "key padding mask is [2 4], want [2 5]")
+	wantError(t, err, backend.ErrShape, "key_padding_mask is [2 4], want [2 5]")
 	_, err = m.Forward(nil, nil, backend.AttentionOptions{})
 	wantError(t, err, backend.ErrArgument, "query has no tensor")
 

@@ -51,7 +51,7 @@ func (w *Weights) Names() []string {
 	return names
 }
 
-// Upload converts t to float32 (U8 masks become 0/1) and uploads it with its shape.
+// Upload converts t to float32 (U8 and BOOL masks become 0/1) and uploads it with its shape.
 func Upload(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, error) {
 	data, err := t.Float32s()
 	if err != nil {
@@ -64,20 +64,94 @@ func Upload(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, error) {
 	return bt, nil
 }
 
-// UploadMask uploads an attention mask from a file and says how to read it:
-// U8 (boolean, 1 = masked, as nn.MultiheadAttention) gives float 0/1 with
-// backend.MaskBool; a float mask is additive (-Inf masks) with backend.MaskAdditive.
-func UploadMask(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, backend.MaskKind, error) {
-	kind := backend.MaskAdditive
-	switch t.DType {
-	case safetensors.U8:
-		kind = backend.MaskBool
-	case safetensors.F32, safetensors.F64, safetensors.F16, safetensors.BF16:
-	default:
-		return nil, 0, fmt.Errorf("model: mask %q has dtype %s, want U8 (boolean) or a float type (additive)", t.Name, t.DType)
+// BoolConvention says what a true entry of a boolean mask means. The backend
+// and every Forward read a boolean mask as TrueMasks; a mask given in the
+// other convention is inverted once, where it is read or uploaded.
+type BoolConvention int
+
+const (
+	// TrueMasks: true (nonzero) = the key is masked out, not attended to. This
+	// is nn.MultiheadAttention's and nn.Transformer's convention (attn_mask,
+	// key_padding_mask, src_mask, tgt_mask, ...) and the default.
+	TrueMasks BoolConvention = iota
+	// TrueAttends: true = the key takes part, false = masked out. This is
+	// F.scaled_dot_product_attention's attn_mask convention (and that of
+	// Hugging Face's attention_mask, 1 = token).
+	TrueAttends
+)
+
+func (c BoolConvention) String() string {
+	switch c {
+	case TrueMasks:
+		return "masked"
+	case TrueAttends:
+		return "attend"
 	}
-	bt, err := Upload(be, t)
-	return bt, kind, err
+	return fmt.Sprintf("BoolConvention(%d)", int(c))
+}
+
+// ParseBoolConvention reads "masked" (true = masked, nn.MultiheadAttention)
+// or "attend" (true = attend, F.scaled_dot_product_attention).
+func ParseBoolConvention(s string) (BoolConvention, error) {
+	switch strings.ToLower(s) {
+	case "masked", "mha", "":
+		return TrueMasks, nil
+	case "attend", "sdpa":
+		return TrueAttends, nil
+	}
+	return 0, fmt.Errorf("unknown boolean mask convention %q (want masked: true = masked, as nn.MultiheadAttention; or attend: true = attend, as F.scaled_dot_product_attention)", s)
+}
+
+// UploadBoolMask uploads a boolean mask of the given shape read as conv says,
+// as the float 0/1 tensor (1 = masked) that backend.MaskBool and
+// AttentionOptions.KeyPadding expect.
+func UploadBoolMask(be backend.Backend, mask []bool, conv BoolConvention, shape ...int) (backend.Tensor, error) {
+	if conv != TrueMasks && conv != TrueAttends {
+		return nil, backend.ArgumentErrorf("UploadBoolMask", "unknown boolean mask convention %d", int(conv))
+	}
+	data := make([]float32, len(mask))
+	for i, m := range mask {
+		if m == (conv == TrueMasks) {
+			data[i] = 1
+		}
+	}
+	t, err := be.Upload(data, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("model: uploading a boolean mask: %w", err)
+	}
+	return t, nil
+}
+
+// UploadMask uploads an attention or key padding mask from a file and says how
+// to read it: U8 or BOOL is boolean, 1 = masked (nn.MultiheadAttention's
+// convention), giving float 0/1 with backend.MaskBool; a float mask is additive
+// (-Inf masks) with backend.MaskAdditive. It is UploadMaskAs with TrueMasks.
+func UploadMask(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, backend.MaskKind, error) {
+	return UploadMaskAs(be, t, TrueMasks)
+}
+
+// UploadMaskAs is UploadMask with a boolean mask read as conv says.
+func UploadMaskAs(be backend.Backend, t *safetensors.Tensor, conv BoolConvention) (backend.Tensor, backend.MaskKind, error) {
+	switch t.DType {
+	case safetensors.U8, safetensors.BOOL:
+		data, err := t.Float32s()
+		if err != nil {
+			return nil, 0, fmt.Errorf("model: %w", err)
+		}
+		bools := make([]bool, len(data))
+		for i, v := range data {
+			bools[i] = v != 0
+		}
+		bt, err := UploadBoolMask(be, bools, conv, t.Shape...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("model: mask %q: %w", t.Name, err)
+		}
+		return bt, backend.MaskBool, nil
+	case safetensors.F32, safetensors.F64, safetensors.F16, safetensors.BF16:
+		bt, err := Upload(be, t)
+		return bt, backend.MaskAdditive, err
+	}
+	return nil, 0, fmt.Errorf("model: mask %q has dtype %s, want BOOL or U8 (boolean) or a float type (additive)", t.Name, t.DType)
 }
 
 // loadState is shared by the loaders of one model: the weights it reads, the

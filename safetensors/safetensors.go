@@ -37,13 +37,16 @@ const (
 	F16  DType = "F16"
 	BF16 DType = "BF16"
 	U8   DType = "U8"
+	// BOOL is one byte an element, 0 = false and any other value true (as
+	// PyTorch writes torch.bool tensors); it reads as 0 and 1.
+	BOOL DType = "BOOL"
 	I64  DType = "I64"
 )
 
 // Size is the number of bytes of one element, 0 for an unknown dtype.
 func (d DType) Size() int {
 	switch d {
-	case U8:
+	case U8, BOOL:
 		return 1
 	case F16, BF16:
 		return 2
@@ -106,7 +109,8 @@ func numel(shape []int, limit int) (int, bool) {
 	return n, n <= limit
 }
 
-// Float32s converts the elements to float32 (F64 and I64 are rounded; U8 gives 0..255).
+// Float32s converts the elements to float32 (F64 and I64 are rounded; U8 gives
+// 0..255, BOOL 0 or 1).
 func (t *Tensor) Float32s() ([]float32, error) {
 	if err := t.check(); err != nil {
 		return nil, err
@@ -134,6 +138,12 @@ func (t *Tensor) Float32s() ([]float32, error) {
 	case U8:
 		for i := range out {
 			out[i] = float32(b[i])
+		}
+	case BOOL:
+		for i := range out {
+			if b[i] != 0 {
+				out[i] = 1
+			}
 		}
 	case I64:
 		for i := range out {
@@ -218,6 +228,18 @@ func FromFloat64(name string, data []float64, shape ...int) *Tensor {
 // FromUint8 makes a U8 tensor (a boolean mask, say) of data with the given shape.
 func FromUint8(name string, data []uint8, shape ...int) *Tensor {
 	return &Tensor{Name: name, DType: U8, Shape: shape, Data: append([]byte(nil), data...)}
+}
+
+// FromBool makes a BOOL tensor (1 byte an element: 1 true, 0 false) of data
+// with the given shape, as PyTorch stores a torch.bool tensor.
+func FromBool(name string, data []bool, shape ...int) *Tensor {
+	b := make([]byte, len(data))
+	for i, v := range data {
+		if v {
+			b[i] = 1
+		}
+	}
+	return &Tensor{Name: name, DType: BOOL, Shape: shape, Data: b}
 }
 
 // FromInt64 makes an I64 tensor of data with the given shape.

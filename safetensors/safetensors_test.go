@@ -300,3 +300,26 @@ func equal(t *testing.T, got, want any, msg ...any) {
 		t.Fatalf("got %v, want %v %v", got, want, msg)
 	}
 }
+
+// TestBool reads a BOOL tensor as torch.bool stores it (one byte an element):
+// any nonzero byte is true.
+func TestBool(t *testing.T) {
+	var buf bytes.Buffer
+	in := FromBool("mask", []bool{true, false, true}, 3)
+	if err := Write(&buf, []*Tensor{in}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Tensor("mask")
+	if m == nil || m.DType != BOOL || !bytes.Equal(m.Data, []byte{1, 0, 1}) {
+		t.Fatalf("read back %+v", m)
+	}
+	m.Data = []byte{2, 0, 255}
+	got, err := m.Float32s()
+	if err != nil || !reflect.DeepEqual(got, []float32{1, 0, 1}) {
+		t.Errorf("Float32s = %v, %v, want [1 0 1]", got, err)
+	}
+}

@@ -26,22 +26,31 @@ func init() {
 }
 
 type attnMapFlags struct {
-	weights, input, layer, activation, out, device string
-	heads, layerIndex, batchIndex                  int
-	normFirst, causal                              bool
+	weights, input, layer, activation, out, device, boolMask string
+	heads, layerIndex, batchIndex                            int
+	normFirst, causal, seqFirst, addZeroAttn                 bool
 }
 
-const attnMapUsage = "(CASE.safetensors | --weights W.safetensors --input X.safetensors --layer encoder|decoder|mha --heads N)\n" +
-	"       --out DIR [--layer-index N] [--batch-index B] [--norm-first] [--activation relu|gelu] [--causal] [--device D]"
+const attnMapUsage = "(CASE.safetensors | --weights W.safetensors --input X.safetensors\n" +
+	"       --layer encoder|decoder|decoder-stack|transformer|mha --heads N)\n" +
+	"       --out DIR [--layer-index N] [--batch-index B] [--seq-first] [--norm-first] [--activation relu|gelu] [--causal]\n" +
+	"       [--add-zero-attn] [--bool-mask masked|attend] [--device D]\n\n" +
+	"Inputs are batch-first [B,S,E] unless --seq-first (or a case's batch_first False) says [S,B,E]. Boolean masks\n" +
+	"(BOOL or U8) read as --bool-mask says: masked (true = masked, nn.MultiheadAttention; the default) or attend\n" +
+	"(true = attend, F.scaled_dot_product_attention). A transformer draws encoder layer N's self-attention and\n" +
+	"decoder layer N's self- and cross-attention (N = --layer-index)."
 
 func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("attn-map", stderr, attnMapUsage)
 	var f attnMapFlags
 	fs.StringVar(&f.weights, "weights", "", "safetensors file of the layer's PyTorch state_dict")
 	fs.StringVar(&f.input, "input", "", "safetensors file of the inputs: x (encoder), tgt and memory (decoder), q and kv or x (mha), and optional masks named as in testdata/golden/README.md")
-	fs.StringVar(&f.layer, "layer", "", "what the weights are: encoder (a layer or a layers.N. stack), decoder or mha")
+	fs.StringVar(&f.layer, "layer", "", "what the weights are: encoder or decoder (a layer or a layers.N. stack), decoder-stack, transformer or mha")
 	fs.IntVar(&f.heads, "heads", 0, "attention heads (a case file's metadata gives it)")
-	fs.IntVar(&f.layerIndex, "layer-index", 0, "which layer of an encoder stack")
+	fs.IntVar(&f.layerIndex, "layer-index", 0, "which layer of a stack or transformer")
+	fs.BoolVar(&f.seqFirst, "seq-first", false, "inputs are [S,B,E] (PyTorch's batch_first=False); default [B,S,E]")
+	fs.BoolVar(&f.addZeroAttn, "add-zero-attn", false, "mha: append an all-zero key and value (PyTorch's add_zero_attn)")
+	fs.StringVar(&f.boolMask, "bool-mask", "masked", "boolean masks: masked (true = masked) or attend (true = attend)")
 	fs.IntVar(&f.batchIndex, "batch-index", 0, "which batch element to draw")
 	fs.BoolVar(&f.normFirst, "norm-first", false, "pre-norm layer (PyTorch's norm_first=True)")
 	fs.StringVar(&f.activation, "activation", "relu", "feed-forward activation: relu or gelu")
@@ -85,14 +94,16 @@ func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 // attnSource is a model and its inputs: from a golden case file, or from a
 // weights file and an inputs file.
 type attnSource struct {
-	name   string // for titles: the case or weights file's name
-	kind   string // encoder, decoder, mha or sdpa
-	cfg    model.LayerConfig
-	noBias bool
-	causal bool
-	scale  float32 // sdpa: 0 means 1/sqrt(d)
-	inputs map[string]*safetensors.Tensor
-	params map[string]*safetensors.Tensor // the weights by name; empty for sdpa
+	name        string // for titles: the case or weights file's name
+	kind        string // encoder, decoder, transformer, mha or sdpa
+	cfg         model.LayerConfig
+	noBias      bool
+	causal      bool
+	addZeroAttn bool                 // mha
+	conv        model.BoolConvention // how boolean masks read
+	scale       float32              // sdpa: 0 means 1/sqrt(d)
+	inputs      map[string]*safetensors.Tensor
+	params      map[string]*safetensors.Tensor // the weights by name; empty for sdpa
 }
 
 // modelWeights are the source's weights for a model loader.
@@ -108,8 +119,10 @@ func (s *attnSource) modelWeights() (*model.Weights, error) {
 var attnInputNames = map[string][]string{
 	"encoder": {"x", "attn_mask", "key_padding_mask"},
 	"decoder": {"tgt", "memory", "tgt_mask", "tgt_key_padding_mask", "memory_mask", "memory_key_padding_mask"},
-	"mha":     {"q", "kv", "x", "attn_mask", "key_padding_mask"},
-	"sdpa":    {"q", "k", "v", "attn_mask", "key_padding_mask"},
+	"transformer": {"src", "tgt", "src_mask", "src_key_padding_mask", "tgt_mask", "tgt_key_padding_mask", "memory_mask",
+		"memory_key_padding_mask"},
+	"mha":  {"q", "kv", "k", "v", "x", "attn_mask", "key_padding_mask"},
+	"sdpa": {"q", "k", "v", "attn_mask", "key_padding_mask"},
 }
 
 // attnSourceFromFlags reads the model the command line names; a bad command
@@ -135,8 +148,15 @@ func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*at
 	if err != nil || act == backend.Identity {
 		return nil, usageErrorf(fs, "--activation %q: want relu or gelu", f.activation)
 	}
+	if f.layer == "decoder-stack" {
+		f.layer = "decoder" // a decoder's weights tell a stack from a layer
+	}
 	if set["layer"] && attnInputNames[f.layer] == nil || f.layer == "sdpa" {
-		return nil, usageErrorf(fs, "--layer %q: want encoder, decoder or mha", f.layer)
+		return nil, usageErrorf(fs, "--layer %q: want encoder, decoder, decoder-stack, transformer or mha", f.layer)
+	}
+	conv, err := model.ParseBoolConvention(f.boolMask)
+	if err != nil {
+		return nil, usageErrorf(fs, "--bool-mask: %v", err)
 	}
 	var src *attnSource
 	if len(files) == 1 {
@@ -148,7 +168,7 @@ func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*at
 		}
 	} else {
 		if f.layer == "" {
-			return nil, usageErrorf(fs, "--layer encoder|decoder|mha is required with --weights")
+			return nil, usageErrorf(fs, "--layer encoder|decoder|decoder-stack|transformer|mha is required with --weights")
 		}
 		if !set["heads"] {
 			return nil, usageErrorf(fs, "--heads N is required with --weights")
@@ -169,6 +189,16 @@ func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*at
 	if set["causal"] {
 		src.causal = f.causal
 	}
+	if set["seq-first"] {
+		src.cfg.Layout = model.BatchFirst
+		if f.seqFirst {
+			src.cfg.Layout = model.SeqFirst
+		}
+	}
+	if set["add-zero-attn"] {
+		src.addZeroAttn = f.addZeroAttn
+	}
+	src.conv = conv
 	return src, nil
 }
 
@@ -214,6 +244,16 @@ func readCaseSource(path string) (*attnSource, error) {
 		return nil, err
 	}
 	src.noBias = !bias
+	batchFirst, err := flag("batch_first", true)
+	if err != nil {
+		return nil, err
+	}
+	if !batchFirst {
+		src.cfg.Layout = model.SeqFirst
+	}
+	if src.addZeroAttn, err = flag("add_zero_attn", false); err != nil {
+		return nil, err
+	}
 	if h := md["heads"]; h != "" {
 		if src.cfg.Heads, err = strconv.Atoi(h); err != nil {
 			return nil, bad("heads")
@@ -241,6 +281,12 @@ func readCaseSource(path string) (*attnSource, error) {
 		default:
 			src.params[t.Name] = t
 		}
+	}
+	if src.kind != "sdpa" && (src.inputs["attn_mask"] != nil || src.inputs["tgt_mask"] != nil) {
+		src.causal = false // the module cases store the mask PyTorch was given: causal or not, it is the mask
+	}
+	if kp := src.inputs["src_key_padding_mask"]; kp != nil && src.kind == "transformer" && src.inputs["memory_key_padding_mask"] == nil {
+		src.inputs["memory_key_padding_mask"] = kp // the transformer cases pass it as both
 	}
 	return src, nil
 }
@@ -296,9 +342,10 @@ type attnMap struct {
 // hostMasks are the masks of one attention block, on the device (opt) and as
 // host data for telling which cells are masked.
 type hostMasks struct {
-	opt     backend.AttentionOptions
-	mask    []float32 // [Sq, Sk] or [B, H, Sq, Sk]; nil for none
-	padding []float32 // [B, Sk]; nil for none
+	opt     model.MHAOptions
+	mask    []float32 // [Sq, Sk], [B*H, Sq, Sk] or [B, H, Sq, Sk], 1 = masked where boolean; nil for none
+	padding []float32 // [B, Sk], 1 = padding where boolean; nil for none
+	extra   int       // keys appended after the masked ones (bias_k, the zero key): never masked
 }
 
 // masks uploads the optional mask and key padding tensors of the source.
@@ -307,45 +354,66 @@ func (s *attnSource) masks(be backend.Backend, maskName, paddingName string, cau
 	if causal {
 		m.opt.Causal = backend.CausalTopLeft
 	}
-	if t := s.inputs[maskName]; t != nil {
-		bt, kind, err := model.UploadMask(be, t)
+	for _, in := range []struct {
+		name string
+		t    *backend.Tensor
+		kind *backend.MaskKind
+		host *[]float32
+	}{{maskName, &m.opt.Mask, &m.opt.MaskKind, &m.mask}, {paddingName, &m.opt.KeyPadding, &m.opt.KeyPaddingKind, &m.padding}} {
+		t := s.inputs[in.name]
+		if t == nil {
+			continue
+		}
+		bt, kind, err := model.UploadMaskAs(be, t, s.conv)
 		if err != nil {
 			return m, err
 		}
 		*owned = append(*owned, bt)
-		m.opt.Mask, m.opt.MaskKind = bt, kind
-		if m.mask, err = t.Float32s(); err != nil {
+		*in.t, *in.kind = bt, kind
+		if *in.host, err = t.Float32s(); err != nil {
 			return m, err
 		}
-	}
-	if t := s.inputs[paddingName]; t != nil {
-		bt, err := model.Upload(be, t)
-		if err != nil {
-			return m, err
-		}
-		*owned = append(*owned, bt)
-		m.opt.KeyPadding = bt
-		if m.padding, err = t.Float32s(); err != nil {
-			return m, err
+		if kind == backend.MaskBool && s.conv == model.TrueAttends {
+			for i, v := range *in.host {
+				(*in.host)[i] = b2f(v == 0)
+			}
 		}
 	}
 	return m, nil
 }
 
-// masked tells, for batch element b, which cells [heads, sq, sk] the masks rule out.
+// b2f is 1 for true, 0 for false.
+func b2f(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// layerOpt are the masks as a Transformer layer takes them (boolean key padding).
+func (m hostMasks) layerOpt(name string) (backend.AttentionOptions, error) {
+	if m.opt.KeyPadding != nil && m.opt.KeyPaddingKind != backend.MaskBool {
+		return m.opt.AttentionOptions, fmt.Errorf("%s is a float (additive) mask: the Transformer layers take boolean key padding masks", name)
+	}
+	return m.opt.AttentionOptions, nil
+}
+
+// masked tells, for batch element b, which cells [heads, sq, sk] the masks
+// rule out; the last m.extra keys are never masked.
 func (m hostMasks) masked(b, batch, heads, sq, sk int) ([]bool, error) {
 	out := make([]bool, heads*sq*sk)
-	perHead := len(m.mask) == batch*heads*sq*sk && len(m.mask) != sq*sk
-	if m.mask != nil && len(m.mask) != sq*sk && !perHead {
-		return nil, fmt.Errorf("mask has %d elements, want %d x %d or %d x %d x %d x %d", len(m.mask), sq, sk, batch, heads, sq, sk)
+	skm := sk - m.extra // the keys the masks cover
+	perHead := len(m.mask) == batch*heads*sq*skm && len(m.mask) != sq*skm
+	if m.mask != nil && len(m.mask) != sq*skm && !perHead {
+		return nil, fmt.Errorf("mask has %d elements, want %d x %d or %d x %d x %d x %d", len(m.mask), sq, skm, batch, heads, sq, skm)
 	}
-	if m.padding != nil && len(m.padding) != batch*sk {
-		return nil, fmt.Errorf("key padding mask has %d elements, want %d x %d", len(m.padding), batch, sk)
+	if m.padding != nil && len(m.padding) != batch*skm {
+		return nil, fmt.Errorf("key padding mask has %d elements, want %d x %d", len(m.padding), batch, skm)
 	}
 	for h := range heads {
 		for i := range sq {
-			for j := range sk {
-				out[(h*sq+i)*sk+j] = m.isMasked(b, h, i, j, heads, sq, sk, perHead)
+			for j := range skm {
+				out[(h*sq+i)*sk+j] = m.isMasked(b, h, i, j, heads, sq, skm, perHead)
 			}
 		}
 	}
@@ -363,17 +431,19 @@ func (m hostMasks) isMasked(b, h, i, j, heads, sq, sk int, perHead bool) bool {
 			return true
 		}
 	}
+	out := func(v float32, kind backend.MaskKind) bool {
+		return kind == backend.MaskBool && v != 0 || kind == backend.MaskAdditive && math.IsInf(float64(v), -1)
+	}
 	if m.mask != nil {
 		k := i*sk + j
 		if perHead {
 			k += (b*heads + h) * sq * sk
 		}
-		v := m.mask[k]
-		if m.opt.MaskKind == backend.MaskBool && v != 0 || m.opt.MaskKind == backend.MaskAdditive && math.IsInf(float64(v), -1) {
+		if out(m.mask[k], m.opt.MaskKind) {
 			return true
 		}
 	}
-	return m.padding != nil && m.padding[b*sk+j] != 0
+	return m.padding != nil && out(m.padding[b*sk+j], m.opt.KeyPaddingKind)
 }
 
 // input uploads a [B, S, E] input tensor.
@@ -383,7 +453,7 @@ func (s *attnSource) input(be backend.Backend, name string, owned *[]backend.Ten
 		return nil, fmt.Errorf("no input tensor %q", name)
 	}
 	if len(t.Shape) != 3 {
-		return nil, fmt.Errorf("input %q is %v, want [batch seq d_model]", name, backend.Shape(t.Shape))
+		return nil, fmt.Errorf("input %q is %v, want 3 dimensions ([batch seq d_model], or [seq batch d_model] seq-first)", name, backend.Shape(t.Shape))
 	}
 	bt, err := model.Upload(be, t)
 	if err != nil {
@@ -405,7 +475,7 @@ func (s *attnSource) attentionMaps(be backend.Backend, layer, batch int) (maps [
 			err = errors.Join(err, t.Release())
 		}
 	}()
-	if s.kind != "encoder" && layer != 0 {
+	if (s.kind == "mha" || s.kind == "sdpa") && layer != 0 {
 		return nil, fmt.Errorf("--layer-index %d: a %s has one layer", layer, s.kind)
 	}
 	switch s.kind {
@@ -416,7 +486,9 @@ func (s *attnSource) attentionMaps(be backend.Backend, layer, batch int) (maps [
 	case "encoder":
 		return s.encoderMaps(be, layer, batch, &owned)
 	case "decoder":
-		return s.decoderMaps(be, batch, &owned)
+		return s.decoderMaps(be, layer, batch, &owned)
+	case "transformer":
+		return s.transformerMaps(be, layer, batch, &owned)
 	}
 	return nil, fmt.Errorf("kind %q has no attention to draw", s.kind)
 }
@@ -471,6 +543,10 @@ func (s *attnSource) sdpaMaps(be backend.Backend, batch int, owned *[]backend.Te
 		return nil, err
 	}
 	m.opt.Scale = s.scale
+	opt, err := m.layerOpt("key_padding_mask")
+	if err != nil {
+		return nil, err
+	}
 	w, err := be.Alloc(q.Batch, q.Heads, q.Seq, k.Seq)
 	if err != nil {
 		return nil, err
@@ -479,7 +555,7 @@ func (s *attnSource) sdpaMaps(be backend.Backend, batch int, owned *[]backend.Te
 	if err := be.Scores(w, q, k, m.opt.EffectiveScale(q.Dim)); err != nil {
 		return nil, err
 	}
-	if err := be.Softmax(w, w, m.opt); err != nil {
+	if err := be.Softmax(w, w, opt); err != nil {
 		return nil, err
 	}
 	am, err := downloadMap(be, w, m, batch, "attn", "scaled dot-product attention")
@@ -487,18 +563,27 @@ func (s *attnSource) sdpaMaps(be backend.Backend, batch int, owned *[]backend.Te
 }
 
 func (s *attnSource) mhaMaps(be backend.Backend, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
-	qName, kvName := "q", "kv"
-	if s.inputs["q"] == nil {
-		qName, kvName = "x", ""
+	qName, kName, vName := "q", "kv", "kv"
+	switch {
+	case s.inputs["q"] == nil:
+		qName, kName, vName = "x", "", ""
+	case s.inputs["k"] != nil || s.inputs["v"] != nil:
+		kName, vName = "k", "v"
 	}
 	query, err := s.input(be, qName, owned)
 	if err != nil {
 		return nil, err
 	}
-	var keyValue backend.Tensor
-	if s.inputs[kvName] != nil {
-		if keyValue, err = s.input(be, kvName, owned); err != nil {
+	var key, value backend.Tensor
+	if s.inputs[kName] != nil || kName == "k" {
+		if key, err = s.input(be, kName, owned); err != nil {
 			return nil, err
+		}
+		value = key
+		if vName != kName {
+			if value, err = s.input(be, vName, owned); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m, err := s.masks(be, "attn_mask", "key_padding_mask", s.causal, owned)
@@ -506,20 +591,32 @@ func (s *attnSource) mhaMaps(be backend.Backend, batch int, owned *[]backend.Ten
 		return nil, err
 	}
 	prefix := ""
-	if s.params["self_attn.in_proj_weight"] != nil {
+	if s.params["self_attn.out_proj.weight"] != nil {
 		prefix = "self_attn."
 	}
-	noBias := s.noBias || s.params[prefix+"in_proj_bias"] == nil
+	cfg := model.MHAConfig{DModel: query.Shape()[2], Heads: s.cfg.Heads, Layout: s.cfg.Layout, AddZeroAttn: s.addZeroAttn,
+		NoBias: s.noBias || s.params[prefix+"in_proj_bias"] == nil, AddBiasKV: s.params[prefix+"bias_k"] != nil}
+	if key != nil {
+		cfg.KDim, cfg.VDim = key.Shape()[2], value.Shape()[2]
+	}
+	if cfg.AddBiasKV {
+		m.extra++
+	}
+	if cfg.AddZeroAttn {
+		m.extra++
+	}
 	w, err := s.modelWeights()
 	if err != nil {
 		return nil, err
 	}
-	mha, err := model.LoadMultiHeadAttention(be, model.MHAConfig{DModel: query.Shape()[2], Heads: s.cfg.Heads, NoBias: noBias}, w, prefix)
+	mha, err := model.LoadMultiHeadAttention(be, cfg, w, prefix)
 	if err != nil {
 		return nil, err
 	}
 	defer mha.Close()
-	out, weights, err := mha.ForwardWithWeights(query, keyValue, m.opt)
+	opt := m.opt
+	opt.NeedWeights = true
+	out, weights, err := mha.Attend(query, key, value, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -544,11 +641,16 @@ func (s *attnSource) layerConfig(prefix string, dModel int) (model.LayerConfig, 
 	return cfg, nil
 }
 
-// stackLayers is the number of layers.N. prefixes among the weights, 0 for a single layer.
-func (s *attnSource) stackLayers() int {
+// stackLayers is the number of prefix+"layers.N." prefixes among the weights,
+// 0 for a single layer.
+func (s *attnSource) stackLayers(prefix string) int {
 	n := 0
 	for name := range s.params {
-		if m := stackLayerName.FindStringSubmatch(name); m != nil {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		if m := stackLayerName.FindStringSubmatch(rest); m != nil {
 			if i, err := strconv.Atoi(m[1]); err == nil && i+1 > n {
 				n = i + 1
 			}
@@ -566,11 +668,15 @@ func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]
 	if err != nil {
 		return nil, err
 	}
+	opt, err := m.layerOpt("key_padding_mask")
+	if err != nil {
+		return nil, err
+	}
 	w, err := s.modelWeights()
 	if err != nil {
 		return nil, err
 	}
-	layers := s.stackLayers()
+	layers := s.stackLayers("")
 	var weights backend.Tensor
 	if layers == 0 {
 		if layer != 0 {
@@ -585,7 +691,7 @@ func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]
 			return nil, err
 		}
 		defer enc.Close()
-		out, ws, err := enc.ForwardWithWeights(x, m.opt)
+		out, ws, err := enc.ForwardWithWeights(x, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -605,7 +711,7 @@ func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]
 			return nil, err
 		}
 		defer enc.Close()
-		out, ws, err := enc.ForwardWithWeights(x, m.opt)
+		out, ws, err := enc.ForwardWithWeights(x, opt)
 		*owned = append(*owned, ws...)
 		if err != nil {
 			return nil, err
@@ -617,9 +723,36 @@ func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]
 	return []attnMap{am}, err
 }
 
-func (s *attnSource) decoderMaps(be backend.Backend, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
-	if s.stackLayers() > 0 {
-		return nil, errors.New("decoder stacks (layers.N. names) are not supported: give one decoder layer's weights")
+// decoderMasks uploads the masks of a decoder's self- and cross-attention.
+func (s *attnSource) decoderMasks(be backend.Backend, owned *[]backend.Tensor) (self, cross hostMasks, opt model.DecoderOptions, err error) {
+	if self, err = s.masks(be, "tgt_mask", "tgt_key_padding_mask", s.causal, owned); err != nil {
+		return
+	}
+	if cross, err = s.masks(be, "memory_mask", "memory_key_padding_mask", false, owned); err != nil {
+		return
+	}
+	if opt.Self, err = self.layerOpt("tgt_key_padding_mask"); err != nil {
+		return
+	}
+	opt.Memory, err = cross.layerOpt("memory_key_padding_mask")
+	return
+}
+
+// layerIndexIn checks --layer-index against a stack of n layers (0: one layer).
+func layerIndexIn(layer, n int, what string) error {
+	switch {
+	case n == 0 && layer != 0:
+		return fmt.Errorf("--layer-index %d: the weights are one %s layer (no layers.N. names)", layer, what)
+	case n > 0 && layer >= n:
+		return fmt.Errorf("--layer-index %d: the %s stack has %d layers", layer, what, n)
+	}
+	return nil
+}
+
+func (s *attnSource) decoderMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	layers := s.stackLayers("")
+	if err := layerIndexIn(layer, layers, "decoder"); err != nil {
+		return nil, err
 	}
 	tgt, err := s.input(be, "tgt", owned)
 	if err != nil {
@@ -629,15 +762,15 @@ func (s *attnSource) decoderMaps(be backend.Backend, batch int, owned *[]backend
 	if err != nil {
 		return nil, err
 	}
-	self, err := s.masks(be, "tgt_mask", "tgt_key_padding_mask", s.causal, owned)
+	self, cross, opt, err := s.decoderMasks(be, owned)
 	if err != nil {
 		return nil, err
 	}
-	cross, err := s.masks(be, "memory_mask", "memory_key_padding_mask", false, owned)
-	if err != nil {
-		return nil, err
+	prefix := ""
+	if layers > 0 {
+		prefix = "layers.0."
 	}
-	cfg, err := s.layerConfig("", tgt.Shape()[2])
+	cfg, err := s.layerConfig(prefix, tgt.Shape()[2])
 	if err != nil {
 		return nil, err
 	}
@@ -645,22 +778,116 @@ func (s *attnSource) decoderMaps(be backend.Backend, batch int, owned *[]backend
 	if err != nil {
 		return nil, err
 	}
-	dec, err := model.LoadDecoderLayer(be, cfg, w, "")
+	var selfW, crossW backend.Tensor
+	if layers == 0 {
+		dec, err := model.LoadDecoderLayer(be, cfg, w, "")
+		if err != nil {
+			return nil, err
+		}
+		defer dec.Close()
+		out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
+		if err != nil {
+			return nil, err
+		}
+		*owned = append(*owned, out, sw, cw)
+		selfW, crossW = sw, cw
+	} else {
+		dcfg := model.DecoderConfig{Layer: cfg, Layers: layers, FinalNorm: s.params["norm.weight"] != nil}
+		dec, err := model.LoadDecoder(be, dcfg, w, "")
+		if err != nil {
+			return nil, err
+		}
+		defer dec.Close()
+		out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
+		*owned = append(append(*owned, sw...), cw...)
+		if err != nil {
+			return nil, err
+		}
+		*owned = append(*owned, out)
+		selfW, crossW = sw[layer], cw[layer]
+	}
+	sm, err := downloadMap(be, selfW, self, batch, "self", fmt.Sprintf("decoder layer %d self-attention", layer))
 	if err != nil {
 		return nil, err
 	}
-	defer dec.Close()
-	out, selfW, crossW, err := dec.ForwardWithWeights(tgt, memory, model.DecoderOptions{Self: self.opt, Memory: cross.opt})
-	if err != nil {
-		return nil, err
-	}
-	*owned = append(*owned, out, selfW, crossW)
-	sm, err := downloadMap(be, selfW, self, batch, "self", "decoder self-attention")
-	if err != nil {
-		return nil, err
-	}
-	cm, err := downloadMap(be, crossW, cross, batch, "cross", "decoder cross-attention")
+	cm, err := downloadMap(be, crossW, cross, batch, "cross", fmt.Sprintf("decoder layer %d cross-attention", layer))
 	return []attnMap{sm, cm}, err
+}
+
+// transformerMaps runs an nn.Transformer and returns encoder layer N's
+// self-attention and decoder layer N's self- and cross-attention (those that exist).
+func (s *attnSource) transformerMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	cfg := model.TransformerConfig{EncoderLayers: s.stackLayers("encoder."), DecoderLayers: s.stackLayers("decoder.")}
+	if cfg.EncoderLayers == 0 || cfg.DecoderLayers == 0 {
+		return nil, errors.New("not an nn.Transformer state_dict: no encoder.layers.N. or decoder.layers.N. weights")
+	}
+	if layer >= max(cfg.EncoderLayers, cfg.DecoderLayers) {
+		return nil, fmt.Errorf("--layer-index %d: the transformer has %d encoder and %d decoder layers", layer, cfg.EncoderLayers, cfg.DecoderLayers)
+	}
+	src, err := s.input(be, "src", owned)
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := s.input(be, "tgt", owned)
+	if err != nil {
+		return nil, err
+	}
+	srcMasks, err := s.masks(be, "src_mask", "src_key_padding_mask", false, owned)
+	if err != nil {
+		return nil, err
+	}
+	srcOpt, err := srcMasks.layerOpt("src_key_padding_mask")
+	if err != nil {
+		return nil, err
+	}
+	self, cross, dopt, err := s.decoderMasks(be, owned)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Layer, err = s.layerConfig("encoder.layers.0.", src.Shape()[2]); err != nil {
+		return nil, err
+	}
+	w, err := s.modelWeights()
+	if err != nil {
+		return nil, err
+	}
+	t, err := model.LoadTransformer(be, cfg, w, "")
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	memory, encW, err := t.Encoder().ForwardWithWeights(src, srcOpt)
+	*owned = append(*owned, encW...)
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, memory)
+	out, selfW, crossW, err := t.Decoder().ForwardWithWeights(tgt, memory, dopt)
+	*owned = append(append(*owned, selfW...), crossW...)
+	if err != nil {
+		return nil, err
+	}
+	*owned = append(*owned, out)
+	var maps []attnMap
+	if layer < cfg.EncoderLayers {
+		em, err := downloadMap(be, encW[layer], srcMasks, batch, "encoder_self", fmt.Sprintf("encoder layer %d self-attention", layer))
+		if err != nil {
+			return nil, err
+		}
+		maps = append(maps, em)
+	}
+	if layer < cfg.DecoderLayers {
+		sm, err := downloadMap(be, selfW[layer], self, batch, "decoder_self", fmt.Sprintf("decoder layer %d self-attention", layer))
+		if err != nil {
+			return nil, err
+		}
+		cm, err := downloadMap(be, crossW[layer], cross, batch, "decoder_cross", fmt.Sprintf("decoder layer %d cross-attention", layer))
+		if err != nil {
+			return nil, err
+		}
+		maps = append(maps, sm, cm)
+	}
+	return maps, nil
 }
 
 // weightRow is one query's weights, written to JSON with null where masked

@@ -170,6 +170,7 @@ func TestAttnMapUsage(t *testing.T) {
 		{"--out", "x", golden, "--activation", "tanh"},
 		{"--out", "x", golden, "--layer", "encoder"}, // the case is an mha
 		{"--out", "x", golden, "--batch-index", "-1"},
+		{"--out", "x", golden, "--bool-mask", "yes"},
 		{"--bogus"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -223,4 +224,133 @@ func TestAttnMapNumbersNull(t *testing.T) {
 	b, err = json.Marshal(weightRow{w: []float64{0.25, math.NaN(), 0.75}, masked: []bool{false, false, true}})
 	require.NoError(t, err)
 	require.Equal(t, "[0.25,null,null]", string(b))
+}
+
+// TestAttnMapParityCases draws the nn.MultiheadAttention options (seq-first,
+// kdim/vdim, bias_k and the zero key, additive key padding) and checks every
+// weight against PyTorch's; the appended keys are never drawn as masked.
+func TestAttnMapParityCases(t *testing.T) {
+	for _, name := range []string{"mha_seq_first_padding", "mha_kdim_vdim", "mha_bias_kv_zero_attn", "mha_float_key_padding",
+		"mha_seq_first_bias_kv_nobias_float_mask", "mha_causal_bias_kv_zero_attn"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(attnMapGoldenDir, name+".safetensors")
+			f, err := safetensors.ReadFile(path)
+			require.NoError(t, err)
+			refT := f.Tensor("attn_weights_f64")
+			ref, err := refT.Float64s()
+			require.NoError(t, err)
+			heads, sq, sk := refT.Shape[1], refT.Shape[2], refT.Shape[3]
+			const b = 1
+			doc := runAttnMap(t, t.TempDir(), path, "--batch-index", "1")
+			require.Len(t, doc.Maps, 1)
+			require.Len(t, doc.Maps[0].Weights, heads)
+			for h, rows := range doc.Maps[0].Weights {
+				require.Len(t, rows, sq)
+				for i, row := range rows {
+					require.Len(t, row, sk)
+					for j, w := range row {
+						want := ref[((b*heads+h)*sq+i)*sk+j]
+						if w == nil {
+							require.Zero(t, want, "head %d (%d, %d) drawn as masked", h, i, j)
+							continue
+						}
+						require.InDelta(t, want, *w, 1e-5, "head %d (%d, %d)", h, i, j)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAttnMapDecoderStackAndTransformer draws a layer of a decoder stack and of an nn.Transformer.
+func TestAttnMapDecoderStackAndTransformer(t *testing.T) {
+	doc := runAttnMap(t, t.TempDir(), filepath.Join(attnMapGoldenDir, "decoder_stack2_finalnorm.safetensors"), "--layer-index", "1")
+	require.Len(t, doc.Maps, 2)
+	require.Equal(t, []string{"self", "cross"}, []string{doc.Maps[0].Name, doc.Maps[1].Name})
+	require.Nil(t, doc.Maps[0].Weights[0][0][1]) // tgt_mask is causal
+
+	path := filepath.Join(attnMapGoldenDir, "transformer_small.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	pad, err := f.Tensor("src_key_padding_mask").Float32s()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	doc = runAttnMap(t, dir, path, "--layer-index", "1", "--batch-index", "1")
+	require.Len(t, doc.Maps, 3)
+	require.Equal(t, []string{"encoder_self", "decoder_self", "decoder_cross"}, []string{doc.Maps[0].Name, doc.Maps[1].Name, doc.Maps[2].Name})
+	const ss = 19
+	for _, m := range []int{0, 2} { // the source padding masks the encoder's keys and the memory
+		for _, row := range doc.Maps[m].Weights[0] {
+			require.Len(t, row, ss)
+			for j, w := range row {
+				require.Equal(t, pad[ss+j] != 0, w == nil, "map %s key %d", doc.Maps[m].Name, j)
+			}
+		}
+	}
+	requirePNG(t, filepath.Join(dir, "decoder_cross_heads.png"), 0, 0)
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 1, run([]string{"attn-map", "--device", "cpu", "--out", t.TempDir(), path, "--layer-index", "2"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "2 encoder and 2 decoder layers")
+}
+
+// TestAttnMapSeqFirstFlag: a seq-first layer from weights and inputs files with
+// --seq-first draws what its case file (batch_first False) draws.
+func TestAttnMapSeqFirstFlag(t *testing.T) {
+	path := filepath.Join(attnMapGoldenDir, "mha_seq_first_padding.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	tmp := t.TempDir()
+	var weights, inputs []*safetensors.Tensor
+	for _, tn := range f.Tensors {
+		switch tn.Name {
+		case "q", "kv", "key_padding_mask":
+			inputs = append(inputs, tn)
+		case "out", "out_f64", "attn_weights", "attn_weights_f64":
+		default:
+			weights = append(weights, tn)
+		}
+	}
+	wPath, inPath := filepath.Join(tmp, "w.safetensors"), filepath.Join(tmp, "in.safetensors")
+	require.NoError(t, safetensors.WriteFile(wPath, weights, nil))
+	require.NoError(t, safetensors.WriteFile(inPath, inputs, nil))
+	want := runAttnMap(t, t.TempDir(), path, "--batch-index", "2")
+	got := runAttnMap(t, filepath.Join(tmp, "out"), "--weights", wPath, "--input", inPath, "--layer", "mha", "--heads", "4",
+		"--seq-first", "--batch-index", "2")
+	require.Equal(t, want.Maps[0].Weights, got.Maps[0].Weights)
+	var stdout, stderr bytes.Buffer // batch-first reading of [S,B,E] inputs: 14 is not the batch of the key padding mask
+	require.Equal(t, 1, run([]string{"attn-map", "--device", "cpu", "--out", filepath.Join(tmp, "bf"), "--weights", wPath,
+		"--input", inPath, "--layer", "mha", "--heads", "4"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "key_padding_mask is [3 14], want [14 3]")
+}
+
+// TestAttnMapBoolMaskAttend: a key padding mask stored as BOOL with true =
+// attend, read with --bool-mask attend, draws what the original mask draws.
+func TestAttnMapBoolMaskAttend(t *testing.T) {
+	path := filepath.Join(attnMapGoldenDir, "encoder_postln_relu.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	tmp := t.TempDir()
+	var weights, inputs []*safetensors.Tensor
+	for _, tn := range f.Tensors {
+		switch tn.Name {
+		case "x":
+			inputs = append(inputs, tn)
+		case "key_padding_mask":
+			attend := make([]bool, len(tn.Data))
+			for i, v := range tn.Data {
+				attend[i] = v == 0
+			}
+			inputs = append(inputs, safetensors.FromBool(tn.Name, attend, tn.Shape...))
+		case "out", "out_f64":
+		default:
+			weights = append(weights, tn)
+		}
+	}
+	wPath, inPath := filepath.Join(tmp, "w.safetensors"), filepath.Join(tmp, "in.safetensors")
+	require.NoError(t, safetensors.WriteFile(wPath, weights, nil))
+	require.NoError(t, safetensors.WriteFile(inPath, inputs, nil))
+	want := runAttnMap(t, t.TempDir(), path, "--batch-index", "1")
+	got := runAttnMap(t, filepath.Join(tmp, "out"), "--weights", wPath, "--input", inPath, "--layer", "encoder", "--heads", "4",
+		"--bool-mask", "attend", "--batch-index", "1")
+	require.Equal(t, want.Maps[0].Weights, got.Maps[0].Weights)
 }

@@ -23,19 +23,27 @@ func init() {
 
 // runFlags are the command line of gpubench run.
 type runFlags struct {
-	weights, input, output, layer, activation, device string
-	heads, layers                                     int
-	normFirst, finalNorm, causal                      bool
-	eps                                               float64
+	weights, input, output, layer, activation, device, boolMask string
+	heads, layers                                               int
+	normFirst, finalNorm, causal, seqFirst, addZeroAttn         bool
+	eps, finalNormEps                                           float64
 }
 
-const runUsage = "--weights W.safetensors --input X.safetensors --output Y.safetensors --layer encoder|decoder|mha --heads N " +
-	"[--norm-first] [--activation relu|gelu] [--layers N] [--final-norm] [--eps E] [--causal] [--device D]\n\n" +
-	"Inputs (tensors of X): encoder: x [B,S,E], attn_mask, key_padding_mask; decoder: tgt, memory, tgt_mask,\n" +
-	"tgt_key_padding_mask, memory_mask, memory_key_padding_mask; mha: q, kv (default q), attn_mask, key_padding_mask.\n" +
-	"A U8 attention mask is boolean (1 = masked), a float one additive; key padding masks are U8 (1 = padding).\n" +
-	"Weights are a PyTorch state_dict (stacks: layers.N.*, final norm: norm.*; mha: self_attn.* or unprefixed);\n" +
-	"d_model and d_ff come from their shapes. Y gets the output as \"out\"."
+const runUsage = "--weights W.safetensors --input X.safetensors --output Y.safetensors\n" +
+	"       --layer encoder|decoder|decoder-stack|transformer|mha --heads N [--seq-first] [--norm-first] [--activation relu|gelu]\n" +
+	"       [--layers N] [--final-norm] [--final-norm-eps E] [--eps E] [--causal] [--add-zero-attn] [--bool-mask masked|attend] [--device D]\n\n" +
+	"Inputs (tensors of X): encoder: x, attn_mask, key_padding_mask; decoder, decoder-stack: tgt, memory, tgt_mask,\n" +
+	"tgt_key_padding_mask, memory_mask, memory_key_padding_mask; transformer: src, tgt, src_mask, src_key_padding_mask,\n" +
+	"tgt_mask, tgt_key_padding_mask, memory_mask, memory_key_padding_mask; mha: q, kv (default q) or k and v,\n" +
+	"attn_mask ([Sq,Sk] or [B*H,Sq,Sk]), key_padding_mask.\n" +
+	"Layout: a weights file cannot tell it, so inputs are taken as batch-first [B,S,E] (PyTorch's batch_first=True);\n" +
+	"give --seq-first for [S,B,E] inputs (PyTorch's default, batch_first=False): the output then is [S,B,E] too.\n" +
+	"Masks: a BOOL or U8 mask is boolean, read as --bool-mask says (masked: true = masked, as nn.MultiheadAttention\n" +
+	"and nn.Transformer, the default; attend: true = attend, as F.scaled_dot_product_attention); a float mask is\n" +
+	"additive (-inf masks). Key padding masks are boolean (true = padding), or additive for mha.\n" +
+	"Weights are a PyTorch state_dict (stacks: layers.N.*, final norm: norm.*; transformer: encoder.* and decoder.*;\n" +
+	"mha: self_attn.* or unprefixed, in_proj_weight or q/k/v_proj_weight, bias_k/bias_v for add_bias_kv);\n" +
+	"d_model, d_ff, kdim and vdim come from their shapes, bias=False from missing biases. Y gets the output as \"out\"."
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr, runUsage)
@@ -43,13 +51,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.weights, "weights", "", "safetensors file of the weights (required)")
 	fs.StringVar(&f.input, "input", "", "safetensors file of the inputs and masks (required)")
 	fs.StringVar(&f.output, "output", "", "safetensors file to write the output to (required)")
-	fs.StringVar(&f.layer, "layer", "", "encoder, decoder or mha (required)")
+	fs.StringVar(&f.layer, "layer", "", "encoder (a layer or a layers.N.* stack), decoder (the same), decoder-stack, transformer or mha (required)")
 	fs.IntVar(&f.heads, "heads", 0, "attention heads (required: no weight shape tells)")
 	fs.BoolVar(&f.normFirst, "norm-first", false, "pre-norm layers (PyTorch's norm_first=True)")
 	fs.StringVar(&f.activation, "activation", "relu", "feed-forward activation: relu or gelu")
-	fs.IntVar(&f.layers, "layers", 0, "encoder stack depth (default: as many layers.N.* as the weights hold, else one layer)")
-	fs.BoolVar(&f.finalNorm, "final-norm", false, "the encoder stack ends with its own LayerNorm (norm.*)")
+	fs.IntVar(&f.layers, "layers", 0, "stack depth (default: as many layers.N.* as the weights hold, else one layer)")
+	fs.BoolVar(&f.finalNorm, "final-norm", false, "the stack ends with its own LayerNorm (norm.*)")
+	fs.BoolVar(&f.seqFirst, "seq-first", false, "inputs and output are [S,B,E] (PyTorch's batch_first=False); default [B,S,E]")
+	fs.BoolVar(&f.addZeroAttn, "add-zero-attn", false, "mha: append an all-zero key and value (PyTorch's add_zero_attn)")
+	fs.StringVar(&f.boolMask, "bool-mask", "masked", "boolean masks: masked (true = masked, nn.MultiheadAttention) or attend (true = attend, F.scaled_dot_product_attention)")
 	fs.Float64Var(&f.eps, "eps", 1e-5, "LayerNorm eps")
+	fs.Float64Var(&f.finalNormEps, "final-norm-eps", 0, "eps of a stack's final LayerNorm (default --eps; nn.LayerNorm(d_model) built apart has 1e-5)")
 	fs.BoolVar(&f.causal, "causal", false, "causal (top-left) self-attention mask in the kernel, besides any mask of the input")
 	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
 	if err := parse(fs, args); err != nil {
@@ -75,7 +87,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	in := &runInputs{be: b, f: input, used: map[string]bool{}}
+	conv, err := model.ParseBoolConvention(f.boolMask)
+	if err != nil {
+		return err
+	}
+	in := &runInputs{be: b, f: input, used: map[string]bool{}, conv: conv}
 	out, desc, err := runLayer(b, f, weights, in)
 	err = errors.Join(err, in.release())
 	if err != nil {
@@ -106,9 +122,12 @@ func checkRunFlags(fs *flag.FlagSet, f runFlags) error {
 		}
 	}
 	switch f.layer {
-	case "encoder", "decoder", "mha":
+	case "encoder", "decoder", "decoder-stack", "transformer", "mha":
 	default:
-		return usageErrorf(fs, "--layer %q: want encoder, decoder or mha", f.layer)
+		return usageErrorf(fs, "--layer %q: want encoder, decoder, decoder-stack, transformer or mha", f.layer)
+	}
+	if _, err := model.ParseBoolConvention(f.boolMask); err != nil {
+		return usageErrorf(fs, "--bool-mask: %v", err)
 	}
 	if f.heads <= 0 {
 		return usageErrorf(fs, "--heads must be given and > 0")
@@ -122,11 +141,17 @@ func checkRunFlags(fs *flag.FlagSet, f runFlags) error {
 	if _, err := backend.EpsFloat32(f.eps); err != nil || f.eps > 1 {
 		return usageErrorf(fs, "--eps %g: want a small number > 0 that float32 holds (>= %g)", f.eps, math.SmallestNonzeroFloat32)
 	}
+	if _, err := backend.EpsFloat32(f.finalNormEps); f.finalNormEps != 0 && (err != nil || f.finalNormEps > 1) {
+		return usageErrorf(fs, "--final-norm-eps %g: want a small number > 0 that float32 holds (>= %g)", f.finalNormEps, math.SmallestNonzeroFloat32)
+	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	inapplicable := map[string][]string{
-		"mha":     {"norm-first", "activation", "layers", "final-norm", "eps"},
-		"decoder": {"layers", "final-norm"},
+		"mha":           {"norm-first", "activation", "layers", "final-norm", "eps", "final-norm-eps"},
+		"encoder":       {"add-zero-attn"},
+		"decoder":       {"add-zero-attn"},
+		"decoder-stack": {"add-zero-attn"},
+		"transformer":   {"add-zero-attn", "layers", "final-norm", "final-norm-eps"},
 	}
 	for _, name := range inapplicable[f.layer] {
 		if set[name] {
@@ -150,32 +175,35 @@ func runLayer(b backend.Backend, f runFlags, wf *safetensors.File, in *runInputs
 	switch f.layer {
 	case "mha":
 		return runMHA(b, f, wf, w, in)
-	case "decoder":
-		cfg, err := layerConfig(f, wf, "", act)
-		if err != nil {
-			return nil, "", err
-		}
-		return runDecoder(b, f, cfg, w, in)
+	case "transformer":
+		return runTransformer(b, f, wf, w, in, act)
 	}
-	depth, err := stackDepth(wf, f.layers)
+	depth, err := stackDepth(wf, "", f.layers)
 	if err != nil {
 		return nil, "", err
 	}
 	prefix := ""
-	if depth > 0 {
+	switch {
+	case depth > 0:
 		prefix = "layers.0."
-	} else if f.finalNorm {
+	case f.layer == "decoder-stack":
+		return nil, "", errors.New("--layer decoder-stack: the weights have no layers.N.* tensors (one layer: --layer decoder)")
+	case f.finalNorm:
 		return nil, "", errors.New("--final-norm needs a stack: the weights have no layers.N.* tensors")
 	}
 	cfg, err := layerConfig(f, wf, prefix, act)
 	if err != nil {
 		return nil, "", err
 	}
-	return runEncoder(b, f, cfg, depth, w, in)
+	if f.layer == "encoder" {
+		return runEncoder(b, f, cfg, depth, w, in)
+	}
+	return runDecoder(b, f, cfg, depth, w, in)
 }
 
-// layerConfig reads d_model from prefix+"self_attn.in_proj_weight" [3E, E] and
-// d_ff from prefix+"linear1.weight" [d_ff, E].
+// layerConfig reads d_model from prefix+"self_attn.in_proj_weight" [3E, E],
+// d_ff from prefix+"linear1.weight" [d_ff, E], and bias=False from a missing
+// prefix+"linear1.bias".
 func layerConfig(f runFlags, wf *safetensors.File, prefix string, act backend.Activation) (model.LayerConfig, error) {
 	dModel, err := weightDim(wf, prefix+"self_attn.in_proj_weight", 1)
 	if err != nil {
@@ -185,8 +213,24 @@ func layerConfig(f runFlags, wf *safetensors.File, prefix string, act backend.Ac
 	if err != nil {
 		return model.LayerConfig{}, err
 	}
-	return model.LayerConfig{DModel: dModel, Heads: f.heads, DFF: dFF, Activation: act,
-		NormFirst: f.normFirst, Eps: float32(f.eps)}, nil // checked by checkRunFlags
+	return model.LayerConfig{DModel: dModel, Heads: f.heads, DFF: dFF, Activation: act, NormFirst: f.normFirst,
+		Eps: float32(f.eps), NoBias: wf.Tensor(prefix+"linear1.bias") == nil, Layout: f.layout()}, nil // eps checked by checkRunFlags
+}
+
+// stackNormEps is the eps of a stack's final LayerNorm.
+func (f runFlags) stackNormEps() float32 {
+	if f.finalNormEps > 0 {
+		return float32(f.finalNormEps)
+	}
+	return float32(f.eps)
+}
+
+// layout is the layout --seq-first selects.
+func (f runFlags) layout() model.Layout {
+	if f.seqFirst {
+		return model.SeqFirst
+	}
+	return model.BatchFirst
 }
 
 // weightDim is dimension dim of the 2-D weight called name.
@@ -217,26 +261,26 @@ func tensorNames(f *safetensors.File, n int) string {
 	return strings.Join(names, ", ")
 }
 
-// stackDepth is the number of layers.N.* layers of the weights (0 for a single
-// layer without prefix), checked against --layers where given.
-func stackDepth(wf *safetensors.File, flagLayers int) (int, error) {
+// stackDepth is the number of prefix+"layers.N.*" layers of the weights (0 for
+// a single layer without prefix), checked against --layers where given.
+func stackDepth(wf *safetensors.File, prefix string, flagLayers int) (int, error) {
 	seen := map[int]bool{}
 	for _, t := range wf.Tensors {
-		rest, ok := strings.CutPrefix(t.Name, "layers.")
+		rest, ok := strings.CutPrefix(t.Name, prefix+"layers.")
 		if !ok {
 			continue
 		}
 		num, _, _ := strings.Cut(rest, ".")
 		n, err := strconv.Atoi(num)
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("weights: tensor %q: want layers.N.* with N a layer number", t.Name)
+			return 0, fmt.Errorf("weights: tensor %q: want %slayers.N.* with N a layer number", t.Name, prefix)
 		}
 		seen[n] = true
 	}
 	depth := len(seen)
 	for i := range depth {
 		if !seen[i] {
-			return 0, fmt.Errorf("weights: layers.%d.* missing among %d layers", i, depth)
+			return 0, fmt.Errorf("weights: %slayers.%d.* missing among %d layers", prefix, i, depth)
 		}
 	}
 	switch {
@@ -255,7 +299,7 @@ func runEncoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int,
 	if err != nil {
 		return nil, "", err
 	}
-	masks, err := in.masks("attn_mask", "key_padding_mask", f.causal)
+	masks, err := in.layerMasks("attn_mask", "key_padding_mask", f.causal)
 	if err != nil {
 		return nil, "", err
 	}
@@ -271,7 +315,7 @@ func runEncoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int,
 		out, err := layer.Forward(x, masks)
 		return out, desc, errors.Join(err, layer.Close())
 	}
-	enc, err := model.LoadEncoder(b, model.EncoderConfig{Layer: cfg, Layers: depth, FinalNorm: f.finalNorm, FinalNormEps: cfg.Eps}, w, "")
+	enc, err := model.LoadEncoder(b, model.EncoderConfig{Layer: cfg, Layers: depth, FinalNorm: f.finalNorm, FinalNormEps: f.stackNormEps()}, w, "")
 	if err != nil {
 		return nil, "", err
 	}
@@ -280,7 +324,7 @@ func runEncoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int,
 	return out, desc, errors.Join(err, enc.Close())
 }
 
-func runDecoder(b backend.Backend, f runFlags, cfg model.LayerConfig, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
+func runDecoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
 	tgt, err := in.tensor("tgt", true)
 	if err != nil {
 		return nil, "", err
@@ -289,60 +333,134 @@ func runDecoder(b backend.Backend, f runFlags, cfg model.LayerConfig, w *model.W
 	if err != nil {
 		return nil, "", err
 	}
-	var opt model.DecoderOptions
-	if opt.Self, err = in.masks("tgt_mask", "tgt_key_padding_mask", f.causal); err != nil {
-		return nil, "", err
-	}
-	if opt.Memory, err = in.masks("memory_mask", "memory_key_padding_mask", false); err != nil {
+	opt, err := in.decoderMasks(f.causal)
+	if err != nil {
 		return nil, "", err
 	}
 	if err := in.checkAllUsed(); err != nil {
 		return nil, "", err
 	}
-	layer, err := model.LoadDecoderLayer(b, cfg, w, "")
+	if depth == 0 {
+		layer, err := model.LoadDecoderLayer(b, cfg, w, "")
+		if err != nil {
+			return nil, "", err
+		}
+		out, err := layer.Forward(tgt, memory, opt)
+		desc := fmt.Sprintf("decoder layer (d_model %d, %d heads, d_ff %d)", cfg.DModel, cfg.Heads, cfg.DFF)
+		return out, desc, errors.Join(err, layer.Close())
+	}
+	dec, err := model.LoadDecoder(b, model.DecoderConfig{Layer: cfg, Layers: depth, FinalNorm: f.finalNorm, FinalNormEps: f.stackNormEps()}, w, "")
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := layer.Forward(tgt, memory, opt)
-	desc := fmt.Sprintf("decoder layer (d_model %d, %d heads, d_ff %d)", cfg.DModel, cfg.Heads, cfg.DFF)
-	return out, desc, errors.Join(err, layer.Close())
+	out, err := dec.Forward(tgt, memory, opt)
+	desc := fmt.Sprintf("decoder stack of %d layers (d_model %d, %d heads, d_ff %d, final norm %v)", depth, cfg.DModel, cfg.Heads, cfg.DFF, f.finalNorm)
+	return out, desc, errors.Join(err, dec.Close())
+}
+
+func runTransformer(b backend.Backend, f runFlags, wf *safetensors.File, w *model.Weights, in *runInputs, act backend.Activation) (backend.Tensor, string, error) {
+	cfg := model.TransformerConfig{}
+	var err error
+	for _, p := range []struct {
+		prefix string
+		depth  *int
+	}{{"encoder.", &cfg.EncoderLayers}, {"decoder.", &cfg.DecoderLayers}} {
+		if *p.depth, err = stackDepth(wf, p.prefix, 0); err != nil {
+			return nil, "", err
+		}
+		if *p.depth == 0 {
+			return nil, "", fmt.Errorf("weights: no %slayers.N.* tensors: not an nn.Transformer state_dict (tensors: %s)", p.prefix, tensorNames(wf, 6))
+		}
+	}
+	if cfg.Layer, err = layerConfig(f, wf, "encoder.layers.0.", act); err != nil {
+		return nil, "", err
+	}
+	src, err := in.tensor("src", true)
+	if err != nil {
+		return nil, "", err
+	}
+	tgt, err := in.tensor("tgt", true)
+	if err != nil {
+		return nil, "", err
+	}
+	var opt model.TransformerOptions
+	if opt.Src, err = in.layerMasks("src_mask", "src_key_padding_mask", false); err != nil {
+		return nil, "", err
+	}
+	dopt, err := in.decoderMasks(f.causal)
+	if err != nil {
+		return nil, "", err
+	}
+	opt.Tgt, opt.Memory = dopt.Self, dopt.Memory
+	if err := in.checkAllUsed(); err != nil {
+		return nil, "", err
+	}
+	t, err := model.LoadTransformer(b, cfg, w, "")
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := t.Forward(src, tgt, opt)
+	desc := fmt.Sprintf("transformer of %d encoder and %d decoder layers (d_model %d, %d heads, d_ff %d)",
+		cfg.EncoderLayers, cfg.DecoderLayers, cfg.Layer.DModel, cfg.Layer.Heads, cfg.Layer.DFF)
+	return out, desc, errors.Join(err, t.Close())
 }
 
 func runMHA(b backend.Backend, f runFlags, wf *safetensors.File, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
 	prefix := ""
-	if wf.Tensor("in_proj_weight") == nil && wf.Tensor("self_attn.in_proj_weight") != nil {
+	if wf.Tensor("out_proj.weight") == nil && wf.Tensor("self_attn.out_proj.weight") != nil {
 		prefix = "self_attn."
 	}
-	dModel, err := weightDim(wf, prefix+"in_proj_weight", 1)
-	if err != nil {
+	cfg := model.MHAConfig{Heads: f.heads, Layout: f.layout(), AddZeroAttn: f.addZeroAttn,
+		NoBias: wf.Tensor(prefix+"in_proj_bias") == nil, AddBiasKV: wf.Tensor(prefix+"bias_k") != nil}
+	var err error
+	if wf.Tensor(prefix+"in_proj_weight") == nil && wf.Tensor(prefix+"q_proj_weight") != nil {
+		for _, d := range []struct {
+			name string
+			dim  *int
+		}{{"q_proj_weight", &cfg.DModel}, {"k_proj_weight", &cfg.KDim}, {"v_proj_weight", &cfg.VDim}} {
+			if *d.dim, err = weightDim(wf, prefix+d.name, 1); err != nil {
+				return nil, "", err
+			}
+		}
+	} else if cfg.DModel, err = weightDim(wf, prefix+"in_proj_weight", 1); err != nil {
 		return nil, "", err
 	}
 	q, err := in.tensor("q", true)
 	if err != nil {
 		return nil, "", err
 	}
-	kv, err := in.tensor("kv", false)
+	key, err := in.tensor("kv", false)
 	if err != nil {
 		return nil, "", err
 	}
-	masks, err := in.masks("attn_mask", "key_padding_mask", f.causal)
+	value := key
+	kind := "self"
+	switch {
+	case key != nil:
+		kind = "cross"
+	case in.f.Tensor("k") != nil || in.f.Tensor("v") != nil:
+		if key, err = in.tensor("k", true); err != nil {
+			return nil, "", err
+		}
+		if value, err = in.tensor("v", true); err != nil {
+			return nil, "", err
+		}
+		kind = "cross"
+	}
+	opt, err := in.masks("attn_mask", "key_padding_mask", f.causal)
 	if err != nil {
 		return nil, "", err
 	}
 	if err := in.checkAllUsed(); err != nil {
 		return nil, "", err
 	}
-	noBias := wf.Tensor(prefix+"in_proj_bias") == nil
-	m, err := model.LoadMultiHeadAttention(b, model.MHAConfig{DModel: dModel, Heads: f.heads, NoBias: noBias}, w, prefix)
+	m, err := model.LoadMultiHeadAttention(b, cfg, w, prefix)
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := m.Forward(q, kv, masks)
-	kind := "self"
-	if kv != nil {
-		kind = "cross"
-	}
-	desc := fmt.Sprintf("multi-head %s-attention (d_model %d, %d heads, bias %v)", kind, dModel, f.heads, !noBias)
+	out, _, err := m.Attend(q, key, value, opt)
+	desc := fmt.Sprintf("multi-head %s-attention (d_model %d, %d heads, bias %v, add_bias_kv %v, add_zero_attn %v)",
+		kind, cfg.DModel, f.heads, !cfg.NoBias, cfg.AddBiasKV, cfg.AddZeroAttn)
 	return out, desc, errors.Join(err, m.Close())
 }
 
@@ -351,6 +469,7 @@ func runMHA(b backend.Backend, f runFlags, wf *safetensors.File, w *model.Weight
 type runInputs struct {
 	be       backend.Backend
 	f        *safetensors.File
+	conv     model.BoolConvention // how boolean masks read
 	used     map[string]bool
 	uploaded []backend.Tensor
 }
@@ -373,33 +492,53 @@ func (in *runInputs) tensor(name string, required bool) (backend.Tensor, error) 
 	return bt, nil
 }
 
-// masks reads an optional attention mask (U8 boolean or float additive) and an
-// optional U8 key padding mask.
-func (in *runInputs) masks(maskName, paddingName string, causal bool) (backend.AttentionOptions, error) {
-	var opt backend.AttentionOptions
+// masks reads an optional attention mask and key padding mask (boolean BOOL
+// or U8 read as in.conv says, or float additive).
+func (in *runInputs) masks(maskName, paddingName string, causal bool) (model.MHAOptions, error) {
+	var opt model.MHAOptions
 	if causal {
 		opt.Causal = backend.CausalTopLeft
 	}
-	if t := in.f.Tensor(maskName); t != nil {
-		in.used[maskName] = true
-		m, kind, err := model.UploadMask(in.be, t)
+	for _, m := range []struct {
+		name string
+		t    *backend.Tensor
+		kind *backend.MaskKind
+	}{{maskName, &opt.Mask, &opt.MaskKind}, {paddingName, &opt.KeyPadding, &opt.KeyPaddingKind}} {
+		t := in.f.Tensor(m.name)
+		if t == nil {
+			continue
+		}
+		in.used[m.name] = true
+		bt, kind, err := model.UploadMaskAs(in.be, t, in.conv)
 		if err != nil {
-			return opt, fmt.Errorf("input %q: %w", maskName, err)
+			return opt, fmt.Errorf("input %q: %w", m.name, err)
 		}
-		in.uploaded = append(in.uploaded, m)
-		opt.Mask, opt.MaskKind = m, kind
-	}
-	if t := in.f.Tensor(paddingName); t != nil {
-		if t.DType != safetensors.U8 {
-			return opt, fmt.Errorf("input %q has dtype %s: key padding masks must be U8 (boolean, 1 = padding)", paddingName, t.DType)
-		}
-		kp, err := in.tensor(paddingName, true)
-		if err != nil {
-			return opt, err
-		}
-		opt.KeyPadding = kp
+		in.uploaded = append(in.uploaded, bt)
+		*m.t, *m.kind = bt, kind
 	}
 	return opt, nil
+}
+
+// layerMasks reads the masks of a Transformer layer, whose key padding masks
+// are boolean.
+func (in *runInputs) layerMasks(maskName, paddingName string, causal bool) (backend.AttentionOptions, error) {
+	opt, err := in.masks(maskName, paddingName, causal)
+	if err == nil && opt.KeyPadding != nil && opt.KeyPaddingKind != backend.MaskBool {
+		err = fmt.Errorf("input %q is a float (additive) mask: the Transformer layers take boolean key padding masks (BOOL or U8, true = padding); --layer mha takes additive ones", paddingName)
+	}
+	return opt.AttentionOptions, err
+}
+
+// decoderMasks reads the masks of a decoder: tgt_* (and --causal) for the
+// self-attention, memory_* for the cross-attention.
+func (in *runInputs) decoderMasks(causal bool) (model.DecoderOptions, error) {
+	var opt model.DecoderOptions
+	var err error
+	if opt.Self, err = in.layerMasks("tgt_mask", "tgt_key_padding_mask", causal); err != nil {
+		return opt, err
+	}
+	opt.Memory, err = in.layerMasks("memory_mask", "memory_key_padding_mask", false)
+	return opt, err
 }
 
 // checkAllUsed fails on input tensors the layer does not read.

@@ -18,6 +18,7 @@ import (
 var inputNames = map[string]bool{
 	"x": true, "tgt": true, "memory": true, "q": true, "kv": true, "attn_mask": true, "key_padding_mask": true,
 	"tgt_mask": true, "tgt_key_padding_mask": true, "memory_mask": true, "memory_key_padding_mask": true,
+	"k": true, "v": true, "src": true, "src_mask": true, "src_key_padding_mask": true,
 }
 
 // splitGolden writes the weights and the inputs of a golden case into two files
@@ -35,6 +36,11 @@ func splitGolden(t *testing.T, dir, name string) (weights, input string, f *safe
 		default:
 			ws = append(ws, tn)
 		}
+	}
+	if kp := f.Tensor("src_key_padding_mask"); kp != nil && f.Metadata["kind"] == "transformer" {
+		m := *kp // the transformer cases pass src_key_padding_mask as memory_key_padding_mask too
+		m.Name = "memory_key_padding_mask"
+		xs = append(xs, &m)
 	}
 	weights, input = filepath.Join(dir, name+".weights.safetensors"), filepath.Join(dir, name+".input.safetensors")
 	require.NoError(t, safetensors.WriteFile(weights, ws, nil))
@@ -58,6 +64,19 @@ func TestRunGolden(t *testing.T) {
 		{"mha_self_padding", "mha", nil},
 		{"mha_cross", "mha", nil},
 		{"mha_causal_nobias", "mha", nil},
+		{"mha_seq_first_padding", "mha", []string{"--seq-first"}},
+		{"mha_kdim_vdim", "mha", nil},
+		{"mha_bias_kv_zero_attn", "mha", []string{"--add-zero-attn"}},
+		{"mha_mask3d_avg", "mha", nil},
+		{"mha_float_key_padding", "mha", nil},
+		{"mha_seq_first_bias_kv_nobias_float_mask", "mha", []string{"--seq-first"}},
+		{"mha_causal_bias_kv_zero_attn", "mha", []string{"--add-zero-attn"}},
+		{"encoder_nobias_eps", "encoder", []string{"--eps", "0.01"}},
+		{"encoder_stack2_seq_first", "encoder", []string{"--seq-first", "--final-norm"}},
+		{"decoder_stack2_finalnorm", "decoder-stack", []string{"--final-norm"}},
+		{"decoder_stack2_seq_first_nobias", "decoder", []string{"--seq-first", "--final-norm", "--eps", "0.001", "--final-norm-eps", "1e-5"}},
+		{"transformer_small", "transformer", nil},
+		{"transformer_seq_first_preln_gelu_eps", "transformer", []string{"--seq-first", "--norm-first", "--activation", "gelu", "--eps", "0.02"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -117,7 +136,11 @@ func TestRunErrors(t *testing.T) {
 		{"eps rounds to 0", append(base, "--layer", "encoder", "--heads", "4", "--eps", "1e-50"), 2, "--eps 1e-50"},
 		{"eps below the smallest float32", append(base, "--layer", "encoder", "--heads", "4", "--eps", "1e-46"), 2, "--eps 1e-46"},
 		{"mha norm-first", append(base, "--layer", "mha", "--heads", "4", "--norm-first"), 2, "--norm-first does not apply"},
-		{"decoder final-norm", append(base, "--layer", "decoder", "--heads", "4", "--final-norm"), 2, "--final-norm does not apply"},
+		{"transformer final-norm", append(base, "--layer", "transformer", "--heads", "4", "--final-norm"), 2, "--final-norm does not apply"},
+		{"encoder add-zero-attn", append(base, "--layer", "encoder", "--heads", "4", "--add-zero-attn"), 2, "--add-zero-attn does not apply"},
+		{"bad bool-mask", append(base, "--layer", "encoder", "--heads", "4", "--bool-mask", "true"), 2, "--bool-mask"},
+		{"not a stack", append(base, "--layer", "decoder-stack", "--heads", "4"), 1, "no layers.N.* tensors"},
+		{"not a transformer", append(base, "--layer", "transformer", "--heads", "4"), 1, "not an nn.Transformer state_dict"},
 		{"no weights", []string{"run", "--layer", "encoder", "--heads", "4", "--input", input, "--output", output}, 2, "--weights is required"},
 		{"missing weights", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
 			"--weights", filepath.Join(dir, "nope.safetensors"), "--input", input, "--output", output}, 1, "no such file"},
@@ -130,7 +153,7 @@ func TestRunErrors(t *testing.T) {
 		{"unread input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
 			"--weights", weights, "--input", extra, "--output", output}, 1, "src_msk"},
 		{"float key padding", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
-			"--weights", weights, "--input", floatPadding, "--output", output}, 1, "must be U8"},
+			"--weights", weights, "--input", floatPadding, "--output", output}, 1, "take boolean key padding masks"},
 		{"unwritable output", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
 			"--weights", weights, "--input", input, "--output", filepath.Join(dir, "no", "such", "dir", "y.safetensors")}, 1, "no such file"},
 		{"weights as input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
@@ -149,4 +172,43 @@ func TestRunErrors(t *testing.T) {
 			require.True(t, os.IsNotExist(err), "a failed run wrote %s", output)
 		})
 	}
+}
+
+// TestRunBoolMaskConvention: a BOOL key padding mask in the other convention
+// (true = attend) with --bool-mask attend gives the same output, and the wrong
+// convention a different one.
+func TestRunBoolMaskConvention(t *testing.T) {
+	dir := t.TempDir()
+	weights, input, f := splitGolden(t, dir, "mha_self_padding")
+	in, err := safetensors.ReadFile(input)
+	require.NoError(t, err)
+	var xs []*safetensors.Tensor
+	for _, x := range in.Tensors {
+		if x.Name == "key_padding_mask" {
+			attend := make([]bool, len(x.Data))
+			for i, v := range x.Data {
+				attend[i] = v == 0
+			}
+			x = safetensors.FromBool(x.Name, attend, x.Shape...)
+		}
+		xs = append(xs, x)
+	}
+	inverted := filepath.Join(dir, "attend.safetensors")
+	require.NoError(t, safetensors.WriteFile(inverted, xs, nil))
+	outputs := map[string][]float32{}
+	for _, c := range []struct{ name, input, conv string }{
+		{"masked", input, "masked"}, {"attend", inverted, "attend"}, {"wrong", inverted, "masked"},
+	} {
+		output := filepath.Join(dir, c.name+".out.safetensors")
+		var stdout, stderr bytes.Buffer
+		args := []string{"run", "--device", "cpu", "--layer", "mha", "--heads", f.Metadata["heads"], "--bool-mask", c.conv,
+			"--weights", weights, "--input", c.input, "--output", output}
+		require.Equal(t, 0, run(args, &stdout, &stderr), stderr.String())
+		y, err := safetensors.ReadFile(output)
+		require.NoError(t, err)
+		outputs[c.name], err = y.Tensor("out").Float32s()
+		require.NoError(t, err)
+	}
+	require.Equal(t, outputs["masked"], outputs["attend"])
+	require.NotEqual(t, outputs["masked"], outputs["wrong"])
 }
