@@ -141,3 +141,22 @@ func BenchmarkCPU(b *testing.B) {
 func BenchmarkOpenCL(b *testing.B) {
 	benchmark(b, gputest.Device(b))
 }
+
+// TestCheckMemory refuses cases that no machine holds, or a device too small,
+// before anything is allocated.
+func TestCheckMemory(t *testing.T) {
+	ok := Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 64, Heads: 2, HeadDim: 8}}
+	require.NoError(t, ok.CheckMemory(0))
+	require.NoError(t, ok.CheckMemory(1<<20))
+	require.ErrorIs(t, ok.CheckMemory(1000), backend.ErrTooLarge, "4 x 1024 floats in 1000 bytes")
+	for _, c := range []Case{
+		{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 100_000_000, Heads: 8, HeadDim: 64}},
+		{Op: OpSoftmax, Shape: Shape{Batch: 1, Seq: 100_000_000, Heads: 8, HeadDim: 64}}, // 8e16 scores
+		{Op: OpScores, Shape: Shape{Batch: 1, Seq: 1 << 40, Heads: 1, HeadDim: 1}},
+		{Op: OpGemm, Shape: Shape{Batch: 1, Seq: 1 << 20, DModel: 1 << 20, DFF: 1}},
+	} {
+		require.ErrorIs(t, c.CheckMemory(0), backend.ErrTooLarge, c.Name())
+		_, err := Run(cpuref.New(), c, Options{})
+		require.ErrorIs(t, err, backend.ErrTooLarge, c.Name())
+	}
+}

@@ -27,6 +27,10 @@ type Options struct {
 	Reps   int // timed runs; the median is reported; default 5
 	// PeakGFLOPs is the device's estimated fp32 peak; 0 leaves PeakPct out.
 	PeakGFLOPs float64
+	// DeviceMemory is the device's memory in bytes (0: unknown); a case whose
+	// tensors do not fit in it, or in the machine's RAM, is refused before
+	// anything is allocated.
+	DeviceMemory int64
 }
 
 func (o Options) withDefaults() Options {
@@ -62,6 +66,9 @@ type Result struct {
 func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	opt = opt.withDefaults()
 	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := c.CheckMemory(opt.DeviceMemory); err != nil {
 		return Result{}, err
 	}
 	w, err := prepare(b, c)

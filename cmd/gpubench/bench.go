@@ -30,6 +30,15 @@ func devicePeak(b backend.Backend) (float64, string) {
 var shapeFlags = map[string]bool{"batch": true, "seq": true, "seq-kv": true, "d-model": true, "heads": true,
 	"head-dim": true, "d-ff": true, "causal": true}
 
+// deviceMemory is the global memory of an OpenCL device, 0 for the cpu
+// backend (whose memory is the machine's RAM, which bench checks anyway).
+func deviceMemory(b backend.Backend) int64 {
+	if d, ok := b.(*gpu.Device); ok {
+		return d.Info().GlobalMem
+	}
+	return 0
+}
+
 type benchFlags struct {
 	device, suite, op         string
 	shape                     bench.Shape
@@ -76,6 +85,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			return usageErrorf(fs, "--%s sets the shape of --op; a suite has its own shapes (give --op OP)", shapeFlag)
 		}
 	}
+	switch {
+	case f.reps < 1:
+		return usageErrorf(fs, "--reps %d: want >= 1", f.reps)
+	case f.warmup < 1: // bench.Options counts 0 as the default
+		return usageErrorf(fs, "--warmup %d: want >= 1", f.warmup)
+	case f.shape.SeqKV < 0:
+		return usageErrorf(fs, "--seq-kv %d: want >= 1 (or 0 for --seq)", f.shape.SeqKV)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"batch", f.shape.Batch}, {"seq", f.shape.Seq}, {"d-model", f.shape.DModel}, {"heads", f.shape.Heads},
+		{"head-dim", f.shape.HeadDim}, {"d-ff", f.shape.DFF}} {
+		if v.n < 1 {
+			return usageErrorf(fs, "--%s %d: want >= 1", v.name, v.n)
+		}
+	}
 	cases, err := benchCases(f)
 	if err != nil {
 		return usageErrorf(fs, "%v", err)
@@ -88,11 +114,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	memory := deviceMemory(b)
+	for _, c := range cases { // every case before the first runs
+		if err := c.CheckMemory(memory); err != nil {
+			return err
+		}
+	}
 	var progress *bench.Progress
 	if !f.quiet {
 		progress = &bench.Progress{W: stderr, Total: len(cases), Lines: !isTerminal(stderr)}
 	}
-	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: max(f.warmup, 0)}, progress)
+	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: f.warmup, DeviceMemory: memory}, progress)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/internal/outfile"
+	"github.com/clattn/clattn/internal/sysmem"
 	"github.com/clattn/clattn/viz"
 )
 
@@ -54,6 +55,12 @@ func cmdExplain(args []string, stdout, stderr io.Writer) error {
 		return usageErrorf(fs, "--seq must be >= 2 and --heads >= 1")
 	}
 	if err := checkOutput(*plotTo); err != nil {
+		return err
+	}
+	// Before any allocation: at d_k 1024, q and k and the weights on the
+	// host (the probabilities in float64) and on the device.
+	host := [][]int{{4, *heads, *seq, scalingDims[len(scalingDims)-1]}, {4, *heads, *seq, *seq}}
+	if err := sysmem.Check(fmt.Sprintf("explain scaling --seq %d --heads %d", *seq, *heads), 0, host...); err != nil {
 		return err
 	}
 	b, err := clattn.Open(*device)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/gpu"
+	"github.com/clattn/clattn/internal/sysmem"
 )
 
 func init() {
@@ -61,6 +62,16 @@ func cmdTune(args []string, stdout, stderr io.Writer) error {
 	d, ok := b.(*gpu.Device)
 	if !ok {
 		return fmt.Errorf("tune needs an OpenCL device, not the %s backend (try --device opencl)", b.Name())
+	}
+	// The timed GEMM (a, b, c) and attention (q, k, v, out; 8 heads of dim
+	// 64), each on the device and as a host copy.
+	timed := [][]int{{3, *size, *size}, {4, 8, *seq, 64}}
+	what := fmt.Sprintf("tune --size %d --seq %d", *size, *seq)
+	if err := sysmem.Check(what, 0, append(timed, timed...)...); err != nil {
+		return err
+	}
+	if err := sysmem.Check(what, int(d.Info().GlobalMem/4), timed...); err != nil {
+		return err
 	}
 	if err := d.TuningCacheError(); err != nil { // e.g. tiles out of range: tuning replaces the entry
 		fmt.Fprintf(stderr, "gpubench tune: warning: %v\n", err)

@@ -1,9 +1,9 @@
-package cpuref
+package sysmem
 
 import "syscall"
 
-// physicalMemory is the machine's RAM in bytes, 0 if unknown.
-func physicalMemory() uint64 {
+// physical is the machine's RAM in bytes, 0 if unknown.
+func physical() uint64 {
 	var si syscall.Sysinfo_t
 	if err := syscall.Sysinfo(&si); err != nil {
 		return 0

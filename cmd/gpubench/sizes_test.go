@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clattn/clattn/gpu/gputest"
+)
+
+// TestSizesCheckedBeforeAllocating gives bench, explain and tune sizes whose
+// buffers no machine holds (or whose element count overflows an int): each is
+// refused in one line with exit 1 before anything is allocated, where Go used
+// to die of "out of memory" or "makeslice: len out of range".
+func TestSizesCheckedBeforeAllocating(t *testing.T) {
+	spec := "opencl:" + strconv.Itoa(gputest.Device(t).Info().Index)
+	for _, args := range [][]string{
+		{"bench", "--device", "cpu", "--op", "attention", "--seq", "100000000"},
+		{"bench", "--device", "cpu", "--op", "softmax", "--seq", "100000000"},
+		{"bench", "--device", "cpu", "--op", "encoder", "--seq", "100000000"},
+		{"bench", "--device", spec, "--op", "layernorm", "--seq", "100000000"},
+		{"explain", "scaling", "--device", "cpu", "--seq", "1000000000"},
+		{"explain", "scaling", "--device", "cpu", "--heads", "1000000000"},
+		{"tune", "--device", spec, "--cache", t.TempDir() + "/t.json", "--seq", "100000000"},
+		{"tune", "--device", spec, "--cache", t.TempDir() + "/t.json", "--size", "100000000"},
+	} {
+		var stdout, stderr bytes.Buffer
+		status := run(args, &stdout, &stderr)
+		require.Equal(t, 1, status, "%v: %s", args, stderr.String())
+		require.Contains(t, stderr.String(), "needs more than", args)
+		require.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: one line: %s", args, stderr.String())
+		requireNoTrace(t, stderr.String())
+	}
+}
+
+// TestNegativeCounts: counts below their minimum are usage errors (exit 2),
+// not silently the default.
+func TestNegativeCounts(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--reps", "-3"},
+		{"bench", "--reps", "0"},
+		{"bench", "--warmup", "-1"},
+		{"bench", "--op", "attention", "--seq-kv", "-5"},
+		{"bench", "--op", "gemm", "--heads", "-2"},
+		{"bench", "--op", "gemm", "--batch", "0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 2, run(args, &stdout, &stderr), "%v: %s", args, stderr.String())
+		require.Contains(t, stderr.String(), "want >=", args)
+	}
+}
