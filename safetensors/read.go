@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/clattn/clattn/internal/sysmem"
 )
 
 // File is a parsed safetensors file.
@@ -52,6 +54,9 @@ func readRegular(path string) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	}
+	if ram := sysmem.Physical(); ram > 0 && uint64(st.Size()) > ram {
+		return nil, fmt.Errorf("%s: %s does not fit in this machine's %s of RAM", path, sysmem.GiB(st.Size()), sysmem.GiB(int64(ram)))
 	}
 	b := make([]byte, st.Size())
 	if _, err := io.ReadFull(file, b); err != nil {

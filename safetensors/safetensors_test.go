@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/clattn/clattn/internal/sysmem"
 )
 
 func sampleTensors() []*Tensor {
@@ -322,4 +324,23 @@ func TestBool(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []float32{1, 0, 1}) {
 		t.Errorf("Float32s = %v, %v, want [1 0 1]", got, err)
 	}
+}
+
+// TestReadFileLargerThanRAM refuses a (sparse) file larger than the machine's
+// RAM before reading it.
+func TestReadFileLargerThanRAM(t *testing.T) {
+	ram := sysmem.Physical()
+	if ram == 0 || ram > 1<<50 {
+		t.Skip("the machine's RAM is unknown here")
+	}
+	path := filepath.Join(t.TempDir(), "huge.safetensors")
+	f, err := os.Create(path)
+	noError(t, err)
+	if err := f.Truncate(int64(ram) + 1); err != nil {
+		f.Close()
+		t.Skipf("no sparse file of %d bytes here: %v", ram+1, err)
+	}
+	noError(t, f.Close())
+	_, err = ReadFile(path)
+	errorContains(t, err, "does not fit in this machine's")
 }

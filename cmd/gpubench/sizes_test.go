@@ -52,3 +52,20 @@ func TestNegativeCounts(t *testing.T) {
 		require.Contains(t, stderr.String(), "want >=", args)
 	}
 }
+
+// TestNonRegularInputs gives /dev/zero as weights or inputs: refused at once
+// (it used to be read until the process was killed).
+func TestNonRegularInputs(t *testing.T) {
+	dir := t.TempDir()
+	weights, input, _ := splitGolden(t, dir, "encoder_postln_relu")
+	for _, args := range [][]string{
+		{"run", "--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", "/dev/zero", "--input", input, "--output", dir + "/o.safetensors"},
+		{"run", "--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", weights, "--input", "/dev/zero", "--output", dir + "/o.safetensors"},
+		{"attn-map", "--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", "/dev/zero", "--input", input, "--out", dir + "/maps"},
+		{"golden", "--device", "cpu", "/dev/zero"},
+	} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 1, run(args, &stdout, &stderr), "%v: %s", args, stderr.String())
+		require.Contains(t, stdout.String()+stderr.String(), "not a regular file", args)
+	}
+}
