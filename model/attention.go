@@ -105,7 +105,10 @@ func LoadMultiHeadAttention(be backend.Backend, cfg MHAConfig, w *Weights, prefi
 	if err := cfg.validate("MultiHeadAttention"); err != nil {
 		return nil, err
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader("MultiHeadAttention", be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	m := loadMHA(l, cfg)
 	ts, err := l.finish("MultiHeadAttention")
 	if err != nil {

@@ -42,7 +42,10 @@ func LoadDecoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix st
 	if err := cfg.validate(op); err != nil {
 		return nil, err
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader(op, be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	d := loadDecoderLayer(l, cfg)
 	ts, err := l.finish(op)
 	if err != nil {

@@ -129,7 +129,10 @@ func LoadEncoderLayer(be backend.Backend, cfg LayerConfig, w *Weights, prefix st
 	if err := cfg.validate(op); err != nil {
 		return nil, err
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader(op, be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	layer := loadEncoderLayer(l, cfg)
 	ts, err := l.finish(op)
 	if err != nil {

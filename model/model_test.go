@@ -621,3 +621,36 @@ func TestNoLeaks(t *testing.T) {
 		t.Errorf("%d tensors leaked by a failed load", n)
 	}
 }
+
+// TestNilArguments: nil backends, weights and tensors are ErrArgument, never a panic.
+func TestNilArguments(t *testing.T) {
+	be := cpuref.New()
+	defer be.Close()
+	w, err := model.NewWeights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := model.LayerConfig{DModel: 4, Heads: 2, DFF: 8, Activation: backend.ReLU}
+	_, err = model.NewWeights(nil)
+	wantError(t, err, backend.ErrArgument, "tensor 0 is nil")
+	_, err = model.Upload(be, nil)
+	wantError(t, err, backend.ErrArgument)
+	_, _, err = model.UploadMask(be, nil)
+	wantError(t, err, backend.ErrArgument)
+	_, err = model.LoadEncoderLayer(nil, cfg, w, "")
+	wantError(t, err, backend.ErrArgument, "no backend")
+	_, err = model.LoadEncoderLayer(be, cfg, nil, "")
+	wantError(t, err, backend.ErrArgument, "no weights")
+	_, err = model.LoadDecoderLayer(be, cfg, nil, "")
+	wantError(t, err, backend.ErrArgument, "no weights")
+	_, err = model.LoadMultiHeadAttention(be, model.MHAConfig{DModel: 4, Heads: 2}, nil, "")
+	wantError(t, err, backend.ErrArgument, "no weights")
+	_, err = model.LoadEncoder(be, model.EncoderConfig{Layer: cfg, Layers: 1}, nil, "")
+	wantError(t, err, backend.ErrArgument, "no weights")
+	_, err = model.LoadDecoder(be, model.DecoderConfig{Layer: cfg, Layers: 1}, nil, "")
+	wantError(t, err, backend.ErrArgument, "no weights")
+	_, err = model.LoadTransformer(nil, model.TransformerConfig{Layer: cfg, EncoderLayers: 1, DecoderLayers: 1}, w, "")
+	wantError(t, err, backend.ErrArgument, "no backend")
+	_, err = model.NewPositionalEncoding(nil, 4)
+	wantError(t, err, backend.ErrArgument, "no backend")
+}

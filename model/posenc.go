@@ -21,6 +21,9 @@ func NewPositionalEncoding(be backend.Backend, dModel int) (*PositionalEncoding,
 	if dModel <= 0 {
 		return nil, backend.ShapeErrorf("PositionalEncoding", "d_model = %d, want > 0", dModel)
 	}
+	if be == nil {
+		return nil, backend.ArgumentErrorf("PositionalEncoding", "no backend")
+	}
 	return &PositionalEncoding{be: be, dModel: dModel}, nil
 }
 

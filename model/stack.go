@@ -96,7 +96,10 @@ func LoadEncoder(be backend.Backend, cfg EncoderConfig, w *Weights, prefix strin
 	if err := validateStack(op, cfg.Layer, cfg.Layers, cfg.FinalNormEps); err != nil {
 		return nil, err
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader(op, be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	enc := loadEncoder(l, cfg)
 	ts, err := l.finish(op)
 	if err != nil {
@@ -208,7 +211,10 @@ func LoadDecoder(be backend.Backend, cfg DecoderConfig, w *Weights, prefix strin
 	if err := validateStack(op, cfg.Layer, cfg.Layers, cfg.FinalNormEps); err != nil {
 		return nil, err
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader(op, be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	dec := loadDecoder(l, cfg)
 	ts, err := l.finish(op)
 	if err != nil {

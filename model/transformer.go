@@ -54,7 +54,10 @@ func LoadTransformer(be backend.Backend, cfg TransformerConfig, w *Weights, pref
 			return nil, err
 		}
 	}
-	l := newLoader(be, w, prefix)
+	l, err := newLoader(op, be, w, prefix)
+	if err != nil {
+		return nil, err
+	}
 	t := &Transformer{cfg: cfg, be: be, scratch: scratch{be: be},
 		encoder: loadEncoder(l.sub("encoder."), EncoderConfig{Layer: cfg.Layer, Layers: cfg.EncoderLayers, FinalNorm: true, FinalNormEps: cfg.Layer.Eps}),
 		decoder: loadDecoder(l.sub("decoder."), DecoderConfig{Layer: cfg.Layer, Layers: cfg.DecoderLayers, FinalNorm: true, FinalNormEps: cfg.Layer.Eps}),

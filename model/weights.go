@@ -23,7 +23,10 @@ type Weights struct {
 // NewWeights collects tensors by name; a repeated name is an error.
 func NewWeights(tensors ...*safetensors.Tensor) (*Weights, error) {
 	w := &Weights{byName: make(map[string]*safetensors.Tensor, len(tensors))}
-	for _, t := range tensors {
+	for i, t := range tensors {
+		if t == nil {
+			return nil, backend.ArgumentErrorf("model.NewWeights", "tensor %d is nil", i)
+		}
 		if _, dup := w.byName[t.Name]; dup {
 			return nil, fmt.Errorf("model: %w: duplicate tensor %q", ErrWeights, t.Name)
 		}
@@ -53,6 +56,9 @@ func (w *Weights) Names() []string {
 
 // Upload converts t to float32 (U8 and BOOL masks become 0/1) and uploads it with its shape.
 func Upload(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, error) {
+	if be == nil || t == nil {
+		return nil, backend.ArgumentErrorf("model.Upload", "nil backend or tensor")
+	}
 	data, err := t.Float32s()
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -132,6 +138,9 @@ func UploadMask(be backend.Backend, t *safetensors.Tensor) (backend.Tensor, back
 
 // UploadMaskAs is UploadMask with a boolean mask read as conv says.
 func UploadMaskAs(be backend.Backend, t *safetensors.Tensor, conv BoolConvention) (backend.Tensor, backend.MaskKind, error) {
+	if be == nil || t == nil {
+		return nil, 0, backend.ArgumentErrorf("model.UploadMask", "nil backend or mask")
+	}
 	switch t.DType {
 	case safetensors.U8, safetensors.BOOL:
 		data, err := t.Float32s()
@@ -170,8 +179,15 @@ type loader struct {
 	prefix string
 }
 
-func newLoader(be backend.Backend, w *Weights, prefix string) loader {
-	return loader{loadState: &loadState{be: be, w: w, used: map[string]bool{}}, prefix: prefix}
+// newLoader is a loader of op's weights w onto be; a nil be or w is ErrArgument.
+func newLoader(op string, be backend.Backend, w *Weights, prefix string) (loader, error) {
+	switch {
+	case be == nil:
+		return loader{}, backend.ArgumentErrorf(op, "no backend")
+	case w == nil:
+		return loader{}, backend.ArgumentErrorf(op, "no weights")
+	}
+	return loader{loadState: &loadState{be: be, w: w, used: map[string]bool{}}, prefix: prefix}, nil
 }
 
 // sub is a loader for the names under prefix+p.
