@@ -65,6 +65,16 @@ func TestTuneSavesWinners(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, gpu.Tuning{}, got, "default winners leave the shipped tiles")
 
+	// Tuning again replaces the cache and keeps its mode (it used to become 0600).
+	require.NoError(t, os.Chmod(path, 0o644))
+	stdout.Reset()
+	stderr.Reset()
+	status = run([]string{"tune", "--device", spec, "--budget", "1ns", "--size", "64", "--seq", "64", "--cache", path}, &stdout, &stderr)
+	require.Equal(t, 0, status, stderr.String())
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+
 	bad := filepath.Join(t.TempDir(), "notes.txt")
 	require.NoError(t, os.WriteFile(bad, []byte("my notes"), 0o644))
 	stdout.Reset()

@@ -14,7 +14,8 @@
 //   - a replaced file keeps its permission bits; a new one gets 0666 less the
 //     umask, as os.Create gives;
 //   - a symbolic link to a regular file stays a link: the file it points to
-//     is replaced.
+//     is replaced (a hard-linked file gets a new file under this name; its
+//     other names keep the old content).
 //
 // Check runs the same refusals and tries the directory for writing, so that a
 // command can reject an unwritable output before its work rather than after.
