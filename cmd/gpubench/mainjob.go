@@ -346,7 +346,7 @@ func printSummary(w io.Writer, r mainReport, listErr error) {
 	if r.autoChoseCPU {
 		for _, row := range r.Devices {
 			if row.Index >= 0 {
-				fmt.Fprintf(w, "auto selects OpenCL GPUs only; to select %s (%s): --device %s or %s=%s.\n",
+				fmt.Fprintf(w, "auto selects OpenCL GPUs only; to select %s (%s):\n  --device %s or %s=%s.\n",
 					row.Spec, row.Platform, row.Spec, clattn.DeviceEnv, row.Spec)
 				break
 			}

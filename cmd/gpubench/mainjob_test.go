@@ -114,7 +114,7 @@ func TestMainJobSummaryFailure(t *testing.T) {
 	r.autoChoseCPU = true
 	out.Reset()
 	printSummary(&out, r, nil)
-	require.Contains(t, out.String(), "auto selects OpenCL GPUs only; to select opencl:0 (Some Platform): --device opencl:0 or CLATTN_DEVICE=opencl:0.\n")
+	require.Contains(t, out.String(), "auto selects OpenCL GPUs only; to select opencl:0 (Some Platform):\n  --device opencl:0 or CLATTN_DEVICE=opencl:0.\n")
 	require.NotContains(t, s, "ATTENTION") // nothing was timed: no figure columns
 }
 
