@@ -70,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 	if name == "main" && slices.ContainsFunc(args, isHelpFlag) {
 		return help(nil, stdout, stderr)
 	}
+	if len(args) == 1 && isHelpFlag(args[0]) { // gpubench COMMAND -h: asked for, so on stdout
+		return help([]string{name}, stdout, stderr)
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "gpubench: unknown command %q\n", name)

@@ -29,11 +29,15 @@ func TestHelp(t *testing.T) {
 		require.Contains(t, out, "-verbose", "%v", args)
 	}
 
+	for _, args := range [][]string{{"help", "bench"}, {"bench", "-h"}, {"bench", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 0, run(args, &stdout, &stderr), "%v", args)
+		require.Contains(t, stdout.String(), "usage: gpubench bench", "%v", args)
+		require.Contains(t, stdout.String(), "-suite", "%v", args)
+		require.Empty(t, stderr.String(), "%v", args)
+	}
+
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, run([]string{"help", "bench"}, &stdout, &stderr))
-	require.Contains(t, stdout.String(), "usage: gpubench bench")
-	require.Contains(t, stdout.String(), "-suite")
-	require.Empty(t, stderr.String())
 
 	stdout.Reset()
 	require.Equal(t, 2, run([]string{"help", "nosuch"}, &stdout, &stderr))

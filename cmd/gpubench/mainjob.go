@@ -32,6 +32,8 @@ type mainReport struct {
 	Selected string       `json:"selected"` // the spec of the device --device chose
 	Checks   []checkedRun `json:"checks"`   // the selected device first, then every other one
 	Seconds  float64      `json:"seconds"`
+
+	autoChoseCPU bool // auto (or no --device) selected the cpu backend
 }
 
 // checkedRun is the main job's look at one device: the smoke kernel and the
@@ -51,8 +53,9 @@ type checkedRun struct {
 }
 
 // crossCheckCases is how many random cases (package stress: odd shapes, every
-// mask kind, NaN at masked positions) the main job runs on each OpenCL device
-// and on the cpu backend: 10 of each op, well under a second on PoCL.
+// mask kind, NaN at masked positions) the main job runs on each OpenCL device,
+// each compared with the cpu backend's result: 10 of each op, well under a
+// second on PoCL.
 var crossCheckCases = 10 * len(stress.Ops)
 
 // crossCheck is the outcome of the cross-check of a device against the cpu backend.
@@ -107,6 +110,9 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	r.Selected = specOf(selected)
+	if spec, err := clattn.Resolve(*device); err == nil && spec.Kind == clattn.SpecAuto {
+		r.autoChoseCPU = r.Selected == "cpu"
+	}
 	ref := cpuref.New()
 	defer ref.Close()
 	for _, spec := range checkOrder(r.Selected, r.Devices) {
@@ -117,7 +123,7 @@ func cmdMain(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 		}
-		fmt.Fprintf(stderr, "checking %s (%s)\n", spec, b.Name())
+		fmt.Fprintf(stderr, "checking %s (%s)\n", spec, rowOf(r.Devices, spec).Name)
 		c := checkDevice(spec, b, ref)
 		b.Close()
 		r.Checks = append(r.Checks, c)
@@ -337,10 +343,10 @@ func printSummary(w io.Writer, r mainReport, listErr error) {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
-	if r.Selected == "cpu" {
+	if r.autoChoseCPU {
 		for _, row := range r.Devices {
 			if row.Index >= 0 {
-				fmt.Fprintf(w, "auto selects OpenCL GPUs only; to select %s (%s): --device %s or %s=%s.\n",
+				fmt.Fprintf(w, "auto selects OpenCL GPUs only; to select %s (%s):\n  --device %s or %s=%s.\n",
 					row.Spec, row.Platform, row.Spec, clattn.DeviceEnv, row.Spec)
 				break
 			}

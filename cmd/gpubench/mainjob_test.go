@@ -105,7 +105,17 @@ func TestMainJobSummaryFailure(t *testing.T) {
 	require.Regexp(t, `(?m)^opencl:1 +Other GPU +FAIL \(vs cpu\) +1e-07 / 1e-06 +1 of 70 differ$`, s)
 	require.Regexp(t, `(?m)^cpu +cpuref \(all cores\) +PASS +1e-07 / 1e-06 +-$`, s)
 	require.NotContains(t, s, "auto selects") // a GPU was selected
-	require.NotContains(t, s, "ATTENTION")    // nothing was timed: no figure columns
+
+	// The cpu backend selected by --device cpu: no hint about auto.
+	r.Selected, r.Checks[0], r.Checks[2] = "cpu", r.Checks[2], r.Checks[0]
+	out.Reset()
+	printSummary(&out, r, nil)
+	require.NotContains(t, out.String(), "auto selects")
+	r.autoChoseCPU = true
+	out.Reset()
+	printSummary(&out, r, nil)
+	require.Contains(t, out.String(), "auto selects OpenCL GPUs only; to select opencl:0 (Some Platform):\n  --device opencl:0 or CLATTN_DEVICE=opencl:0.\n")
+	require.NotContains(t, s, "ATTENTION") // nothing was timed: no figure columns
 }
 
 func TestMainJobBadFlag(t *testing.T) {
