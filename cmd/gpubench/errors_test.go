@@ -63,6 +63,12 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--heads", "-1", "--layer", "mha", "--weights", missing, "--input", missing, "--output", missing}, 2, "--heads"},
 			{[]string{"--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", missing, "--input", missing, "--output", missing + ".out"}, 1, "no such file"},
 		},
+		"embed": {
+			{[]string{"--bogus"}, 2, "usage: gpubench embed"},
+			{[]string{"--input-ids", "1,2"}, 2, "--model is required"},
+			{[]string{"--device", noDevice, "--model", t.TempDir(), "--input-ids", "1,2"}, 1, "no-such-device-xyz"},
+			{[]string{"--device", "cpu", "--model", missing, "--input-ids", "1,2"}, 1, "config.json"},
+		},
 		"soak": {
 			{[]string{"--bogus"}, 2, "usage: gpubench soak"},
 			{[]string{"--duration", "abc"}, 2, "invalid value"},
