@@ -54,6 +54,9 @@ type Result struct {
 	PeakPct  float64 `json:"peak_pct,omitempty"`
 	FLOPs    float64 `json:"flops"`
 	Bytes    float64 `json:"bytes"`
+	// SequencesPerS is rows embedded per second of median wall time, host
+	// work included (OpEmbed).
+	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
 }
 
 // Run times one case on b: it uploads random inputs (fixed seed), runs the op
@@ -115,6 +118,9 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	r.GBps = r.Bytes / best / 1e6
 	if opt.PeakGFLOPs > 0 {
 		r.PeakPct = 100 * r.GFLOPs / opt.PeakGFLOPs
+	}
+	if c.Op == OpEmbed {
+		r.SequencesPerS = float64(c.Shape.Batch) / r.MedianMs * 1000
 	}
 	return r, nil
 }
@@ -268,6 +274,8 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 		}
 	case OpMHA, OpEncoder:
 		in.err = prepareLayer(in, c)
+	case OpEmbed:
+		in.err = prepareEmbed(in, c)
 	}
 	if in.err != nil {
 		w.release()

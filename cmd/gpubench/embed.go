@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clattn/clattn"
+	"github.com/clattn/clattn/bench"
 	"github.com/clattn/clattn/model"
 )
 
@@ -230,4 +231,25 @@ func replaceFile(path string, data []byte) error {
 		return errors.Join(fmt.Errorf("writing %s: %w", path, err), os.Remove(tmp.Name()))
 	}
 	return nil
+}
+
+// embedShape is s with bench.MiniLM's size for every size flag not given on
+// the command line.
+func embedShape(fs *flag.FlagSet, s bench.Shape) bench.Shape {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	d := bench.MiniLM
+	for _, v := range []struct {
+		flag     string
+		dst      *int
+		fallback int
+	}{
+		{"batch", &s.Batch, d.Batch}, {"seq", &s.Seq, d.Seq}, {"d-model", &s.DModel, d.DModel},
+		{"heads", &s.Heads, d.Heads}, {"d-ff", &s.DFF, d.DFF}, {"layers", &s.Layers, d.Layers},
+	} {
+		if !set[v.flag] {
+			*v.dst = v.fallback
+		}
+	}
+	return s
 }

@@ -38,6 +38,8 @@ func TestCommandErrors(t *testing.T) {
 		"bench": {
 			{[]string{"--bogus"}, 2, "usage: gpubench bench"},
 			{[]string{"--op", "nosuch"}, 2, `unknown op "nosuch"`},
+			{[]string{"--op", "gemm", "--layers", "2"}, 2, "--layers applies to --op embed only"},
+			{[]string{"--op", "embed", "--layers", "0"}, 2, "layers must all be > 0"},
 			{[]string{"--reps", "x"}, 2, "invalid value"},
 			{[]string{"--device", noDevice, "--op", "gemm", "--seq", "8"}, 1, "no-such-device-xyz"},
 		},
