@@ -18,8 +18,9 @@ func geluBias(x, bias []float32) {
 		}
 		geluAVX2(&x[0], b, n)
 		for j, v := range x[:n] {
-			// A lane the kernel left holding v: every GELU value is >= -0.17.
-			if inErfcBranch(v) {
+			// A lane the kernel left holding v: every GELU value is >= -0.17,
+			// and the branch starts at -1.5*sqrt(2) = -2.1213...
+			if v < -2.12 && inErfcBranch(v) {
 				x[j] = gelu(v)
 			}
 		}
