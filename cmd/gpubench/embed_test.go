@@ -32,12 +32,16 @@ func bertFolder(t *testing.T, name string) (dir string, f *safetensors.File, ids
 	dir = t.TempDir()
 	require.NoError(t, safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ws, nil))
 	word := f.Tensor("embeddings.word_embeddings.weight").Shape
+	eps := f.Metadata["ln_eps"]
+	if eps == "" {
+		eps = "1e-12"
+	}
 	cfg := fmt.Sprintf(`{"architectures": ["BertModel"], "model_type": "bert", "vocab_size": %d, "hidden_size": %d,
 		"num_attention_heads": %s, "num_hidden_layers": %s, "intermediate_size": %s, "max_position_embeddings": %d,
-		"type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu", "position_embedding_type": "absolute",
+		"type_vocab_size": %d, "layer_norm_eps": %s, "hidden_act": "gelu", "position_embedding_type": "absolute",
 		"hidden_dropout_prob": 0.1, "torch_dtype": "float32"}`,
 		word[0], word[1], f.Metadata["heads"], f.Metadata["layers"], f.Metadata["intermediate"],
-		f.Tensor("embeddings.position_embeddings.weight").Shape[0])
+		f.Tensor("embeddings.position_embeddings.weight").Shape[0], f.Tensor("embeddings.token_type_embeddings.weight").Shape[0], eps)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644))
 
 	idv, err := f.Tensor("input_ids").Float64s()
@@ -70,6 +74,7 @@ func TestEmbedGolden(t *testing.T) {
 	}{
 		{"bert_tiny", nil},
 		{"bert_normalized_embedding", []string{"--normalize"}},
+		{"bert_odd_shapes", []string{"--normalize"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, f, ids, types := bertFolder(t, tc.name)
