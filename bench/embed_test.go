@@ -36,4 +36,6 @@ func TestEmbedCase(t *testing.T) {
 	require.Contains(t, lines[0], "sequences/s")
 	require.Contains(t, lines[0], "of the SGEMM rate measured in this run")
 	require.Contains(t, lines[0], gemm.Name())
+	require.Greater(t, emb.CPUMs, 0.0, "getrusage works on the machines tests run on")
+	require.Contains(t, lines[0], "per CPU-second")
 }

@@ -54,6 +54,10 @@ type Result struct {
 	PeakPct  float64 `json:"peak_pct,omitempty"`
 	FLOPs    float64 `json:"flops"`
 	Bytes    float64 `json:"bytes"`
+	// CPUMs is the process's CPU time (every thread, user and system) per
+	// timed run, on a host device: unlike wall time it does not grow when
+	// other processes share the cores, so ratios of it hold on a busy machine.
+	CPUMs float64 `json:"cpu_ms,omitempty"`
 	// SequencesPerS is rows embedded per second of median wall time, host
 	// work included (OpEmbed).
 	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
@@ -89,6 +93,7 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	timer, hasTimer := b.(KernelTimer)
 	walls := make([]float64, 0, opt.Reps)
 	devs := make([]float64, 0, opt.Reps)
+	cpu0 := processCPUTime()
 	for range opt.Reps {
 		start := time.Now()
 		if hasTimer {
@@ -106,6 +111,9 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 		walls = append(walls, ms(time.Since(start)))
 	}
 	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes()}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		r.CPUMs = ms(cpu) / float64(opt.Reps)
+	}
 	r.MedianMs, r.MinMs, r.MaxMs = median(walls), slices.Min(walls), slices.Max(walls)
 	best := r.MedianMs
 	if len(devs) > 0 {
