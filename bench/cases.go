@@ -20,19 +20,27 @@ const (
 	OpLayerNorm Op = "layernorm" // LayerNorm with fused residual
 	OpMHA       Op = "mha"       // multi-head self-attention with projections
 	OpEncoder   Op = "encoder"   // one post-norm Transformer encoder layer
+	// OpEmbed is sentence embeddings from a BERT-family model of Layers layers
+	// (GELU, post-norm) on Batch rows of Seq token ids: embeddings, encoder,
+	// mean pooling and L2 normalisation, token ids in and vectors out.
+	OpEmbed Op = "embed"
 )
 
 // Ops lists every operation in suite order.
 var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder}
 
+// ModelOps are whole-model operations, run one at a time (--op), not in the suites.
+var ModelOps = []Op{OpEmbed}
+
 // ParseOp reads an operation name.
 func ParseOp(s string) (Op, error) {
 	op := Op(strings.ToLower(strings.TrimSpace(s)))
-	if slices.Contains(Ops, op) {
+	all := append(slices.Clone(Ops), ModelOps...)
+	if slices.Contains(all, op) {
 		return op, nil
 	}
-	names := make([]string, len(Ops))
-	for i, o := range Ops {
+	names := make([]string, len(all))
+	for i, o := range all {
 		names[i] = string(o)
 	}
 	return "", fmt.Errorf("unknown op %q (want one of %s)", s, strings.Join(names, ", "))
@@ -49,6 +57,7 @@ type Shape struct {
 	HeadDim int  `json:"head_dim,omitempty"`
 	DFF     int  `json:"d_ff,omitempty"`
 	Causal  bool `json:"causal,omitempty"`
+	Layers  int  `json:"layers,omitempty"` // encoder layers of a whole model (OpEmbed)
 }
 
 // KV is the key/value sequence length.
@@ -93,13 +102,16 @@ func (c Case) ShapeName() string {
 	case OpLayerNorm:
 		add("rows", s.Batch*s.Seq)
 		add("d_model", s.DModel)
-	case OpMHA, OpEncoder:
+	case OpMHA, OpEncoder, OpEmbed:
 		add("batch", s.Batch)
 		add("seq", s.Seq)
 		add("d_model", s.DModel)
 		add("heads", s.Heads)
-		if c.Op == OpEncoder {
+		if c.Op != OpMHA {
 			add("d_ff", s.DFF)
+		}
+		if c.Op == OpEmbed {
+			add("layers", s.Layers)
 		}
 	}
 	name := strings.Join(parts, "/")
@@ -127,15 +139,18 @@ func (c Case) Validate() error {
 		return need("batch, seq, heads, head-dim", s.Batch, s.Seq, s.KV(), s.Heads, s.HeadDim)
 	case OpLayerNorm:
 		return need("batch, seq, d-model", s.Batch, s.Seq, s.DModel)
-	case OpMHA, OpEncoder:
+	case OpMHA, OpEncoder, OpEmbed:
 		if err := need("batch, seq, d-model, heads", s.Batch, s.Seq, s.DModel, s.Heads); err != nil {
 			return err
 		}
 		if s.DModel%s.Heads != 0 {
 			return fmt.Errorf("%s: heads %d do not divide d-model %d", c.Op, s.Heads, s.DModel)
 		}
-		if c.Op == OpEncoder {
+		switch c.Op {
+		case OpEncoder:
 			return need("d-ff", s.DFF)
+		case OpEmbed:
+			return need("d-ff, layers", s.DFF, s.Layers)
 		}
 		return nil
 	}
@@ -183,6 +198,8 @@ func (c Case) FLOPs() float64 {
 		return 2*rows*e*3*e + 2*rows*e*e + attn(h, e/h)
 	case OpEncoder:
 		return 2*rows*e*3*e + 2*rows*e*e + attn(h, e/h) + 4*rows*e*ff + 2*8*rows*e
+	case OpEmbed: // the layers and the embeddings' LayerNorm
+		return float64(s.Layers)*Case{Op: OpEncoder, Shape: s}.FLOPs() + 8*rows*e
 	}
 	return 0
 }
@@ -216,6 +233,8 @@ func (c Case) Bytes() float64 {
 		floats = 2*rows*e + 4*e*e
 	case OpEncoder:
 		floats = 2*rows*e + 4*e*e + 2*e*ff
+	case OpEmbed: // every layer's weights, the embeddings in, the hidden state out
+		floats = 2*rows*e + float64(s.Layers)*(4*e*e+2*e*ff)
 	}
 	return 4 * floats
 }

@@ -58,6 +58,13 @@ type Result struct {
 	PeakPct  float64 `json:"peak_pct,omitempty"`
 	FLOPs    float64 `json:"flops"`
 	Bytes    float64 `json:"bytes"`
+	// CPUMs is the process's CPU time (every thread, user and system) per
+	// timed run, on a host device: unlike wall time it does not grow when
+	// other processes share the cores, so ratios of it hold on a busy machine.
+	CPUMs float64 `json:"cpu_ms,omitempty"`
+	// SequencesPerS is rows embedded per second of median wall time, host
+	// work included (OpEmbed).
+	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
 }
 
 // Run times one case on b: it uploads random inputs (fixed seed), runs the op
@@ -93,6 +100,7 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	timer, hasTimer := b.(KernelTimer)
 	walls := make([]float64, 0, opt.Reps)
 	devs := make([]float64, 0, opt.Reps)
+	cpu0 := processCPUTime()
 	for range opt.Reps {
 		start := time.Now()
 		if hasTimer {
@@ -110,6 +118,9 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 		walls = append(walls, ms(time.Since(start)))
 	}
 	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes()}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		r.CPUMs = ms(cpu) / float64(opt.Reps)
+	}
 	r.MedianMs, r.MinMs, r.MaxMs = median(walls), slices.Min(walls), slices.Max(walls)
 	best := r.MedianMs
 	if len(devs) > 0 {
@@ -122,6 +133,9 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	r.GBps = r.Bytes / best / 1e6
 	if opt.PeakGFLOPs > 0 {
 		r.PeakPct = 100 * r.GFLOPs / opt.PeakGFLOPs
+	}
+	if c.Op == OpEmbed {
+		r.SequencesPerS = float64(c.Shape.Batch) / r.MedianMs * 1000
 	}
 	return r, nil
 }
@@ -275,6 +289,8 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 		}
 	case OpMHA, OpEncoder:
 		in.err = prepareLayer(in, c)
+	case OpEmbed:
+		in.err = prepareEmbed(in, c)
 	}
 	if in.err != nil {
 		w.release()

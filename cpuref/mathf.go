@@ -60,16 +60,24 @@ func biasActivate(x, bias []float32, a backend.Activation) {
 			x[i] = max(v, 0)
 		}
 	case a == backend.GELU:
-		for i, v := range x {
-			if bias != nil {
-				v += bias[i]
-			}
-			x[i] = gelu(v)
-		}
+		geluBias(x, bias)
 	case bias != nil:
 		addTo(x, bias)
 	}
 }
+
+// geluBiasGeneric sets x[j] = gelu(x[j] + bias[j]) (bias nil: gelu(x[j])), one at a time.
+func geluBiasGeneric(x, bias []float32) {
+	for i, v := range x {
+		if bias != nil {
+			v += bias[i]
+		}
+		x[i] = gelu(v)
+	}
+}
+
+// inErfcBranch reports whether gelu(x) takes its erfc branch (x/sqrt(2) < -1.5).
+func inErfcBranch(x float32) bool { return float64(x)*(1/math.Sqrt2) < -1.5 }
 
 // gelu is the exact x/2 * (1 + erf(x/sqrt(2))), in float64 and rounded once.
 // erf is the rational approximation of Eigen and XLA (z*P(z^2)/Q(z^2) on
@@ -83,7 +91,7 @@ func gelu(x float32) float32 {
 	switch {
 	case z > 4:
 		erf = 1
-	case z < -1.5:
+	case z < -1.5: // inErfcBranch
 		return float32(0.5 * float64(x) * math.Erfc(-z))
 	default:
 		z2 := z * z

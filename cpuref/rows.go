@@ -44,42 +44,50 @@ type layerNorm struct {
 }
 
 // row normalises row r. Each element of x and res is read before the same
-// element of dst is written, so dst may alias either.
+// element of dst is written, so dst may alias either. The loops are plain
+// slices (no per-element closure or branch): LayerNorm runs twice per encoder
+// layer, on every token.
 func (ln *layerNorm) row(r int) {
-	x := ln.x[r*ln.n : (r+1)*ln.n]
-	var res []float32
+	lo, hi := r*ln.n, (r+1)*ln.n
+	dst := ln.dst[lo:hi]
+	y := ln.x[lo:hi]
 	if ln.res != nil {
-		res = ln.res[r*ln.n : (r+1)*ln.n]
-	}
-	// y = x + res is rounded to float32, as PyTorch stores it between the
-	// residual add and the norm.
-	y := func(j int) float64 {
-		if res != nil {
-			return float64(x[j] + res[j])
+		// y = x + res is rounded to float32, as PyTorch stores it between the
+		// residual add and the norm; it is kept in dst until the last pass.
+		res := ln.res[lo:hi]
+		for j, v := range y {
+			dst[j] = v + res[j]
 		}
-		return float64(x[j])
+		y = dst
 	}
 	var sum float64
-	for j := range x {
-		sum += y(j)
+	for _, v := range y {
+		sum += float64(v)
 	}
 	mean := sum / float64(ln.n)
 	var ss float64
-	for j := range x {
-		c := y(j) - mean
+	for _, v := range y {
+		c := float64(v) - mean
 		ss += c * c
 	}
 	rstd := 1 / math.Sqrt(ss/float64(ln.n)+ln.eps)
-	dst := ln.dst[r*ln.n : (r+1)*ln.n]
-	for j := range dst {
-		v := (y(j) - mean) * rstd
-		if ln.gamma != nil {
-			v *= float64(ln.gamma[j])
+	switch {
+	case ln.gamma != nil && ln.beta != nil:
+		gamma, beta := ln.gamma[:len(y)], ln.beta[:len(y)]
+		for j, v := range y {
+			dst[j] = float32((float64(v)-mean)*rstd*float64(gamma[j]) + float64(beta[j]))
 		}
-		if ln.beta != nil {
-			v += float64(ln.beta[j])
+	default:
+		for j, v := range y {
+			t := (float64(v) - mean) * rstd
+			if ln.gamma != nil {
+				t *= float64(ln.gamma[j])
+			}
+			if ln.beta != nil {
+				t += float64(ln.beta[j])
+			}
+			dst[j] = float32(t)
 		}
-		dst[j] = float32(v)
 	}
 }
 

@@ -15,16 +15,16 @@ func maxAVX2(x *float32, n int) float32
 
 // expShift sets x[j] = exp(x[j] - m) (0 where that is below -87.3, as expf)
 // and returns the sum. x - m must be <= 88 or NaN, as in a softmax where m is
-// the row maximum.
+// the row maximum. With AVX2 every element, the last ones too, goes through
+// the vector kernel, so a row followed by masked (-Inf) entries gives exactly
+// the values and the sum it gives alone (padding never changes a result).
 func expShift(x []float32, m float32) float32 {
-	var sum float32
-	n := 0
-	if useAVX2 && len(x) >= 8 {
-		n = len(x) &^ 7
-		sum = expShiftAVX2(&x[0], n, m)
+	if useAVX2 && len(x) > 0 {
+		return expShiftAVX2(&x[0], len(x), m)
 	}
-	for j := n; j < len(x); j++ {
-		p := expf(x[j] - m)
+	var sum float32
+	for j, v := range x {
+		p := expf(v - m)
 		x[j] = p
 		sum += p
 	}

@@ -20,9 +20,67 @@ DATA expConst<>+48(SB)/4, $0x3f800000 // 1
 DATA expConst<>+52(SB)/4, $0xff800000 // -Inf
 GLOBL expConst<>(SB), RODATA|NOPTR, $56
 
+// EXP_BODY computes Y3 = exp(Y0 - m) lane by lane (m in Y14, constants in
+// Y8-Y13): 0 below low (and for -Inf), NaN for NaN. It uses Y0-Y7.
+#define EXP_BODY \
+	VSUBPS  Y14, Y0, Y0 \
+	VCMPPS  $3, Y0, Y0, Y5 \
+	VCMPPS  $1, Y9, Y0, Y4 \
+	VMAXPS  Y9, Y0, Y0 \
+	VBROADCASTSS expConst<>+44(SB), Y7 \
+	VMINPS  Y7, Y0, Y0 \
+	VMOVAPS Y12, Y1 \
+	VFMADD231PS Y13, Y0, Y1 \
+	VSUBPS  Y12, Y1, Y2 \
+	VPSUBD  Y12, Y1, Y6 \
+	VPSLLD  $23, Y6, Y6 \
+	VPADDD  Y8, Y6, Y6 \
+	VFNMADD231PS Y11, Y2, Y0 \
+	VFNMADD231PS Y10, Y2, Y0 \
+	VBROADCASTSS expConst<>+16(SB), Y3 \
+	VBROADCASTSS expConst<>+20(SB), Y7 \
+	VFMADD213PS Y7, Y0, Y3 \
+	VBROADCASTSS expConst<>+24(SB), Y7 \
+	VFMADD213PS Y7, Y0, Y3 \
+	VBROADCASTSS expConst<>+28(SB), Y7 \
+	VFMADD213PS Y7, Y0, Y3 \
+	VBROADCASTSS expConst<>+32(SB), Y7 \
+	VFMADD213PS Y7, Y0, Y3 \
+	VBROADCASTSS expConst<>+36(SB), Y7 \
+	VFMADD213PS Y7, Y0, Y3 \
+	VMULPS  Y0, Y0, Y7 \
+	VFMADD213PS Y0, Y7, Y3 \
+	VADDPS  Y8, Y3, Y3 \
+	VMULPS  Y6, Y3, Y3 \
+	VANDNPS Y3, Y4, Y3 \
+	VORPS   Y5, Y3, Y3
+
+// tailMask<>+32-4*k holds k all-ones lanes, then zero lanes: the mask of
+// the last k < 8 elements of a row.
+DATA tailMask<>+0(SB)/4, $0xffffffff
+DATA tailMask<>+4(SB)/4, $0xffffffff
+DATA tailMask<>+8(SB)/4, $0xffffffff
+DATA tailMask<>+12(SB)/4, $0xffffffff
+DATA tailMask<>+16(SB)/4, $0xffffffff
+DATA tailMask<>+20(SB)/4, $0xffffffff
+DATA tailMask<>+24(SB)/4, $0xffffffff
+DATA tailMask<>+28(SB)/4, $0xffffffff
+DATA tailMask<>+32(SB)/4, $0
+DATA tailMask<>+36(SB)/4, $0
+DATA tailMask<>+40(SB)/4, $0
+DATA tailMask<>+44(SB)/4, $0
+DATA tailMask<>+48(SB)/4, $0
+DATA tailMask<>+52(SB)/4, $0
+DATA tailMask<>+56(SB)/4, $0
+GLOBL tailMask<>(SB), RODATA|NOPTR, $60
+
 // func expShiftAVX2(x *float32, n int, m float32) float32
-// x[j] = exp(x[j] - m) for j < n (n a multiple of 8), returning the sum.
-// Below -87.33654 (and for -Inf) the result is 0; NaN stays NaN.
+// x[j] = exp(x[j] - m) for j < n, returning the sum. Below -87.33654 (and for
+// -Inf) the result is 0; NaN stays NaN. The last n%8 elements go through the
+// same lanes as whole vectors (a masked load with -Inf in the other lanes, a
+// masked store), so each element's value and its place in the lane sums do not
+// depend on how many elements follow it: a row padded with masked (-Inf) keys
+// gives exactly the values and the sum of the row alone.
 TEXT ·expShiftAVX2(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -35,46 +93,32 @@ TEXT ·expShiftAVX2(SB), NOSPLIT, $0-28
 	VBROADCASTSS expConst<>+48(SB), Y8
 	VXORPS Y15, Y15, Y15
 	SHRQ $3, CX
-	JZ   done
+	JZ   tail
 
 loop:
 	VMOVUPS (SI), Y0
-	VSUBPS  Y14, Y0, Y0         // v = x - m
-	VCMPPS  $3, Y0, Y0, Y5      // NaN lanes
-	VCMPPS  $1, Y9, Y0, Y4      // v < low: result 0
-	VMAXPS  Y9, Y0, Y0          // clamp to [low, high]
-	VBROADCASTSS expConst<>+44(SB), Y7
-	VMINPS  Y7, Y0, Y0
-	VMOVAPS Y12, Y1
-	VFMADD231PS Y13, Y0, Y1     // t = v*log2e + magic: round(v*log2e) in the low mantissa bits
-	VSUBPS  Y12, Y1, Y2         // fn = round(v*log2e)
-	VPSUBD  Y12, Y1, Y6         // n
-	VPSLLD  $23, Y6, Y6
-	VPADDD  Y8, Y6, Y6          // 2^n
-	VFNMADD231PS Y11, Y2, Y0    // r = v - fn*c1
-	VFNMADD231PS Y10, Y2, Y0    // r -= fn*c2
-	VBROADCASTSS expConst<>+16(SB), Y3
-	VBROADCASTSS expConst<>+20(SB), Y7
-	VFMADD213PS Y7, Y0, Y3      // p = p*r + p1
-	VBROADCASTSS expConst<>+24(SB), Y7
-	VFMADD213PS Y7, Y0, Y3
-	VBROADCASTSS expConst<>+28(SB), Y7
-	VFMADD213PS Y7, Y0, Y3
-	VBROADCASTSS expConst<>+32(SB), Y7
-	VFMADD213PS Y7, Y0, Y3
-	VBROADCASTSS expConst<>+36(SB), Y7
-	VFMADD213PS Y7, Y0, Y3
-	VMULPS  Y0, Y0, Y7          // r^2
-	VFMADD213PS Y0, Y7, Y3      // y = p*r^2 + r
-	VADDPS  Y8, Y3, Y3          // y += 1
-	VMULPS  Y6, Y3, Y3          // y * 2^n
-	VANDNPS Y3, Y4, Y3          // 0 below low
-	VORPS   Y5, Y3, Y3          // NaN where v was NaN
+	EXP_BODY
 	VMOVUPS Y3, (SI)
 	VADDPS  Y3, Y15, Y15
 	ADDQ    $32, SI
 	DECQ    CX
 	JNZ     loop
+
+tail:
+	MOVQ n+8(FP), DX
+	ANDQ $7, DX
+	JZ   done
+	LEAQ tailMask<>+32(SB), R8
+	SHLQ $2, DX
+	SUBQ DX, R8                 // R8: the mask of the last n%8 lanes
+	VMOVUPS (R8), Y7
+	VMASKMOVPS (SI), Y7, Y0
+	VBROADCASTSS expConst<>+52(SB), Y1
+	VBLENDVPS Y7, Y0, Y1, Y0    // -Inf (exp 0) in the lanes past the end
+	EXP_BODY
+	VMOVUPS (R8), Y7
+	VMASKMOVPS Y3, Y7, (SI)
+	VADDPS  Y3, Y15, Y15
 
 done:
 	VEXTRACTF128 $1, Y15, X0

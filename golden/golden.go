@@ -9,8 +9,10 @@
 // (nn.MultiheadAttention, with kdim/vdim, add_bias_kv, add_zero_attn, 3-D
 // masks, averaged weights), encoder (nn.TransformerEncoderLayer or a
 // nn.TransformerEncoder stack), decoder (nn.TransformerDecoderLayer or a
-// nn.TransformerDecoder stack), transformer (nn.Transformer) and posenc (the
-// sinusoidal table). batch_first: False stores [B, S, E] tensors as [S, B, E]. A kind, option or tensor the runner does not know is a
+// nn.TransformerDecoder stack), transformer (nn.Transformer), posenc (the
+// sinusoidal table) and bert (a Hugging Face BertModel on right-padded token
+// ids: last hidden state "out", "pooler" and the mean-pooled sentence
+// "embedding"). batch_first: False stores [B, S, E] tensors as [S, B, E]. A kind, option or tensor the runner does not know is a
 // failed result with the reason, not a silent skip.
 //
 // # Limit
@@ -54,8 +56,8 @@ import (
 // Result is the outcome for one output of one case.
 type Result struct {
 	Case   string // the case's name
-	Kind   string // sdpa, mha, encoder, decoder, transformer or posenc
-	Output string // "out", "out (unfused)" or "attn_weights"
+	Kind   string // sdpa, mha, encoder, decoder, transformer, posenc or bert
+	Output string // "out", "out (unfused)" or "attn_weights"; bert: "out", "pooler" or "embedding"
 	// MaxAbs is max|got - ref64|; Torch32 is PyTorch's own float32 error
 	// max|out - ref64|, for comparison.
 	MaxAbs, Torch32 float64
@@ -184,6 +186,8 @@ func (r *runner) run() error {
 		return r.transformer()
 	case "posenc":
 		return r.posenc()
+	case "bert":
+		return r.bert()
 	case "":
 		return errors.New("no kind in the metadata")
 	}
@@ -194,7 +198,9 @@ func (r *runner) run() error {
 // case should have reported and has not.
 func (r *runner) failAll(err error) []Result {
 	outputs := []string{"out"}
-	if r.kind != "posenc" {
+	if r.kind == "bert" {
+		outputs = bertOutputs
+	} else if r.kind != "posenc" {
 		outputs = append(outputs, "out (unfused)")
 	}
 	if r.f.Tensor("attn_weights_f64") != nil {
@@ -244,6 +250,8 @@ var options = map[string][]string{
 	"transformer": {"activation", "eps", "norm_first", "encoder_layers", "decoder_layers", "causal",
 		"src_key_padding", "tgt_key_padding", "memory_key_padding", "bias", "batch_first"},
 	"posenc": {},
+	"bert": {"layers", "ln_eps", "normalize", "right_pad", "token_types", "vocab", "hidden", "intermediate",
+		"max_position", "type_vocab"},
 }
 
 // checkOptions fails on metadata this runner does not understand.
@@ -475,7 +483,7 @@ func (r *runner) weights() (*model.Weights, error) {
 
 func isOutput(name string) bool {
 	switch name {
-	case "out", "out_f64", "attn_weights", "attn_weights_f64":
+	case "out", "out_f64", "attn_weights", "attn_weights_f64", "pooler", "pooler_f64", "embedding", "embedding_f64":
 		return true
 	}
 	return false

@@ -19,6 +19,12 @@
 // whose every key is masked gets zeros (as PyTorch >= 2.5; older PyTorch gives
 // NaN). MHAOptions lists the mask forms and where they differ from PyTorch.
 //
+// Bert is a BERT-family encoder (BERT, RoBERTa, XLM-R and the sentence-transformers
+// models built on them) loaded from a Hugging Face folder (LoadBertDir: config.json
+// and model.safetensors); it runs the same Encoder, with query, key and value
+// packed into in_proj. SentenceEncoder adds the pooling and normalisation of a
+// sentence-transformers folder and turns rows of token ids into embeddings.
+//
 // Weights load from safetensors files holding a PyTorch state_dict (optionally
 // under a prefix such as "layers.3."); a weight set that does not fit is an
 // ErrWeights error listing every missing, unexpected and mis-shaped tensor.

@@ -28,7 +28,7 @@ func devicePeak(b backend.Backend) (float64, string) {
 
 // shapeFlags are the flags of bench that set the shape of --op.
 var shapeFlags = map[string]bool{"batch": true, "seq": true, "seq-kv": true, "d-model": true, "heads": true,
-	"head-dim": true, "d-ff": true, "causal": true}
+	"head-dim": true, "d-ff": true, "causal": true, "layers": true}
 
 // deviceMemory is the global memory of an OpenCL device, 0 for the cpu
 // backend (whose memory is the machine's RAM, which bench checks anyway).
@@ -53,7 +53,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	var f benchFlags
 	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
 	fs.StringVar(&f.suite, "suite", "", "named suite: quick (the default without --op), standard (the GPU target shapes) or long")
-	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder")
+	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, "+
+		"embed (a BERT-family model end to end, all-MiniLM-L6-v2's shapes at 32 x 128 tokens unless sizes are given, beside SGEMM at its GEMM shape)")
 	fs.IntVar(&f.shape.Batch, "batch", 1, "--op: batch size")
 	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq")
 	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "--op: key/value sequence length (default: --seq)")
@@ -62,6 +63,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.shape.HeadDim, "head-dim", 64, "--op: head dimension of the attention ops (mha/encoder use d-model/heads)")
 	fs.IntVar(&f.shape.DFF, "d-ff", 2048, "--op: feed-forward width; gemm: N")
 	fs.BoolVar(&f.shape.Causal, "causal", false, "--op: causal (top-left) mask for attention ops")
+	fs.IntVar(&f.shape.Layers, "layers", 0, "--op embed: encoder layers (default 6)")
 	fs.IntVar(&f.reps, "reps", 5, "timed runs per case (the median is reported)")
 	fs.IntVar(&f.warmup, "warmup", 1, "untimed runs per case before timing")
 	fs.StringVar(&f.jsonPath, "json", "", "write the results as JSON to this file")
@@ -84,6 +86,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if shapeFlag != "" {
 			return usageErrorf(fs, "--%s sets the shape of --op; a suite has its own shapes (give --op OP)", shapeFlag)
 		}
+	}
+	if f.op == string(bench.OpEmbed) {
+		f.shape = embedShape(fs, f.shape)
 	}
 	switch {
 	case f.reps < 1:
@@ -131,6 +136,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if err := bench.WriteTable(stdout, report); err != nil {
 		return err
 	}
+	for _, line := range bench.EmbedSummary(report) {
+		fmt.Fprintln(stdout, line)
+	}
 	return writeBenchFiles(report, f.jsonPath, f.csvPath, f.plotTo)
 }
 
@@ -150,10 +158,18 @@ func benchCases(f benchFlags) ([]bench.Case, error) {
 		return nil, err
 	}
 	c := bench.Case{Op: op, Shape: f.shape}
-	if op == bench.OpMHA || op == bench.OpEncoder {
+	if op == bench.OpMHA || op == bench.OpEncoder || op == bench.OpEmbed {
 		if f.shape.Heads > 0 {
 			c.Shape.HeadDim = f.shape.DModel / f.shape.Heads
 		}
+	}
+	if op == bench.OpEmbed { // the SGEMM rate at the model's GEMM shape, measured first in the same run
+		s := c.Shape
+		gemm := bench.Case{Op: bench.OpGemm, Shape: bench.Shape{Batch: s.Batch, Seq: s.Seq, DModel: s.DModel, DFF: s.DFF}}
+		return []bench.Case{gemm, c}, c.Validate()
+	}
+	if f.shape.Layers != 0 {
+		return nil, fmt.Errorf("--layers applies to --op embed only")
 	}
 	return []bench.Case{c}, c.Validate()
 }

@@ -38,6 +38,8 @@ func TestCommandErrors(t *testing.T) {
 		"bench": {
 			{[]string{"--bogus"}, 2, "usage: gpubench bench"},
 			{[]string{"--op", "nosuch"}, 2, `unknown op "nosuch"`},
+			{[]string{"--op", "gemm", "--layers", "2"}, 2, "--layers applies to --op embed only"},
+			{[]string{"--op", "embed", "--layers", "0"}, 2, "layers must all be > 0"},
 			{[]string{"--reps", "x"}, 2, "invalid value"},
 			{[]string{"--device", noDevice, "--op", "gemm", "--seq", "8"}, 1, "no-such-device-xyz"},
 		},
@@ -62,6 +64,12 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--layer", "encoder"}, 2, "--weights is required"},
 			{[]string{"--heads", "-1", "--layer", "mha", "--weights", missing, "--input", missing, "--output", missing}, 2, "--heads"},
 			{[]string{"--device", "cpu", "--layer", "encoder", "--heads", "2", "--weights", missing, "--input", missing, "--output", missing + ".out"}, 1, "no such file"},
+		},
+		"embed": {
+			{[]string{"--bogus"}, 2, "usage: gpubench embed"},
+			{[]string{"--input-ids", "1,2"}, 2, "--model is required"},
+			{[]string{"--device", noDevice, "--model", t.TempDir(), "--input-ids", "1,2"}, 1, "no-such-device-xyz"},
+			{[]string{"--device", "cpu", "--model", missing, "--input-ids", "1,2"}, 1, "config.json"},
 		},
 		"soak": {
 			{[]string{"--bogus"}, 2, "usage: gpubench soak"},
