@@ -27,9 +27,11 @@ import (
 type MHAOptions struct {
 	backend.AttentionOptions
 	// KeyPaddingKind is how KeyPadding is read: backend.MaskBool (nonzero =
-	// padding, the default) or backend.MaskAdditive (added to every query's
-	// scores of that key). An additive key padding mask cannot be combined with
-	// a boolean Mask (PyTorch deprecates mixing the two kinds).
+	// padding, the default; the score is replaced, so NaN in a padded key's
+	// input cannot leak) or backend.MaskAdditive (added to every query's scores
+	// of that key, as PyTorch adds it: a NaN score plus -Inf stays NaN). An
+	// additive key padding mask cannot be combined with a boolean Mask
+	// (PyTorch deprecates mixing the two kinds).
 	KeyPaddingKind backend.MaskKind
 	// NeedWeights also returns the attention weights, computed by the unfused
 	// path (Scores -> Softmax -> AttendValues).
