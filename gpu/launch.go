@@ -32,6 +32,12 @@ type launch struct {
 	args []any
 }
 
+// ceilDiv is n/m rounded up (m > 0): the work-groups or tiles that cover n.
+func ceilDiv(n, m int) int { return (n + m - 1) / m }
+
+// roundUp is n rounded up to a multiple of m (m > 0): a global size covering n.
+func roundUp(n, m int) int { return ceilDiv(n, m) * m }
+
 // localBytes is a __local memory argument of n bytes.
 type localBytes int
 

@@ -205,5 +205,3 @@ func maskArgs(dims backend.AttentionDims, opt backend.AttentionOptions) []any {
 
 // headsOf is the head count, at least 1 so that kernels may divide by it.
 func headsOf(dims backend.AttentionDims) int { return max(dims.Heads, 1) }
-
-func ceilDiv(n, m int) int { return (n + m - 1) / m }
