@@ -6,7 +6,7 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/attention.cl).
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/bmm.cl; bmm_cpu.cl on CPU devices).
 func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	const op = "Scores"
 	if err := d.enter(op); err != nil {
@@ -62,19 +62,16 @@ func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims,
 		1)
 }
 
-// launchBmm runs attn_bmm (attn_bmm_cpu on CPU devices) of config c for every
+// launchBmm runs attn_bmm (bmm.cl; attn_bmm_cpu, bmm_cpu.cl, on CPU devices) of config c for every
 // (batch, head): an m x n result over depth k. bNK and skipZero select the
 // Scores and AttendValues variants; views holds the three (tensor, offset,
 // batch, head, row strides) groups.
 func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
-	kernel := "attn_bmm"
-	if c.CPU {
-		kernel = "attn_bmm_cpu"
-	}
+	file, kernel := cpuVariant(c.CPU, "bmm.cl", "attn_bmm")
 	wx, wy := c.TN/c.RN, c.TM/c.RM
 	args := append(views, headsOf(dims), m, n, k, alpha)
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: kernel, options: c.bmmOptions(bNK, skipZero),
+		op: op, file: file, kernel: kernel, options: c.bmmOptions(bNK, skipZero),
 		global:     []int{ceilDiv(n, c.TN) * wx, ceilDiv(m, c.TM) * wy, dims.Batch * dims.Heads},
 		local:      []int{wx, wy, 1},
 		fixedLocal: true,
@@ -84,7 +81,7 @@ func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dim
 
 // Softmax applies the masks of opt to scores and normalises each row into dst
 // with attn_softmax, one work-group per row, or on CPU devices with
-// attn_softmax_rows, one work-item per row and no barriers.
+// attn_softmax_cpu, one work-item per row and no barriers.
 func (d *Device) Softmax(dst, scores backend.Tensor, opt backend.AttentionOptions) error {
 	const op = "Softmax"
 	if err := d.enter(op); err != nil {
@@ -110,9 +107,10 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 	rows := dims.Batch * dims.Heads * dims.SeqQ
 	args := append([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, maskArgs(dims, opt)...)
 	options := []string{"-DSM_WG=" + strconv.Itoa(c.SoftmaxGroup)}
+	file, kernel := cpuVariant(c.CPU, "softmax.cl", "attn_softmax")
 	if c.CPU {
 		return d.launch(launch{
-			op: op, file: "attention.cl", kernel: "attn_softmax_rows", options: options,
+			op: op, file: file, kernel: kernel, options: options,
 			global: []int{roundUp(rows, c.SoftmaxGroup)}, local: []int{c.SoftmaxGroup},
 			args: args,
 		})
@@ -120,7 +118,7 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 	// One work-group per row, the rows along dimension 0: NVIDIA's OpenCL allows
 	// at most 65535 work-groups along dimensions 1 and 2.
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: "attn_softmax", options: options,
+		op: op, file: file, kernel: kernel, options: options,
 		global:     []int{c.SoftmaxGroup * rows},
 		local:      []int{c.SoftmaxGroup},
 		fixedLocal: true,

@@ -8,7 +8,7 @@ import (
 )
 
 // LayerNorm normalises each row of x (+ opt.Residual) into dst with the
-// layer_norm kernel, one work-group per row, or on CPU devices layer_norm_rows,
+// layer_norm kernel, one work-group per row, or on CPU devices layer_norm_cpu,
 // one work-item per row with no barriers (PoCL runs a work-group as a loop over
 // its work-items, so a group reduction costs more than it saves) where there
 // are rows enough to give every core a group of them.
@@ -35,8 +35,9 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 		return 1
 	}
 	if d.profile.CPUKernels && dims.Rows >= cpuRowsPerGroup*max(d.info.ComputeUnits, 1) {
+		file, kernel := cpuVariant(true, "layernorm.cl", "layer_norm")
 		return d.launch(launch{
-			op: op, file: "layernorm.cl", kernel: "layer_norm_rows", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
+			op: op, file: file, kernel: kernel,
 			global: []int{roundUp(dims.Rows, cpuRowsPerGroup)}, local: []int{cpuRowsPerGroup},
 			args: []any{dst, x, opt.Residual, opt.Gamma, opt.Beta, dims.Rows, dims.Cols, opt.EffectiveEps(),
 				flag(opt.Residual), flag(opt.Gamma), flag(opt.Beta)},
@@ -52,7 +53,7 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 }
 
 // cpuRowsPerGroup is how many rows (one per work-item) a work-group of the
-// barrier-free row kernels (layer_norm_rows, attn_softmax_rows) takes on CPU
+// barrier-free row kernels (layer_norm_cpu, attn_softmax_cpu) takes on CPU
 // devices: enough to amortise PoCL's per-group cost, few enough to spread a
 // small batch over the cores.
 const cpuRowsPerGroup = 4
