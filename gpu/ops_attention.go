@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/clattn/clattn/backend"
@@ -28,9 +29,7 @@ func (d *Device) scoresWith(c attentionConfig, dims backend.AttentionDims, dst b
 	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(dims.DimK)
 	heads := headsOf(dims)
 	return d.launchBmm("Scores", c, true, false, dims, dims.SeqQ, dims.SeqK, dims.DimK,
-		[]any{q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
-			k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
-			dst, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK},
+		slices.Concat(viewArgs(q), viewArgs(k), denseArgs(dst, heads, dims.SeqQ, dims.SeqK)),
 		scale)
 }
 
@@ -56,9 +55,7 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims, out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	heads := headsOf(dims)
 	return d.launchBmm("AttendValues", c, false, true, dims, dims.SeqQ, dims.DimV, dims.SeqK,
-		[]any{weights, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK,
-			v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
-			out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride},
+		slices.Concat(denseArgs(weights, heads, dims.SeqQ, dims.SeqK), viewArgs(v), viewArgs(out)),
 		1)
 }
 
@@ -105,7 +102,8 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 		return nil
 	}
 	rows := dims.Batch * dims.Heads * dims.SeqQ
-	args := append([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, maskArgs(dims, opt)...)
+	m := maskParamsOf(dims, opt)
+	args := slices.Concat([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, m.masks(), m.causality())
 	options := []string{"-DSM_WG=" + strconv.Itoa(c.SoftmaxGroup)}
 	file, kernel := cpuVariant(c.CPU, "softmax.cl", "attn_softmax")
 	if c.CPU {
@@ -155,17 +153,9 @@ func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, ou
 	if err != nil {
 		return backend.ArgumentErrorf(op, "%v on %s; use Scores, Softmax and AttendValues", err, d.name)
 	}
-	args := []any{
-		q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
-		k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
-		v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
-		out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride,
-	}
-	m := maskArgs(dims, opt)
-	// flash_attention takes the mask and padding, then heads and sizes, then scale and causal.
-	args = append(args, m[:6]...)
-	args = append(args, headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV,
-		opt.EffectiveScale(dims.DimK), m[6], m[7])
+	m := maskParamsOf(dims, opt)
+	args := slices.Concat(viewArgs(q), viewArgs(k), viewArgs(v), viewArgs(out), m.masks(),
+		[]any{headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)}, m.causality())
 	return d.launch(launch{
 		op: op, file: fk.file, kernel: fk.kernel, options: fk.options,
 		global:     []int{ceilDiv(dims.SeqQ, fk.rows) * fk.local[0], dims.Batch * dims.Heads * fk.local[1]},
@@ -175,30 +165,55 @@ func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, ou
 	})
 }
 
-// maskArgs are the mask arguments shared by attn_softmax and flash_attention:
-// mask, maskKind (0 none, 1 boolean, 2 additive), mask batch and head strides,
-// key padding, hasPad, causal, causalOffset.
-func maskArgs(dims backend.AttentionDims, opt backend.AttentionOptions) []any {
-	kind := 0
+// maskParams are the mask arguments of attn_softmax and flash_attention, as
+// the kernels take them.
+type maskParams struct {
+	mask                    backend.Tensor
+	kind                    int // 0 none, 1 boolean, 2 additive
+	batchStride, headStride int
+	padding                 backend.Tensor
+	hasPad                  int
+	causal, causalOffset    int // key j is out for query i where causal and j > i + causalOffset
+}
+
+func maskParamsOf(dims backend.AttentionDims, opt backend.AttentionOptions) maskParams {
+	m := maskParams{mask: opt.Mask, batchStride: dims.Mask.BatchStride, headStride: dims.Mask.HeadStride, padding: opt.KeyPadding}
 	if opt.Mask != nil {
-		kind = 1
+		m.kind = 1
 		if opt.MaskKind == backend.MaskAdditive {
-			kind = 2
+			m.kind = 2
 		}
 	}
-	hasPad := 0
 	if opt.KeyPadding != nil {
-		hasPad = 1
+		m.hasPad = 1
 	}
-	causal, offset := 0, 0
 	switch opt.Causal {
 	case backend.CausalTopLeft:
-		causal = 1
+		m.causal = 1
 	case backend.CausalBottomRight:
-		causal, offset = 1, dims.SeqK-dims.SeqQ
+		m.causal, m.causalOffset = 1, dims.SeqK-dims.SeqQ
 	}
-	return []any{opt.Mask, kind, dims.Mask.BatchStride, dims.Mask.HeadStride,
-		opt.KeyPadding, hasPad, causal, offset}
+	return m
+}
+
+// masks are the arguments mask, maskKind, maskB, maskH, pad, hasPad.
+func (m maskParams) masks() []any {
+	return []any{m.mask, m.kind, m.batchStride, m.headStride, m.padding, m.hasPad}
+}
+
+// causality are the arguments causal, causalOffset.
+func (m maskParams) causality() []any { return []any{m.causal, m.causalOffset} }
+
+// viewArgs are a strided [B, H, S, D] view as attn_bmm and flash_attention
+// take it: buffer, offset, batch, head and row strides.
+func viewArgs(h backend.Heads) []any {
+	return []any{h.T, h.Offset, h.BatchStride, h.HeadStride, h.SeqStride}
+}
+
+// denseArgs are a contiguous [B, heads, rows, cols] tensor (scores, weights)
+// as viewArgs gives a view.
+func denseArgs(t backend.Tensor, heads, rows, cols int) []any {
+	return []any{t, 0, heads * rows * cols, rows * cols, cols}
 }
 
 // headsOf is the head count, at least 1 so that kernels may divide by it.
