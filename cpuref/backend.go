@@ -129,8 +129,6 @@ func (b *Backend) open(op string) error {
 	return nil
 }
 
-// data returns the elements of t after checking that b made it and that it is
-// not released; a nil t gives a nil slice (optional tensors).
 // binding names a tensor argument of an operation and where its storage goes.
 type binding struct {
 	name string
@@ -151,6 +149,8 @@ func (b *Backend) bind(op string, bs ...binding) error {
 	return nil
 }
 
+// data returns the elements of t after checking that b made it and that it is
+// not released; a nil t gives a nil slice (optional tensors).
 func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if t == nil {
 		return nil, nil

@@ -17,7 +17,7 @@
 // Tensors belong to the Backend that made them: a tensor of another Backend,
 // another cpuref.Backend included, gives backend.ErrForeignTensor, so that code
 // tested on one instance behaves the same on a device. Tensor.Data exposes the
-// host slice without a copy, for tests and for the OpenCL backend's fallback.
+// host slice without a copy (for tests: Download is the portable way).
 // Every operation may be given views whose storage overlaps the output (an
 // in-place residual, attention written over its queries): inputs are then
 // read from copies.

@@ -24,7 +24,7 @@ type attentionConfig struct {
 	TM, TN, TK, RM, RN int
 
 	// attn_softmax: SoftmaxGroup work-items per row (a power of two). With CPU,
-	// attn_softmax_rows: SoftmaxGroup rows per work-group, one per work-item.
+	// attn_softmax_cpu: SoftmaxGroup rows per work-group, one per work-item.
 	SoftmaxGroup int
 }
 
@@ -81,15 +81,16 @@ func (c attentionConfig) fusedFor(info DeviceInfo, dk, dv int) (fusedKernel, err
 		return fusedKernel{}, err
 	}
 	dkp, dvp := padHeadDim(dk, c.CPU), padHeadDim(dv, c.CPU)
+	file, kernel := cpuVariant(c.CPU, "flash.cl", "flash_attention")
 	if c.CPU {
 		return fusedKernel{
-			file: "flash_cpu.cl", kernel: "flash_attention_cpu",
+			file: file, kernel: kernel,
 			options: []string{fmt.Sprintf("-DRB=%d -DNW=%d -DKB=%d -DDKP=%d -DDVP=%d", c.RB, c.NW, c.KB, dkp, dvp)},
 			rows:    c.RB * c.NW, local: []int{c.NW, 1},
 		}, nil
 	}
 	return fusedKernel{
-		file: "flash.cl", kernel: "flash_attention",
+		file: file, kernel: kernel,
 		options: []string{fmt.Sprintf("-DBM=%d -DBN=%d -DTR=%d -DTC=%d -DLPAD=%d -DDKP=%d -DDVP=%d", c.BM, c.BN, c.TR, c.TC, c.LPad, dkp, dvp)},
 		rows:    c.BM, local: []int{c.TC, c.TR},
 	}, nil
@@ -162,9 +163,6 @@ func flashCPULocalBytes(kb, dkp int) int64 { return int64(4*dkp*kb + 8) }
 // AttendValues and Scores variants.
 func (c attentionConfig) bmmOptions(bNK, skipZero bool) []string {
 	o := []string{fmt.Sprintf("-DTM=%d -DTN=%d -DTK=%d -DRM=%d -DRN=%d -DLPAD=%d", c.TM, c.TN, c.TK, c.RM, c.RN, c.LPad)}
-	if c.CPU {
-		o = append(o, "-DBMM_CPU")
-	}
 	if bNK {
 		o = append(o, "-DB_NK")
 	}

@@ -49,7 +49,7 @@ func gemmConfigSized(c gemmConfig, p Profile, info DeviceInfo, dims backend.Gemm
 	if !p.SmallGemmTiling || c.TM*c.TN <= gemmConfigGeneric.TM*gemmConfigGeneric.TN {
 		return c
 	}
-	groups := tileCount(dims.M, c.TM) * tileCount(dims.N, c.TN) * dims.Batch
+	groups := ceilDiv(dims.M, c.TM) * ceilDiv(dims.N, c.TN) * dims.Batch
 	if groups < info.ComputeUnits && gemmConfigGeneric.fits(info) {
 		return gemmConfigGeneric
 	}

@@ -32,6 +32,22 @@ type launch struct {
 	args []any
 }
 
+// ceilDiv is n/m rounded up (m > 0): the work-groups or tiles that cover n.
+func ceilDiv(n, m int) int { return (n + m - 1) / m }
+
+// roundUp is n rounded up to a multiple of m (m > 0): a global size covering n.
+func roundUp(n, m int) int { return ceilDiv(n, m) * m }
+
+// cpuVariant is the file and kernel to launch: where cpu is set, the variant
+// shaped for CPU devices, which by the convention of package kernels is kernel
+// + "_cpu" in file's name + "_cpu.cl".
+func cpuVariant(cpu bool, file, kernel string) (string, string) {
+	if !cpu {
+		return file, kernel
+	}
+	return strings.TrimSuffix(file, ".cl") + "_cpu.cl", kernel + "_cpu"
+}
+
 // localBytes is a __local memory argument of n bytes.
 type localBytes int
 

@@ -1,12 +1,13 @@
 package gpu
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/clattn/clattn/backend"
 )
 
-// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/attention.cl).
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/bmm.cl; bmm_cpu.cl on CPU devices).
 func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	const op = "Scores"
 	if err := d.enter(op); err != nil {
@@ -28,9 +29,7 @@ func (d *Device) scoresWith(c attentionConfig, dims backend.AttentionDims, dst b
 	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(dims.DimK)
 	heads := headsOf(dims)
 	return d.launchBmm("Scores", c, true, false, dims, dims.SeqQ, dims.SeqK, dims.DimK,
-		[]any{q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
-			k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
-			dst, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK},
+		slices.Concat(viewArgs(q), viewArgs(k), denseArgs(dst, heads, dims.SeqQ, dims.SeqK)),
 		scale)
 }
 
@@ -56,25 +55,20 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims, out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	heads := headsOf(dims)
 	return d.launchBmm("AttendValues", c, false, true, dims, dims.SeqQ, dims.DimV, dims.SeqK,
-		[]any{weights, 0, heads * dims.SeqQ * dims.SeqK, dims.SeqQ * dims.SeqK, dims.SeqK,
-			v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
-			out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride},
+		slices.Concat(denseArgs(weights, heads, dims.SeqQ, dims.SeqK), viewArgs(v), viewArgs(out)),
 		1)
 }
 
-// launchBmm runs attn_bmm (attn_bmm_cpu on CPU devices) of config c for every
+// launchBmm runs attn_bmm (bmm.cl; attn_bmm_cpu, bmm_cpu.cl, on CPU devices) of config c for every
 // (batch, head): an m x n result over depth k. bNK and skipZero select the
 // Scores and AttendValues variants; views holds the three (tensor, offset,
 // batch, head, row strides) groups.
 func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
-	kernel := "attn_bmm"
-	if c.CPU {
-		kernel = "attn_bmm_cpu"
-	}
+	file, kernel := cpuVariant(c.CPU, "bmm.cl", "attn_bmm")
 	wx, wy := c.TN/c.RN, c.TM/c.RM
 	args := append(views, headsOf(dims), m, n, k, alpha)
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: kernel, options: c.bmmOptions(bNK, skipZero),
+		op: op, file: file, kernel: kernel, options: c.bmmOptions(bNK, skipZero),
 		global:     []int{ceilDiv(n, c.TN) * wx, ceilDiv(m, c.TM) * wy, dims.Batch * dims.Heads},
 		local:      []int{wx, wy, 1},
 		fixedLocal: true,
@@ -84,7 +78,7 @@ func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dim
 
 // Softmax applies the masks of opt to scores and normalises each row into dst
 // with attn_softmax, one work-group per row, or on CPU devices with
-// attn_softmax_rows, one work-item per row and no barriers.
+// attn_softmax_cpu, one work-item per row and no barriers.
 func (d *Device) Softmax(dst, scores backend.Tensor, opt backend.AttentionOptions) error {
 	const op = "Softmax"
 	if err := d.enter(op); err != nil {
@@ -108,11 +102,13 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 		return nil
 	}
 	rows := dims.Batch * dims.Heads * dims.SeqQ
-	args := append([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, maskArgs(dims, opt)...)
+	m := maskParamsOf(dims, opt)
+	args := slices.Concat([]any{dst, scores, rows, headsOf(dims), dims.SeqQ, dims.SeqK}, m.masks(), m.causality())
 	options := []string{"-DSM_WG=" + strconv.Itoa(c.SoftmaxGroup)}
+	file, kernel := cpuVariant(c.CPU, "softmax.cl", "attn_softmax")
 	if c.CPU {
 		return d.launch(launch{
-			op: op, file: "attention.cl", kernel: "attn_softmax_rows", options: options,
+			op: op, file: file, kernel: kernel, options: options,
 			global: []int{roundUp(rows, c.SoftmaxGroup)}, local: []int{c.SoftmaxGroup},
 			args: args,
 		})
@@ -120,7 +116,7 @@ func (d *Device) softmaxWith(c attentionConfig, dims backend.AttentionDims, dst,
 	// One work-group per row, the rows along dimension 0: NVIDIA's OpenCL allows
 	// at most 65535 work-groups along dimensions 1 and 2.
 	return d.launch(launch{
-		op: op, file: "attention.cl", kernel: "attn_softmax", options: options,
+		op: op, file: file, kernel: kernel, options: options,
 		global:     []int{c.SoftmaxGroup * rows},
 		local:      []int{c.SoftmaxGroup},
 		fixedLocal: true,
@@ -157,17 +153,9 @@ func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, ou
 	if err != nil {
 		return backend.ArgumentErrorf(op, "%v on %s; use Scores, Softmax and AttendValues", err, d.name)
 	}
-	args := []any{
-		q.T, q.Offset, q.BatchStride, q.HeadStride, q.SeqStride,
-		k.T, k.Offset, k.BatchStride, k.HeadStride, k.SeqStride,
-		v.T, v.Offset, v.BatchStride, v.HeadStride, v.SeqStride,
-		out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride,
-	}
-	m := maskArgs(dims, opt)
-	// flash_attention takes the mask and padding, then heads and sizes, then scale and causal.
-	args = append(args, m[:6]...)
-	args = append(args, headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV,
-		opt.EffectiveScale(dims.DimK), m[6], m[7])
+	m := maskParamsOf(dims, opt)
+	args := slices.Concat(viewArgs(q), viewArgs(k), viewArgs(v), viewArgs(out), m.masks(),
+		[]any{headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)}, m.causality())
 	return d.launch(launch{
 		op: op, file: fk.file, kernel: fk.kernel, options: fk.options,
 		global:     []int{ceilDiv(dims.SeqQ, fk.rows) * fk.local[0], dims.Batch * dims.Heads * fk.local[1]},
@@ -177,33 +165,56 @@ func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, ou
 	})
 }
 
-// maskArgs are the mask arguments shared by attn_softmax and flash_attention:
-// mask, maskKind (0 none, 1 boolean, 2 additive), mask batch and head strides,
-// key padding, hasPad, causal, causalOffset.
-func maskArgs(dims backend.AttentionDims, opt backend.AttentionOptions) []any {
-	kind := 0
+// maskParams are the mask arguments of attn_softmax and flash_attention, as
+// the kernels take them.
+type maskParams struct {
+	mask                    backend.Tensor
+	kind                    int // 0 none, 1 boolean, 2 additive
+	batchStride, headStride int
+	padding                 backend.Tensor
+	hasPad                  int
+	causal, causalOffset    int // key j is out for query i where causal and j > i + causalOffset
+}
+
+func maskParamsOf(dims backend.AttentionDims, opt backend.AttentionOptions) maskParams {
+	m := maskParams{mask: opt.Mask, batchStride: dims.Mask.BatchStride, headStride: dims.Mask.HeadStride, padding: opt.KeyPadding}
 	if opt.Mask != nil {
-		kind = 1
+		m.kind = 1
 		if opt.MaskKind == backend.MaskAdditive {
-			kind = 2
+			m.kind = 2
 		}
 	}
-	hasPad := 0
 	if opt.KeyPadding != nil {
-		hasPad = 1
+		m.hasPad = 1
 	}
-	causal, offset := 0, 0
 	switch opt.Causal {
 	case backend.CausalTopLeft:
-		causal = 1
+		m.causal = 1
 	case backend.CausalBottomRight:
-		causal, offset = 1, dims.SeqK-dims.SeqQ
+		m.causal, m.causalOffset = 1, dims.SeqK-dims.SeqQ
 	}
-	return []any{opt.Mask, kind, dims.Mask.BatchStride, dims.Mask.HeadStride,
-		opt.KeyPadding, hasPad, causal, offset}
+	return m
+}
+
+// masks are the arguments mask, maskKind, maskB, maskH, pad, hasPad.
+func (m maskParams) masks() []any {
+	return []any{m.mask, m.kind, m.batchStride, m.headStride, m.padding, m.hasPad}
+}
+
+// causality are the arguments causal, causalOffset.
+func (m maskParams) causality() []any { return []any{m.causal, m.causalOffset} }
+
+// viewArgs are a strided [B, H, S, D] view as attn_bmm and flash_attention
+// take it: buffer, offset, batch, head and row strides.
+func viewArgs(h backend.Heads) []any {
+	return []any{h.T, h.Offset, h.BatchStride, h.HeadStride, h.SeqStride}
+}
+
+// denseArgs are a contiguous [B, heads, rows, cols] tensor (scores, weights)
+// as viewArgs gives a view.
+func denseArgs(t backend.Tensor, heads, rows, cols int) []any {
+	return []any{t, 0, heads * rows * cols, rows * cols, cols}
 }
 
 // headsOf is the head count, at least 1 so that kernels may divide by it.
 func headsOf(dims backend.AttentionDims) int { return max(dims.Heads, 1) }
-
-func ceilDiv(n, m int) int { return (n + m - 1) / m }

@@ -2,15 +2,13 @@ package gpu
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
 
 	"github.com/clattn/clattn/backend"
-	"github.com/clattn/clattn/gpu/internal/cl"
 )
 
 // LayerNorm normalises each row of x (+ opt.Residual) into dst with the
-// layer_norm kernel, one work-group per row, or on CPU devices layer_norm_rows,
+// layer_norm kernel, one work-group per row, or on CPU devices layer_norm_cpu,
 // one work-item per row with no barriers (PoCL runs a work-group as a loop over
 // its work-items, so a group reduction costs more than it saves) where there
 // are rows enough to give every core a group of them.
@@ -37,8 +35,9 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 		return 1
 	}
 	if d.profile.CPUKernels && dims.Rows >= cpuRowsPerGroup*max(d.info.ComputeUnits, 1) {
+		file, kernel := cpuVariant(true, "layernorm.cl", "layer_norm")
 		return d.launch(launch{
-			op: op, file: "layernorm.cl", kernel: "layer_norm_rows", options: []string{fmt.Sprintf("-DGROUP_SUM_LANES=%d", groupSumLanes)},
+			op: op, file: file, kernel: kernel,
 			global: []int{roundUp(dims.Rows, cpuRowsPerGroup)}, local: []int{cpuRowsPerGroup},
 			args: []any{dst, x, opt.Residual, opt.Gamma, opt.Beta, dims.Rows, dims.Cols, opt.EffectiveEps(),
 				flag(opt.Residual), flag(opt.Gamma), flag(opt.Beta)},
@@ -54,7 +53,7 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 }
 
 // cpuRowsPerGroup is how many rows (one per work-item) a work-group of the
-// barrier-free row kernels (layer_norm_rows, attn_softmax_rows) takes on CPU
+// barrier-free row kernels (layer_norm_cpu, attn_softmax_cpu) takes on CPU
 // devices: enough to amortise PoCL's per-group cost, few enough to spread a
 // small batch over the cores.
 const cpuRowsPerGroup = 4
@@ -77,81 +76,4 @@ func (d *Device) rowGroup(cols int) int {
 		g *= 2
 	}
 	return g
-}
-
-// PositionalEncoding computes dst = x*opt.InputScale + PE with the
-// positional_encoding kernel (x nil: dst = PE).
-func (d *Device) PositionalEncoding(dst, x backend.Tensor, opt backend.PositionalOptions) error {
-	const op = "PositionalEncoding"
-	if err := d.enter(op); err != nil {
-		return err
-	}
-	defer d.life.RUnlock()
-	dims, err := backend.CheckPositional(dst, x, opt)
-	if err != nil {
-		return err
-	}
-	if err := d.checkTensors(op, dst, x); err != nil {
-		return err
-	}
-	n := dims.Batch * dims.Seq * dims.D
-	if n == 0 {
-		return nil
-	}
-	if opt.Start+dims.Seq > 1<<24 {
-		return backend.ArgumentErrorf(op, "positions up to %d are not exact in float32 (limit %d)", opt.Start+dims.Seq, 1<<24)
-	}
-	freq, err := d.frequencies(dims.D)
-	if err != nil {
-		return d.wrap(op, fmt.Errorf("kernel positional_encoding (posenc.cl): frequency table: %w", err))
-	}
-	scale := opt.InputScale
-	if scale == 0 {
-		scale = 1
-	}
-	hasX := 0
-	if x != nil && asTensor(x) != nil {
-		hasX = 1
-	}
-	const group = 64
-	return d.launch(launch{
-		op: op, file: "posenc.cl", kernel: "positional_encoding",
-		global: []int{roundUp(n, group)}, local: []int{group},
-		args: []any{dst, x, freq, n, dims.Seq, dims.D, opt.Start, scale, hasX},
-	})
-}
-
-// frequencies returns the device buffer of w_i = 10000^(-2i/d) as float32
-// hi+lo pairs computed in float64, cached per width d.
-func (d *Device) frequencies(width int) (*cl.Mem, error) {
-	d.mu.Lock()
-	m := d.freqs[width]
-	d.mu.Unlock()
-	if m != nil {
-		return m, nil
-	}
-	pairs := (width + 1) / 2
-	table := make([]float32, 2*pairs)
-	for i := range pairs {
-		w := math.Pow(10000, -float64(2*i)/float64(width))
-		hi := float32(w)
-		table[2*i], table[2*i+1] = hi, float32(w-float64(hi))
-	}
-	m, err := d.drv.createBuffer(d.ctx, 4*len(table))
-	if err != nil {
-		return nil, err
-	}
-	if err := d.drv.write(d.queue, m, table); err != nil {
-		_ = m.Release()
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if old := d.freqs[width]; old != nil {
-		_ = m.Release()
-		m = old
-	} else {
-		d.freqs[width] = m
-	}
-	return m, nil
 }

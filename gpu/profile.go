@@ -59,8 +59,8 @@ type Profile struct {
 	Class DeviceClass
 	// CPUKernels selects the kernel variants shaped for CPU devices, which run
 	// a work-group as a loop over its work-items (PoCL): barrier-free row
-	// kernels (layer_norm_rows, attn_softmax_rows), float16-vector tiles
-	// (flash_cpu.cl, attn_bmm with BMM_CPU), the fused FeedForward for few rows
+	// kernels (layer_norm_cpu, attn_softmax_cpu), float16-vector tiles
+	// (flash_attention_cpu, attn_bmm_cpu), the fused FeedForward for few rows
 	// and the CPU micro-tiles among Tune's GEMM candidates.
 	CPUKernels bool
 	// MaxGroupsAboveDim0 is the most work-groups a launch may have along

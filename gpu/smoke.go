@@ -55,6 +55,3 @@ func (d *Device) Smoke(n int) error {
 	}
 	return nil
 }
-
-// roundUp is n rounded up to a multiple of m (m > 0).
-func roundUp(n, m int) int { return (n + m - 1) / m * m }

@@ -1,25 +1,37 @@
 // Package kernels holds clattn's OpenCL C sources, embedded in the binary as FS
 // and built at run time for the chosen device by package gpu.
 //
-// Each file's header comment documents its kernels. The files and kernels:
+// Each file's header comment documents its kernels. A kernel shaped for CPU
+// devices (PoCL runs a work-group as a loop over its work-items, so these use
+// no barriers and wide vectors) is the kernel of the same name with _cpu, in
+// the file of the same name with _cpu, reading and writing the same buffers and
+// giving the same results (only launch-shape parameters, such as a row count or
+// local scratch, may differ); the device's profile (gpu.Profile.CPUKernels)
+// picks one. The
+// files and kernels:
 //
-//	common.cl     not a kernel: activations, mask_score (every mask kind in one
-//	              place), nan_max, hsum16; Source puts it before every file.
-//	smoke.cl      vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
-//	layernorm.cl  layer_norm: LayerNorm of each row with a fused residual add, one
-//	              work-group per row, two-pass (shifted) variance, optional gamma and
-//	              beta; layer_norm_rows: the same, one row per work-item, for CPU devices.
-//	posenc.cl     positional_encoding: dst = x*scale + sinusoidal PE, with the angle
-//	              carried in two floats so long sequences stay within tolerance.
-//	gemm.cl       gemm: batched, strided SGEMM with a fused bias, activation and
-//	              residual epilogue (backend.Gemm).
-//	ffn.cl        ffn_fused: the position-wise feed-forward network in one kernel,
-//	              the hidden activations kept in local memory (backend.FeedForward).
-//	attention.cl  attn_bmm: the batched q*k^T and weights*v products; attn_softmax:
-//	              masked, normalised attention weights (Scores, Softmax, AttendValues);
-//	              attn_bmm_cpu and attn_softmax_rows: the same, shaped for CPU devices.
-//	flash.cl      flash_attention: fused attention with an online softmax (Attention).
-//	flash_cpu.cl  flash_attention_cpu: the same, shaped for CPU devices such as PoCL.
+//	common.cl          not a kernel: activations, mask_score (every mask kind in
+//	                   one place), nan_max, hsum16; Source puts it before every file.
+//	smoke.cl           vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
+//	layernorm.cl       layer_norm: LayerNorm of each row with a fused residual add,
+//	                   one work-group per row, two-pass (shifted) variance, optional
+//	                   gamma and beta.
+//	layernorm_cpu.cl   layer_norm_cpu: the same, one row per work-item.
+//	posenc.cl          positional_encoding: dst = x*scale + sinusoidal PE, with the
+//	                   angle carried in two floats so long sequences stay within tolerance.
+//	gemm.cl            gemm: batched, strided SGEMM with a fused bias, activation and
+//	                   residual epilogue (backend.Gemm).
+//	ffn.cl             ffn_fused: the position-wise feed-forward network in one
+//	                   kernel, the hidden activations kept in local memory
+//	                   (backend.FeedForward for few rows on CPU devices; it has no
+//	                   GPU twin: GPUs run two GEMMs).
+//	bmm.cl             attn_bmm: the batched q*k^T and weights*v products of unfused
+//	                   attention (Scores, AttendValues).
+//	bmm_cpu.cl         attn_bmm_cpu: the same.
+//	softmax.cl         attn_softmax: masked, normalised attention weights (Softmax).
+//	softmax_cpu.cl     attn_softmax_cpu: the same.
+//	flash.cl           flash_attention: fused attention with an online softmax (Attention).
+//	flash_cpu.cl       flash_attention_cpu: the same.
 //
 // The kernels use exp, sin and cos (never native_*) and are built without
 // -cl-fast-relaxed-math.
