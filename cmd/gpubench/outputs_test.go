@@ -244,3 +244,27 @@ func TestTuneCacheForeignFile(t *testing.T) {
 	require.Contains(t, r.stderr, "not a tuning cache")
 	requireUnchanged(t, path, before)
 }
+
+// TestOutputFullDisk writes run's output onto a 12 KiB tmpfs that already
+// holds 8 KiB at the output path: the write fails with ENOSPC, and the old
+// file stays as it was (it used to be deleted). Mounting needs root; the
+// RLIMIT_FSIZE test above covers the same path everywhere.
+func TestOutputFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	weights, input, _ := splitGolden(t, dir, "encoder_postln_relu")
+	disk := filepath.Join(dir, "disk")
+	require.NoError(t, os.Mkdir(disk, 0o755))
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=12k"); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v)", err)
+	}
+	t.Cleanup(func() { require.NoError(t, syscall.Unmount(disk, 0)) })
+	out := filepath.Join(disk, "out.safetensors")
+	require.NoError(t, os.WriteFile(out, bytes.Repeat([]byte("yesterday's result\n"), 400), 0o644))
+	before := stateOf(t, out)
+	r := gpubench(t, dir, 0, "run", "--device", "cpu", "--layer", "encoder", "--heads", "2",
+		"--weights", weights, "--input", input, "--output", out)
+	require.Equal(t, 1, r.status, r.stderr)
+	require.Contains(t, r.stderr, "no space left on device")
+	requireUnchanged(t, out, before)
+	requireNoTemp(t, disk)
+}

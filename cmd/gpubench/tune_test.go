@@ -121,3 +121,25 @@ func TestPrintWinnersRetimed(t *testing.T) {
 	require.Regexp(t, `(?m)^  attention +att +30\.0 GFLOP/s  \(the default\)$`, s)
 	require.Contains(t, s, "1 candidates not tried")
 }
+
+// TestTuneWarnsAboutBadCacheEntry: a cached entry whose tile sizes overflow
+// (they passed validation once) leaves the device on its shipped tiles, tune
+// warns about it and replaces the entry.
+func TestTuneWarnsAboutBadCacheEntry(t *testing.T) {
+	info := gputest.Device(t).Info()
+	spec := "opencl:" + strconv.Itoa(info.Index)
+	path := filepath.Join(t.TempDir(), "tuning.json")
+	var c gpu.TuningCache
+	c.Store(info, gpu.Tuning{Gemm: &gpu.GemmTiles{TM: 64, TN: 64, TK: 1 << 61, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}})
+	require.NoError(t, gpu.SaveTuningCache(path, c))
+	t.Setenv(gpu.TuningCacheEnv, path)
+	var stdout, stderr bytes.Buffer
+	status := run([]string{"tune", "--device", spec, "--budget", "1ns", "--size", "64", "--seq", "64", "--cache", path}, &stdout, &stderr)
+	require.Equal(t, 0, status, stderr.String())
+	require.Regexp(t, `^gpubench tune: warning: .*out of range.*using the shipped tiles\n$`, stderr.String())
+	saved, err := gpu.LoadTuningCache(path)
+	require.NoError(t, err)
+	got, ok := saved.Lookup(info)
+	require.True(t, ok)
+	require.NoError(t, got.Validate(info), "the bad entry is replaced")
+}
