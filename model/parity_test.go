@@ -586,6 +586,8 @@ func TestBoolConventions(t *testing.T) {
 	wantError(t, err, nil, `mask "m" has dtype I64, want BOOL or U8 (boolean) or a float type (additive)`)
 	_, err = model.UploadBoolMask(be, []bool{true}, 9, 1)
 	wantError(t, err, backend.ErrArgument, "unknown boolean mask convention 9")
+	_, err = model.UploadBoolMask(nil, []bool{true}, model.TrueMasks, 1)
+	wantError(t, err, backend.ErrArgument, "nil backend")
 }
 
 // TestParityNoLeaks checks that Close releases every tensor the new modules

@@ -112,8 +112,11 @@ func ParseBoolConvention(s string) (BoolConvention, error) {
 // as the float 0/1 tensor (1 = masked) that backend.MaskBool and
 // AttentionOptions.KeyPadding expect.
 func UploadBoolMask(be backend.Backend, mask []bool, conv BoolConvention, shape ...int) (backend.Tensor, error) {
-	if conv != TrueMasks && conv != TrueAttends {
-		return nil, backend.ArgumentErrorf("UploadBoolMask", "unknown boolean mask convention %d", int(conv))
+	switch {
+	case be == nil:
+		return nil, backend.ArgumentErrorf("model.UploadBoolMask", "nil backend")
+	case conv != TrueMasks && conv != TrueAttends:
+		return nil, backend.ArgumentErrorf("model.UploadBoolMask", "unknown boolean mask convention %d", int(conv))
 	}
 	data := make([]float32, len(mask))
 	for i, m := range mask {
