@@ -710,3 +710,56 @@ func TestPaddedKeysNaN(t *testing.T) {
 		}
 	})
 }
+
+// TestTransformerSmallSizes runs nn.Transformer on sequences of 0 and 1
+// positions, in both layouts, on the CPU and on OpenCL: the outputs are finite
+// and agree.
+func TestTransformerSmallSizes(t *testing.T) {
+	const e, ff = 4, 8
+	rng := rand.New(rand.NewPCG(111, 112))
+	var ts []*safetensors.Tensor
+	ts = append(ts, layerTensors(rng, "encoder.layers.0.", e, ff, false)...)
+	ts = append(ts, layerTensors(rng, "decoder.layers.0.", e, ff, true)...)
+	for _, p := range []string{"encoder.norm.", "decoder.norm."} {
+		ts = append(ts, randomTensor(rng, p+"weight", 1, e), randomTensor(rng, p+"bias", 0.1, e))
+	}
+	w := mustWeights(t, ts)
+	cpu := cpuref.New()
+	defer cpu.Close()
+	gpu := gputest.Device(t)
+	for _, lay := range []model.Layout{model.BatchFirst, model.SeqFirst} {
+		for _, sz := range [][3]int{{1, 1, 1}, {1, 0, 2}, {2, 3, 1}, {1, 2, 0}, {0, 2, 2}} {
+			b, ss, st := sz[0], sz[1], sz[2]
+			shape := func(s int) []int {
+				if lay == model.SeqFirst {
+					return []int{s, b, e}
+				}
+				return []int{b, s, e}
+			}
+			src, tgt := randomData(rng, b*ss*e), randomData(rng, b*st*e)
+			var outs [][]float32
+			for _, be := range []backend.Backend{cpu, gpu} {
+				tr, err := model.LoadTransformer(be, model.TransformerConfig{Layer: model.LayerConfig{DModel: e, Heads: 2, DFF: ff,
+					Activation: backend.ReLU, Layout: lay}, EncoderLayers: 1, DecoderLayers: 1}, w, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := tr.Forward(uploadData(t, be, src, shape(ss)...), uploadData(t, be, tgt, shape(st)...),
+					model.TransformerOptions{Tgt: backend.AttentionOptions{Causal: backend.CausalTopLeft}})
+				if err != nil {
+					t.Fatalf("%s %v on %s: %v", lay, sz, be.Name(), err)
+				}
+				if !out.Shape().Equal(shape(st)) {
+					t.Errorf("%s %v: output %v, want %v", lay, sz, out.Shape(), shape(st))
+				}
+				outs = append(outs, download(t, be, out))
+				if err := errors.Join(out.Release(), tr.Close()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := maxDiff(outs[0], outs[1]); hasNaN(outs[0]) || !(d <= 1e-5) {
+				t.Errorf("%s %v: cpu and OpenCL differ by %g", lay, sz, d)
+			}
+		}
+	}
+}
