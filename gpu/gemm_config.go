@@ -11,8 +11,8 @@ import (
 // (TN/WPTN) x (TM/WPTM) work-items of WPTM x WPTN results each. Each work-item
 // reads its columns of the local B tile as VWN-wide vectors and its rows of the
 // local A tile (stored transposed) as aVecWidth-wide ones: on the GPU tilings 2
-// float4 reads of A and 2 of B per k step for an 8x8 micro-tile, where scalar A
-// reads took 8 + 2.
+// float4 reads of A and 1 of B per k step for an 8x4 micro-tile, where scalar A
+// reads took 8 + 1.
 type gemmConfig struct {
 	TM, TN, TK int // work-group tile
 	WPTM, WPTN int // work-item micro-tile
@@ -30,10 +30,14 @@ var (
 	// its registers on a full unroll; 128-wide tiles beat 64 (77 vs 63 GFLOP/s
 	// at 1024^3, 2 cores). Work-groups of 4x16.
 	gemmConfigCPU = gemmConfig{TM: 128, TN: 128, TK: 64, WPTM: 8, WPTN: 32, VWN: 16, LVW: 16, Unroll: 2}
-	// gemmConfigNVIDIA: 8x8 register blocking, float4 global and local reads
-	// (2+2 per k step), 33 KB of double-buffered local tiles, 16x16 work-items:
-	// the usual >50%-of-peak SGEMM shape on Ampere/Hopper.
-	gemmConfigNVIDIA = gemmConfig{TM: 128, TN: 128, TK: 16, WPTM: 8, WPTN: 8, VWN: 4, LVW: 4}
+	// gemmConfigNVIDIA: 128x128 tiles on 32x16 work-items of 8x4 results,
+	// float4 global and local reads (2+1 per k step), 33 KB of double-buffered
+	// local tiles. Built for the H100 (make gpu-offline): 97 registers, no
+	// spills, 16 warps per SM (25%), FFMA 80% of the inner loop. The 8x8
+	// micro-tile on 16x16 items took 187 registers: one work-group, 8 warps
+	// (12.5%) per SM, too few to hide the latency of its loads; capped at 128
+	// registers it spills. gpubench tune still tries 8x8.
+	gemmConfigNVIDIA = gemmConfig{TM: 128, TN: 128, TK: 16, WPTM: 8, WPTN: 4, VWN: 4, LVW: 4}
 	// gemmConfigGeneric (AMD, Apple, Intel, other): smaller register files and
 	// 64-wide waves; 4x4 micro-tiles keep occupancy up.
 	gemmConfigGeneric = gemmConfig{TM: 64, TN: 64, TK: 16, WPTM: 4, WPTN: 4, VWN: 4, LVW: 4}

@@ -96,7 +96,7 @@ type classProfile struct {
 //	class    GEMM tile (micro, vectors, unroll)  fused attention                        attn_bmm (micro)  softmax  groups on dims 1-2
 //	generic  64x64x16 (4x4, 4/4, full)           flash: 32 rows, 32 keys, 8x16 items    32x32x16 (2x2)    128      any
 //	cpu      128x128x64 (8x32, 16/16, 2)         flash_cpu: 8 rows x 4 items, 128 keys  32x32x64 (8x32)   4 rows   any
-//	nvidia   128x128x16 (8x8, 4/4, full)         flash: 64 rows, 32 keys, 16x16 items   64x64x16 (4x4)    256      65535
+//	nvidia   128x128x16 (8x4, 4/4, full)         flash: 64 rows, 32 keys, 16x16 items   64x64x16 (4x4)    256      65535
 //	amd      64x64x16 (4x4, 4/4, full)           flash: 64 rows, 32 keys, 16x16 items   64x64x16 (4x4)    256      any
 //	intel    64x64x16 (4x4, 4/4, full)           flash: 32 rows, 32 keys, 8x16 items    32x32x16 (2x2)    128      any
 var classProfiles = [...]classProfile{

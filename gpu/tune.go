@@ -288,7 +288,7 @@ func (tn *tuner) time(t tuneTarget, i int, bestTime time.Duration) (time.Duratio
 
 // gemmCandidates are the default GEMM tiling, then opt.Gemm or the tilings
 // derived from the device: square tiles of 128, 64 and 32, TK of 16, 32 and 8,
-// and two micro-tiles of the device class (8x8 and 4x4 on GPUs, 8x32 and 8x16
+// and the micro-tiles of the device class (8x4, 8x8 and 4x4 on GPUs, 8x32 and 8x16
 // in 16-wide vectors on CPUs). Those the device cannot hold are left out.
 func (tn *tuner) gemmCandidates() []GemmTiles {
 	info := tn.d.info
@@ -304,7 +304,7 @@ func (tn *tuner) gemmCandidates() []GemmTiles {
 		}
 		return out
 	}
-	micro, vec, unroll := [][2]int{{8, 8}, {4, 4}}, 4, 0
+	micro, vec, unroll := [][2]int{{8, 4}, {8, 8}, {4, 4}}, 4, 0
 	if tn.d.profile.CPUKernels {
 		micro, vec, unroll = [][2]int{{8, 32}, {8, 16}}, 16, 2
 	}

@@ -179,7 +179,7 @@ func TestDefaultTuningTable(t *testing.T) {
 		{gpu.DeviceInfo{Type: "cpu", LocalMem: 1 << 20, MaxWorkGroupSize: 4096},
 			"128x128x64 micro 8x32 vec 16/16 unroll 2", "flash_cpu rows 8x4 keys 128"},
 		{gpu.DeviceInfo{Type: "gpu", Vendor: "NVIDIA Corporation", LocalMem: 48 << 10, MaxWorkGroupSize: 1024},
-			"128x128x16 micro 8x8 vec 4/4 unroll 0", "flash rows 64 keys 32 items 16x16 pad 1"},
+			"128x128x16 micro 8x4 vec 4/4 unroll 0", "flash rows 64 keys 32 items 16x16 pad 1"},
 		{gpu.DeviceInfo{Type: "gpu", Vendor: "Advanced Micro Devices, Inc.", LocalMem: 64 << 10, MaxWorkGroupSize: 256},
 			"64x64x16 micro 4x4 vec 4/4 unroll 0", "flash rows 64 keys 32 items 16x16 pad 1"},
 		{gpu.DeviceInfo{Type: "gpu", Vendor: "Intel(R) Corporation", LocalMem: 64 << 10, MaxWorkGroupSize: 512},
