@@ -25,7 +25,7 @@ func (r *runner) bert() error {
 		return err
 	}
 	var types [][]int
-	if r.f.Tensor("token_type_ids") != nil {
+	if r.File.Tensor("token_type_ids") != nil {
 		if types, err = r.tokenRows("token_type_ids"); err != nil {
 			return err
 		}
@@ -33,7 +33,7 @@ func (r *runner) bert() error {
 	if err := r.rightPadded(ids, types, mask); err != nil {
 		return err
 	}
-	normalize, err := r.boolOpt("normalize", false)
+	normalize, err := r.Bool("normalize", false)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (r *runner) tokenRows(name string) ([][]int, error) {
 // the right_pad option against the mask.
 func (r *runner) rightPadded(ids, types, mask [][]int) error {
 	var pads []int
-	if s, ok := r.f.Metadata["right_pad"]; ok {
+	if s, ok := r.File.Metadata["right_pad"]; ok {
 		if err := json.Unmarshal([]byte(s), &pads); err != nil || len(pads) != len(ids) {
 			return fmt.Errorf("metadata right_pad = %q, want a list of %d integers", s, len(ids))
 		}
@@ -150,10 +150,10 @@ func (r *runner) bertConfig() (model.BertConfig, error) {
 	if cfg.NumAttentionHeads, err = r.heads(); err != nil {
 		return cfg, err
 	}
-	if cfg.NumHiddenLayers, err = r.intOpt("layers", 1); err != nil {
+	if cfg.NumHiddenLayers, err = r.Int("layers", 1); err != nil {
 		return cfg, err
 	}
-	if cfg.LayerNormEps, err = r.floatOpt("ln_eps", 1e-12); err != nil {
+	if cfg.LayerNormEps, err = r.Float("ln_eps", 1e-12); err != nil {
 		return cfg, err
 	}
 	for _, s := range []struct {
@@ -167,13 +167,13 @@ func (r *runner) bertConfig() (model.BertConfig, error) {
 		{"type_vocab", "embeddings.token_type_embeddings.weight", 0, &cfg.TypeVocabSize},
 		{"intermediate", "encoder.layer.0.intermediate.dense.weight", 0, &cfg.IntermediateSize},
 	} {
-		t := r.f.Tensor(s.tensor)
+		t := r.File.Tensor(s.tensor)
 		if t == nil || len(t.Shape) != 2 {
 			return cfg, fmt.Errorf("cannot tell %s: no 2-D %s", s.key, s.tensor)
 		}
 		*s.dst = t.Shape[s.dim]
-		if n, err := r.intOpt(s.key, *s.dst); err != nil || n != *s.dst {
-			return cfg, fmt.Errorf("metadata %s = %q does not match %s %v (%v)", s.key, r.f.Metadata[s.key], s.tensor, backend.Shape(t.Shape), err)
+		if n, err := r.Int(s.key, *s.dst); err != nil || n != *s.dst {
+			return cfg, fmt.Errorf("metadata %s = %q does not match %s %v (%v)", s.key, r.File.Metadata[s.key], s.tensor, backend.Shape(t.Shape), err)
 		}
 	}
 	return cfg, cfg.Validate()

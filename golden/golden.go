@@ -44,7 +44,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/clattn/clattn/backend"
@@ -135,20 +134,21 @@ func caseFiles(dir string) ([]string, error) {
 // RunFile runs the case in the safetensors file at path. The error is for a file
 // that cannot be read or parsed; everything else is a failed Result.
 func RunFile(be backend.Backend, path string) ([]Result, error) {
-	f, err := safetensors.ReadFile(path)
+	c, err := ReadCase(path)
 	if err != nil {
-		return nil, fmt.Errorf("golden: %w", err)
+		return nil, err
 	}
-	name := strings.TrimSuffix(filepath.Base(path), ".safetensors")
-	return Run(be, f, name), nil
+	return c.Run(be), nil
 }
 
 // Run runs one parsed case; name is used where the metadata has none.
 func Run(be backend.Backend, f *safetensors.File, name string) []Result {
-	if n := f.Metadata["name"]; n != "" {
-		name = n
-	}
-	r := &runner{be: be, f: f, name: name, kind: f.Metadata["kind"], used: map[string]bool{}}
+	return NewCase(f, name).Run(be)
+}
+
+// Run runs the case on be.
+func (c *Case) Run(be backend.Backend) []Result {
+	r := &runner{Case: c, be: be, used: map[string]bool{}}
 	err := r.run()
 	err = errors.Join(err, r.releaseAll())
 	if err != nil {
@@ -159,10 +159,8 @@ func Run(be backend.Backend, f *safetensors.File, name string) []Result {
 
 // runner holds the state of one case.
 type runner struct {
+	*Case
 	be       backend.Backend
-	f        *safetensors.File
-	name     string
-	kind     string
 	used     map[string]bool // tensors the runner has read
 	results  []Result
 	uploaded []backend.Tensor
@@ -173,7 +171,7 @@ func (r *runner) run() error {
 	if err := r.checkOptions(); err != nil {
 		return err
 	}
-	switch r.kind {
+	switch r.Kind {
 	case "sdpa":
 		return r.sdpa()
 	case "mha":
@@ -191,19 +189,19 @@ func (r *runner) run() error {
 	case "":
 		return errors.New("no kind in the metadata")
 	}
-	return fmt.Errorf("unknown kind %q", r.kind)
+	return fmt.Errorf("unknown kind %q", r.Kind)
 }
 
 // failAll adds a failed result, with err as the reason, for every output the
 // case should have reported and has not.
 func (r *runner) failAll(err error) []Result {
 	outputs := []string{"out"}
-	if r.kind == "bert" {
+	if r.Kind == "bert" {
 		outputs = bertOutputs
-	} else if r.kind != "posenc" {
+	} else if r.Kind != "posenc" {
 		outputs = append(outputs, "out (unfused)")
 	}
-	if r.f.Tensor("attn_weights_f64") != nil {
+	if r.File.Tensor("attn_weights_f64") != nil {
 		outputs = append(outputs, "attn_weights")
 	}
 	done := map[string]bool{}
@@ -212,7 +210,7 @@ func (r *runner) failAll(err error) []Result {
 	}
 	for _, o := range outputs {
 		if !done[o] {
-			r.results = append(r.results, Result{Case: r.name, Kind: r.kind, Output: o, Limit: math.NaN(), Reason: err.Error()})
+			r.results = append(r.results, Result{Case: r.Name, Kind: r.Kind, Output: o, Limit: math.NaN(), Reason: err.Error()})
 		}
 	}
 	return r.results
@@ -256,16 +254,16 @@ var options = map[string][]string{
 
 // checkOptions fails on metadata this runner does not understand.
 func (r *runner) checkOptions() error {
-	known := options[r.kind]
+	known := options[r.Kind]
 	var unknown []string
-	for k := range r.f.Metadata {
+	for k := range r.File.Metadata {
 		if !informational[k] && !contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
 	sort.Strings(unknown)
 	if len(unknown) > 0 && known != nil {
-		return fmt.Errorf("unsupported option(s) for kind %s: %s", r.kind, strings.Join(unknown, ", "))
+		return fmt.Errorf("unsupported option(s) for kind %s: %s", r.Kind, strings.Join(unknown, ", "))
 	}
 	return nil
 }
@@ -279,49 +277,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Metadata readers: absent keys take PyTorch's defaults.
-
-func (r *runner) boolOpt(key string, def bool) (bool, error) {
-	v, ok := r.f.Metadata[key]
-	if !ok {
-		return def, nil
-	}
-	switch strings.ToLower(v) {
-	case "true", "1":
-		return true, nil
-	case "false", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("metadata %s = %q, want True or False", key, v)
-}
-
-func (r *runner) intOpt(key string, def int) (int, error) {
-	v, ok := r.f.Metadata[key]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("metadata %s = %q, want an integer", key, v)
-	}
-	return n, nil
-}
-
-func (r *runner) floatOpt(key string, def float64) (float64, error) {
-	v, ok := r.f.Metadata[key]
-	if !ok || v == "None" {
-		return def, nil
-	}
-	x, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return 0, fmt.Errorf("metadata %s = %q, want a number", key, v)
-	}
-	return x, nil
-}
-
 // tensor returns the named tensor, which must exist with the given rank (0: any).
 func (r *runner) tensor(name string, rank int) (*safetensors.Tensor, error) {
-	t := r.f.Tensor(name)
+	t := r.File.Tensor(name)
 	if t == nil {
 		return nil, fmt.Errorf("missing tensor %q", name)
 	}
@@ -357,14 +315,14 @@ func (r *runner) own(t backend.Tensor) backend.Tensor {
 // causal flag only where the file has no mask.
 func (r *runner) masks(maskName, paddingName, paddingFlag string) (model.MHAOptions, error) {
 	var opt model.MHAOptions
-	causal, err := r.boolOpt("causal", false)
+	causal, err := r.Bool("causal", false)
 	if err != nil {
 		return opt, err
 	}
-	if causal && (r.kind == "sdpa" || r.f.Tensor(maskName) == nil) {
+	if causal && (r.Kind == "sdpa" || r.File.Tensor(maskName) == nil) {
 		opt.Causal = backend.CausalTopLeft
 	}
-	if t := r.f.Tensor(maskName); t != nil && maskName != "" {
+	if t := r.File.Tensor(maskName); t != nil && maskName != "" {
 		r.used[maskName] = true
 		m, kind, err := model.UploadMask(r.be, t)
 		if err != nil {
@@ -375,11 +333,11 @@ func (r *runner) masks(maskName, paddingName, paddingFlag string) (model.MHAOpti
 	if paddingName == "" {
 		return opt, nil
 	}
-	want, err := r.boolOpt(paddingFlag, false)
+	want, err := r.Bool(paddingFlag, false)
 	if err != nil {
 		return opt, err
 	}
-	t := r.f.Tensor(paddingName)
+	t := r.File.Tensor(paddingName)
 	switch {
 	case t == nil && want:
 		return opt, fmt.Errorf("metadata %s is true but the file has no %s", paddingFlag, paddingName)
@@ -401,7 +359,7 @@ func (r *runner) download(t backend.Tensor) ([]float32, error) {
 // compare checks got against ref+"_f64", with PyTorch's float32 ref as naive32.
 // A scale > 0 is used for every element (max|V|); 0 means max|ref| of each row.
 func (r *runner) compare(output, ref string, got backend.Tensor, scale float64) error {
-	res := Result{Case: r.name, Kind: r.kind, Output: output}
+	res := Result{Case: r.Name, Kind: r.Kind, Output: output}
 	defer func() { r.results = append(r.results, res) }()
 	fail := func(format string, args ...any) error {
 		res.Limit = math.NaN()
@@ -427,7 +385,7 @@ func (r *runner) compare(output, ref string, got backend.Tensor, scale float64) 
 		return tolerance.CheckRows(x, ref, naive, s[len(s)-1])
 	}
 	var naive []float32
-	if t := r.f.Tensor(ref); t != nil {
+	if t := r.File.Tensor(ref); t != nil {
 		r.used[ref] = true
 		if !backend.Shape(t.Shape).Equal(got.Shape()) {
 			return fail("%s is %v, %s_f64 is %v", ref, backend.Shape(t.Shape), ref, backend.Shape(ref64.Shape))
@@ -458,13 +416,13 @@ func (r *runner) compare(output, ref string, got backend.Tensor, scale float64) 
 // checkAllUsed fails on input tensors of the file that the case did not read.
 func (r *runner) checkAllUsed() error {
 	var extra []string
-	for _, t := range r.f.Tensors {
-		if !r.used[t.Name] && !isOutput(t.Name) {
+	for _, t := range r.File.Tensors {
+		if !r.used[t.Name] && !IsOutput(t.Name) {
 			extra = append(extra, t.Name)
 		}
 	}
 	if len(extra) > 0 {
-		return fmt.Errorf("unexpected tensor(s) for kind %s: %s", r.kind, strings.Join(extra, ", "))
+		return fmt.Errorf("unexpected tensor(s) for kind %s: %s", r.Kind, strings.Join(extra, ", "))
 	}
 	return nil
 }
@@ -472,21 +430,13 @@ func (r *runner) checkAllUsed() error {
 // weights collects every tensor not yet read as model weights.
 func (r *runner) weights() (*model.Weights, error) {
 	var ts []*safetensors.Tensor
-	for _, t := range r.f.Tensors {
-		if !r.used[t.Name] && !isOutput(t.Name) {
+	for _, t := range r.File.Tensors {
+		if !r.used[t.Name] && !IsOutput(t.Name) {
 			ts = append(ts, t)
 			r.used[t.Name] = true
 		}
 	}
 	return model.NewWeights(ts...)
-}
-
-func isOutput(name string) bool {
-	switch name {
-	case "out", "out_f64", "attn_weights", "attn_weights_f64", "pooler", "pooler_f64", "embedding", "embedding_f64":
-		return true
-	}
-	return false
 }
 
 // sameData reports whether two file tensors hold the same shape and bytes.

@@ -38,10 +38,10 @@ func (r *runner) sdpa() error {
 	if err != nil {
 		return err
 	}
-	if m := r.f.Metadata["mask"]; m != "" && opt.Mask == nil {
+	if m := r.File.Metadata["mask"]; m != "" && opt.Mask == nil {
 		return fmt.Errorf("metadata mask = %q but the file has no attn_mask", m)
 	}
-	scale, err := r.floatOpt("scale", 0)
+	scale, err := r.Float("scale", 0)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (r *runner) sdpa() error {
 
 // compareWeights checks attention weights where the file has a reference.
 func (r *runner) compareWeights(w backend.Tensor) error {
-	if r.f.Tensor("attn_weights_f64") == nil {
+	if r.File.Tensor("attn_weights_f64") == nil {
 		return nil
 	}
 	return r.compare("attn_weights", "attn_weights", w, 0)
@@ -122,9 +122,9 @@ func maxAbs(t *safetensors.Tensor) (float64, error) {
 
 // heads reads the number of heads, which no weight shape tells.
 func (r *runner) heads() (int, error) {
-	h, err := r.intOpt("heads", 0)
+	h, err := r.Int("heads", 0)
 	if err == nil && h <= 0 {
-		err = fmt.Errorf("metadata heads = %q, want a positive integer", r.f.Metadata["heads"])
+		err = fmt.Errorf("metadata heads = %q, want a positive integer", r.File.Metadata["heads"])
 	}
 	return h, err
 }
@@ -138,16 +138,6 @@ func (r *runner) input(name string) (backend.Tensor, error) {
 	return r.upload(t)
 }
 
-// layout reads batch_first: False stores every [B, S, E] input and output as
-// [S, B, E] (PyTorch's default layout).
-func (r *runner) layout() (model.Layout, error) {
-	bf, err := r.boolOpt("batch_first", true)
-	if err != nil || bf {
-		return model.BatchFirst, err
-	}
-	return model.SeqFirst, nil
-}
-
 // mha runs nn.MultiheadAttention on query q and key = value = kv, or on
 // distinct key k and value v.
 func (r *runner) mha() error {
@@ -159,12 +149,12 @@ func (r *runner) mha() error {
 	if err != nil {
 		return err
 	}
-	separate, err := r.boolOpt("separate_kv", false)
+	separate, err := r.Bool("separate_kv", false)
 	if err != nil {
 		return err
 	}
 	var key, value backend.Tensor
-	if kvt := r.f.Tensor("kv"); kvt != nil && !separate {
+	if kvt := r.File.Tensor("kv"); kvt != nil && !separate {
 		r.used["kv"] = true
 		key = query // self-attention: one packed QKV GEMM
 		if !sameData(qt, kvt) {
@@ -192,35 +182,35 @@ func (r *runner) mha() error {
 		key  string
 		dims int
 	}{{"kdim", cfg.KDim}, {"vdim", cfg.VDim}} {
-		if n, err := r.intOpt(o.key, o.dims); err != nil || n != o.dims {
-			return fmt.Errorf("metadata %s = %q does not match the inputs (%d) %v", o.key, r.f.Metadata[o.key], o.dims, err)
+		if n, err := r.Int(o.key, o.dims); err != nil || n != o.dims {
+			return fmt.Errorf("metadata %s = %q does not match the inputs (%d) %v", o.key, r.File.Metadata[o.key], o.dims, err)
 		}
 	}
 	if cfg.Heads, err = r.heads(); err != nil {
 		return err
 	}
-	if cfg.Layout, err = r.layout(); err != nil {
+	if cfg.Layout, err = r.Layout(); err != nil {
 		return err
 	}
-	bias, err := r.boolOpt("bias", true)
+	bias, err := r.Bool("bias", true)
 	if err != nil {
 		return err
 	}
 	cfg.NoBias = !bias
-	if cfg.AddBiasKV, err = r.boolOpt("add_bias_kv", false); err != nil {
+	if cfg.AddBiasKV, err = r.Bool("add_bias_kv", false); err != nil {
 		return err
 	}
-	if cfg.AddZeroAttn, err = r.boolOpt("add_zero_attn", false); err != nil {
+	if cfg.AddZeroAttn, err = r.Bool("add_zero_attn", false); err != nil {
 		return err
 	}
 	opt, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
 	if err != nil {
 		return err
 	}
-	if opt.AverageWeights, err = r.boolOpt("average_weights", false); err != nil {
+	if opt.AverageWeights, err = r.Bool("average_weights", false); err != nil {
 		return err
 	}
-	additive, err := r.boolOpt("key_padding_float", false)
+	additive, err := r.Bool("key_padding_float", false)
 	if err != nil {
 		return err
 	}
@@ -273,64 +263,39 @@ func onlyUnder(w *model.Weights, prefix string) error {
 	return nil
 }
 
-// layerConfig reads a layer's configuration; d_ff comes from linear1.weight.
-func (r *runner) layerConfig(dModel int, prefix string) (model.LayerConfig, error) {
-	cfg := model.LayerConfig{DModel: dModel}
-	h, err := r.heads()
+// loadModel inspects and loads the layer, stack or transformer of the case
+// (model.Inspect with Case.LoadOptions; the metadata must give heads).
+func (r *runner) loadModel() (*model.Model, error) {
+	if _, err := r.heads(); err != nil {
+		return nil, err
+	}
+	opt, err := r.LoadOptions()
 	if err != nil {
-		return cfg, err
+		return nil, err
 	}
-	cfg.Heads = h
-	bias, err := r.boolOpt("bias", true)
+	w, err := r.weights()
 	if err != nil {
-		return cfg, err
+		return nil, err
 	}
-	cfg.NoBias = !bias
-	if cfg.Layout, err = r.layout(); err != nil {
-		return cfg, err
-	}
-	act := r.f.Metadata["activation"]
-	if act == "" {
-		act = "relu"
-	}
-	if act != "relu" && act != "gelu" {
-		return cfg, fmt.Errorf("activation %q is not supported (want relu or gelu)", act)
-	}
-	if cfg.Activation, err = backend.ParseActivation(act); err != nil {
-		return cfg, err
-	}
-	if cfg.NormFirst, err = r.boolOpt("norm_first", false); err != nil {
-		return cfg, err
-	}
-	eps, err := r.floatOpt("eps", 1e-5)
+	spec, err := model.Inspect(r.Kind, w, opt)
 	if err != nil {
-		return cfg, err
+		return nil, err
 	}
-	if cfg.Eps, err = backend.EpsFloat32(eps); err != nil {
-		return cfg, err
+	m, err := spec.Load(r.be, w)
+	if err != nil {
+		return nil, err
 	}
-	l1 := r.f.Tensor(prefix + "linear1.weight")
-	if l1 == nil || len(l1.Shape) != 2 {
-		return cfg, fmt.Errorf("cannot tell d_ff: no 2-D %slinear1.weight", prefix)
-	}
-	cfg.DFF = l1.Shape[0]
-	return cfg, nil
+	r.closers = append(r.closers, m)
+	return m, nil
 }
 
-// stackDepth reads layers and final_norm; a stack is a file whose weights are
-// named prefix+"layers.N.*".
-func (r *runner) stackDepth(probe string) (layers int, finalNorm, stack bool, err error) {
-	if layers, err = r.intOpt("layers", 1); err != nil {
-		return
-	}
-	if finalNorm, err = r.boolOpt("final_norm", false); err != nil {
-		return
-	}
-	stack = layers > 1 || r.f.Tensor("layers.0."+probe) != nil
-	if !stack && finalNorm {
-		err = fmt.Errorf("final_norm on a single layer that is not a stack (no layers.0.* weights)")
-	}
-	return
+// compareModel compares the fused and the unfused output of a loaded model on in.
+func (r *runner) compareModel(m *model.Model, in model.Inputs) error {
+	return r.compareBoth(func() (backend.Tensor, error) { return m.Forward(in) },
+		func() (backend.Tensor, []backend.Tensor, error) {
+			out, ws, err := m.ForwardWithWeights(in)
+			return out, ws.All(), err
+		})
 }
 
 // boolPaddingMasks reads masks for a kind that takes boolean key padding
@@ -338,7 +303,7 @@ func (r *runner) stackDepth(probe string) (layers int, finalNorm, stack bool, er
 func (r *runner) boolPaddingMasks(maskName, paddingName, paddingFlag string) (backend.AttentionOptions, error) {
 	opt, err := r.masks(maskName, paddingName, paddingFlag)
 	if err == nil && opt.KeyPadding != nil && opt.KeyPaddingKind != backend.MaskBool {
-		err = fmt.Errorf("%s is additive: kind %s takes boolean key padding masks only", paddingName, r.kind)
+		err = fmt.Errorf("%s is additive: kind %s takes boolean key padding masks only", paddingName, r.Kind)
 	}
 	return opt.AttentionOptions, err
 }
@@ -354,45 +319,11 @@ func (r *runner) encoder() error {
 	if err != nil {
 		return err
 	}
-	layers, finalNorm, stack, err := r.stackDepth("self_attn.in_proj_weight")
+	m, err := r.loadModel()
 	if err != nil {
 		return err
 	}
-	w, err := r.weights()
-	if err != nil {
-		return err
-	}
-	prefix := ""
-	if stack {
-		prefix = "layers.0."
-	}
-	cfg, err := r.layerConfig(x.Shape()[2], prefix)
-	if err != nil {
-		return err
-	}
-	var fused func() (backend.Tensor, error)
-	var unfused func() (backend.Tensor, []backend.Tensor, error)
-	if stack {
-		enc, err := model.LoadEncoder(r.be, model.EncoderConfig{Layer: cfg, Layers: layers, FinalNorm: finalNorm}, w, "")
-		if err != nil {
-			return err
-		}
-		r.closers = append(r.closers, enc)
-		fused = func() (backend.Tensor, error) { return enc.Forward(x, masks) }
-		unfused = func() (backend.Tensor, []backend.Tensor, error) { return enc.ForwardWithWeights(x, masks) }
-	} else {
-		layer, err := model.LoadEncoderLayer(r.be, cfg, w, "")
-		if err != nil {
-			return err
-		}
-		r.closers = append(r.closers, layer)
-		fused = func() (backend.Tensor, error) { return layer.Forward(x, masks) }
-		unfused = func() (backend.Tensor, []backend.Tensor, error) {
-			out, w, err := layer.ForwardWithWeights(x, masks)
-			return out, []backend.Tensor{w}, err
-		}
-	}
-	return r.compareBoth(fused, unfused)
+	return r.compareModel(m, model.Inputs{Src: x, SrcMasks: masks})
 }
 
 // compareBoth compares the fused and the unfused output of a module with out_f64.
@@ -444,48 +375,15 @@ func (r *runner) decoder() error {
 	if err != nil {
 		return err
 	}
-	layers, finalNorm, stack, err := r.stackDepth("multihead_attn.out_proj.weight")
+	m, err := r.loadModel()
 	if err != nil {
 		return err
 	}
-	w, err := r.weights()
-	if err != nil {
-		return err
-	}
-	prefix := ""
-	if stack {
-		prefix = "layers.0."
-	}
-	cfg, err := r.layerConfig(tgt.Shape()[2], prefix)
-	if err != nil {
-		return err
-	}
-	if stack {
-		dec, err := model.LoadDecoder(r.be, model.DecoderConfig{Layer: cfg, Layers: layers, FinalNorm: finalNorm}, w, "")
-		if err != nil {
-			return err
-		}
-		r.closers = append(r.closers, dec)
-		return r.compareBoth(func() (backend.Tensor, error) { return dec.Forward(tgt, memory, opt) },
-			func() (backend.Tensor, []backend.Tensor, error) {
-				out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
-				return out, append(sw, cw...), err
-			})
-	}
-	layer, err := model.LoadDecoderLayer(r.be, cfg, w, "")
-	if err != nil {
-		return err
-	}
-	r.closers = append(r.closers, layer)
-	return r.compareBoth(func() (backend.Tensor, error) { return layer.Forward(tgt, memory, opt) },
-		func() (backend.Tensor, []backend.Tensor, error) {
-			out, sw, cw, err := layer.ForwardWithWeights(tgt, memory, opt)
-			return out, []backend.Tensor{sw, cw}, err
-		})
+	return r.compareModel(m, model.Inputs{Tgt: tgt, Memory: memory, TgtMasks: opt.Self, MemoryMasks: opt.Memory})
 }
 
-// transformer runs nn.Transformer: the fused path through Transformer.Forward,
-// the unfused one through its two stacks' ForwardWithWeights.
+// transformer runs nn.Transformer: the fused path through its Forward, the
+// unfused one through its two stacks' ForwardWithWeights.
 func (r *runner) transformer() error {
 	src, err := r.input("src")
 	if err != nil {
@@ -495,48 +393,24 @@ func (r *runner) transformer() error {
 	if err != nil {
 		return err
 	}
-	var opt model.TransformerOptions
-	if opt.Src, err = r.boolPaddingMasks("src_mask", "src_key_padding_mask", "src_key_padding"); err != nil {
+	in := model.Inputs{Src: src, Tgt: tgt}
+	if in.SrcMasks, err = r.boolPaddingMasks("src_mask", "src_key_padding_mask", "src_key_padding"); err != nil {
 		return err
 	}
-	opt.Src.Causal = backend.NotCausal
+	in.SrcMasks.Causal = backend.NotCausal
 	dopt, err := r.decoderMasks()
 	if err != nil {
 		return err
 	}
-	opt.Tgt, opt.Memory = dopt.Self, dopt.Memory
-	if r.f.Tensor("memory_key_padding_mask") == nil {
-		opt.Memory.KeyPadding = opt.Src.KeyPadding // the cases pass src_key_padding_mask as both
+	in.TgtMasks, in.MemoryMasks = dopt.Self, dopt.Memory
+	if r.File.Tensor("memory_key_padding_mask") == nil {
+		in.MemoryMasks.KeyPadding = in.SrcMasks.KeyPadding // the cases pass src_key_padding_mask as both
 	}
-	cfg := model.TransformerConfig{}
-	if cfg.EncoderLayers, err = r.intOpt("encoder_layers", 6); err != nil {
-		return err
-	}
-	if cfg.DecoderLayers, err = r.intOpt("decoder_layers", 6); err != nil {
-		return err
-	}
-	w, err := r.weights()
+	m, err := r.loadModel()
 	if err != nil {
 		return err
 	}
-	if cfg.Layer, err = r.layerConfig(src.Shape()[2], "encoder.layers.0."); err != nil {
-		return err
-	}
-	t, err := model.LoadTransformer(r.be, cfg, w, "")
-	if err != nil {
-		return err
-	}
-	r.closers = append(r.closers, t)
-	return r.compareBoth(func() (backend.Tensor, error) { return t.Forward(src, tgt, opt) },
-		func() (backend.Tensor, []backend.Tensor, error) {
-			memory, ws, err := t.Encoder().ForwardWithWeights(src, opt.Src)
-			if err != nil {
-				return nil, ws, err
-			}
-			ws = append(ws, memory)
-			out, sw, cw, err := t.Decoder().ForwardWithWeights(tgt, memory, model.DecoderOptions{Self: opt.Tgt, Memory: opt.Memory})
-			return out, append(append(ws, sw...), cw...), err
-		})
+	return r.compareModel(m, in)
 }
 
 // posenc computes the sinusoidal table [max_len, d_model] (shape from out_f64).
@@ -549,8 +423,8 @@ func (r *runner) posenc() error {
 		return err
 	}
 	for i, key := range []string{"max_len", "d_model"} {
-		if n, err := r.intOpt(key, ref.Shape[i]); err != nil || n != ref.Shape[i] {
-			return fmt.Errorf("metadata %s = %q does not match out_f64 %v (%v)", key, r.f.Metadata[key], backend.Shape(ref.Shape), err)
+		if n, err := r.Int(key, ref.Shape[i]); err != nil || n != ref.Shape[i] {
+			return fmt.Errorf("metadata %s = %q does not match out_f64 %v (%v)", key, r.File.Metadata[key], backend.Shape(ref.Shape), err)
 		}
 	}
 	pe, err := model.NewPositionalEncoding(r.be, ref.Shape[1])

@@ -9,12 +9,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/golden"
 	"github.com/clattn/clattn/internal/outfile"
 	"github.com/clattn/clattn/model"
 	"github.com/clattn/clattn/safetensors"
@@ -94,10 +95,9 @@ func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
 // attnSource is a model and its inputs: from a golden case file, or from a
 // weights file and an inputs file.
 type attnSource struct {
-	name        string // for titles: the case or weights file's name
-	kind        string // encoder, decoder, transformer, mha or sdpa
-	cfg         model.LayerConfig
-	noBias      bool
+	name        string            // for titles: the case or weights file's name
+	kind        string            // encoder, decoder, transformer, mha or sdpa
+	opt         model.LoadOptions // what the weights do not say (mha: heads, bias and layout)
 	causal      bool
 	addZeroAttn bool                 // mha
 	conv        model.BoolConvention // how boolean masks read
@@ -178,21 +178,21 @@ func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*at
 		}
 	}
 	if set["heads"] {
-		src.cfg.Heads = f.heads
+		src.opt.Heads = f.heads
 	}
 	if set["norm-first"] {
-		src.cfg.NormFirst = f.normFirst
+		src.opt.NormFirst = f.normFirst
 	}
-	if set["activation"] || src.cfg.Activation == backend.Identity {
-		src.cfg.Activation = act
+	if set["activation"] || src.opt.Activation == backend.Identity {
+		src.opt.Activation = act
 	}
 	if set["causal"] {
 		src.causal = f.causal
 	}
 	if set["seq-first"] {
-		src.cfg.Layout = model.BatchFirst
+		src.opt.Layout = model.BatchFirst
 		if f.seqFirst {
-			src.cfg.Layout = model.SeqFirst
+			src.opt.Layout = model.SeqFirst
 		}
 	}
 	if set["add-zero-attn"] {
@@ -202,83 +202,39 @@ func attnSourceFromFlags(fs *flag.FlagSet, f *attnMapFlags, files []string) (*at
 	return src, nil
 }
 
-// readCaseSource reads a golden case file: configuration from its metadata,
-// inputs and masks by name, every other tensor but the outputs as weights.
+// readCaseSource reads a golden case file (golden.ReadCase): configuration
+// from its metadata, inputs and masks by name, every other tensor but the
+// outputs as weights.
 func readCaseSource(path string) (*attnSource, error) {
-	file, err := safetensors.ReadFile(path)
+	c, err := golden.ReadCase(path)
 	if err != nil {
 		return nil, err
 	}
-	md := file.Metadata
-	src := &attnSource{name: strings.TrimSuffix(filepath.Base(path), ".safetensors"), kind: md["kind"],
+	src := &attnSource{name: c.Name, kind: c.Kind,
 		inputs: map[string]*safetensors.Tensor{}, params: map[string]*safetensors.Tensor{}}
-	if n := md["name"]; n != "" {
-		src.name = n
-	}
 	names := attnInputNames[src.kind]
 	if names == nil {
 		return nil, fmt.Errorf("%s: kind %q has no attention to draw (want encoder, decoder, mha or sdpa)", path, src.kind)
 	}
-	bad := func(key string) error {
-		return fmt.Errorf("%s: metadata %s = %q is not understood", path, key, md[key])
+	if src.opt, err = c.LoadOptions(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	flag := func(key string, def bool) (bool, error) {
-		switch strings.ToLower(md[key]) {
-		case "":
-			return def, nil
-		case "true", "1":
-			return true, nil
-		case "false", "0":
-			return false, nil
-		}
-		return false, bad(key)
+	if src.causal, err = c.Bool("causal", false); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if src.causal, err = flag("causal", false); err != nil {
-		return nil, err
+	if src.addZeroAttn, err = c.Bool("add_zero_attn", false); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if src.cfg.NormFirst, err = flag("norm_first", false); err != nil {
-		return nil, err
-	}
-	bias, err := flag("bias", true)
+	scale, err := c.Float("scale", 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	src.noBias = !bias
-	batchFirst, err := flag("batch_first", true)
-	if err != nil {
-		return nil, err
-	}
-	if !batchFirst {
-		src.cfg.Layout = model.SeqFirst
-	}
-	if src.addZeroAttn, err = flag("add_zero_attn", false); err != nil {
-		return nil, err
-	}
-	if h := md["heads"]; h != "" {
-		if src.cfg.Heads, err = strconv.Atoi(h); err != nil {
-			return nil, bad("heads")
-		}
-	}
-	if a := md["activation"]; a != "" {
-		if src.cfg.Activation, err = backend.ParseActivation(a); err != nil {
-			return nil, bad("activation")
-		}
-	}
-	for key, dst := range map[string]*float32{"eps": &src.cfg.Eps, "scale": &src.scale} {
-		if v := md[key]; v != "" && v != "None" {
-			x, err := strconv.ParseFloat(v, 32)
-			if err != nil {
-				return nil, bad(key)
-			}
-			*dst = float32(x)
-		}
-	}
-	for _, t := range file.Tensors {
+	src.scale = float32(scale)
+	for _, t := range c.File.Tensors {
 		switch {
-		case hasName(names, t.Name):
+		case slices.Contains(names, t.Name):
 			src.inputs[t.Name] = t
-		case t.Name == "out" || t.Name == "out_f64" || t.Name == "attn_weights" || t.Name == "attn_weights_f64":
-		default:
+		case !golden.IsOutput(t.Name):
 			src.params[t.Name] = t
 		}
 	}
@@ -306,9 +262,13 @@ func readWeightsSource(weightsPath, inputPath, kind string) (*attnSource, error)
 	for _, t := range wf.Tensors {
 		src.params[t.Name] = t
 	}
+	src.opt.FinalNorm = src.params["norm.weight"] != nil // a stack's own LayerNorm
+	src.opt.NoBias = kind != "mha" && !slices.ContainsFunc(wf.Tensors, func(t *safetensors.Tensor) bool {
+		return strings.HasSuffix("."+t.Name, ".linear1.bias")
+	})
 	var extra []string
 	for _, t := range in.Tensors {
-		if hasName(attnInputNames[kind], t.Name) {
+		if slices.Contains(attnInputNames[kind], t.Name) {
 			src.inputs[t.Name] = t
 		} else {
 			extra = append(extra, t.Name)
@@ -319,15 +279,6 @@ func readWeightsSource(weightsPath, inputPath, kind string) (*attnSource, error)
 			strings.Join(extra, ", "), kind, strings.Join(attnInputNames[kind], ", "))
 	}
 	return src, nil
-}
-
-func hasName(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // attnMap is the attention of every head of one attention block for one batch element.
@@ -463,9 +414,6 @@ func (s *attnSource) input(be backend.Backend, name string, owned *[]backend.Ten
 	return bt, nil
 }
 
-// stackLayerName matches the names of a stack's layers.
-var stackLayerName = regexp.MustCompile(`^layers\.(\d+)\.`)
-
 // attentionMaps runs the source's model and returns the attention of the
 // chosen layer and batch element.
 func (s *attnSource) attentionMaps(be backend.Backend, layer, batch int) (maps []attnMap, err error) {
@@ -483,12 +431,8 @@ func (s *attnSource) attentionMaps(be backend.Backend, layer, batch int) (maps [
 		return s.sdpaMaps(be, batch, &owned)
 	case "mha":
 		return s.mhaMaps(be, batch, &owned)
-	case "encoder":
-		return s.encoderMaps(be, layer, batch, &owned)
-	case "decoder":
-		return s.decoderMaps(be, layer, batch, &owned)
-	case "transformer":
-		return s.transformerMaps(be, layer, batch, &owned)
+	case model.KindEncoder, model.KindDecoder, model.KindTransformer:
+		return s.modelMaps(be, layer, batch, &owned)
 	}
 	return nil, fmt.Errorf("kind %q has no attention to draw", s.kind)
 }
@@ -594,8 +538,8 @@ func (s *attnSource) mhaMaps(be backend.Backend, batch int, owned *[]backend.Ten
 	if s.params["self_attn.out_proj.weight"] != nil {
 		prefix = "self_attn."
 	}
-	cfg := model.MHAConfig{DModel: query.Shape()[2], Heads: s.cfg.Heads, Layout: s.cfg.Layout, AddZeroAttn: s.addZeroAttn,
-		NoBias: s.noBias || s.params[prefix+"in_proj_bias"] == nil, AddBiasKV: s.params[prefix+"bias_k"] != nil}
+	cfg := model.MHAConfig{DModel: query.Shape()[2], Heads: s.opt.Heads, Layout: s.opt.Layout, AddZeroAttn: s.addZeroAttn,
+		NoBias: s.opt.NoBias || s.params[prefix+"in_proj_bias"] == nil, AddBiasKV: s.params[prefix+"bias_k"] != nil}
 	if key != nil {
 		cfg.KDim, cfg.VDim = key.Shape()[2], value.Shape()[2]
 	}
@@ -625,117 +569,14 @@ func (s *attnSource) mhaMaps(be backend.Backend, batch int, owned *[]backend.Ten
 	return []attnMap{am}, err
 }
 
-// layerConfig completes the source's configuration for layers named under
-// prefix: d_ff from linear1.weight, d_model from the input.
-func (s *attnSource) layerConfig(prefix string, dModel int) (model.LayerConfig, error) {
-	cfg := s.cfg
-	cfg.DModel = dModel
-	l1 := s.params[prefix+"linear1.weight"]
-	if l1 == nil || len(l1.Shape) != 2 {
-		return cfg, fmt.Errorf("no 2-D %slinear1.weight: cannot tell d_ff", prefix)
-	}
-	cfg.DFF = l1.Shape[0]
-	if cfg.Heads <= 0 {
-		return cfg, errors.New("the number of heads is unknown: give --heads")
-	}
-	return cfg, nil
-}
-
-// stackLayers is the number of prefix+"layers.N." prefixes among the weights,
-// 0 for a single layer.
-func (s *attnSource) stackLayers(prefix string) int {
-	n := 0
-	for name := range s.params {
-		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok {
-			continue
-		}
-		if m := stackLayerName.FindStringSubmatch(rest); m != nil {
-			if i, err := strconv.Atoi(m[1]); err == nil && i+1 > n {
-				n = i + 1
-			}
-		}
-	}
-	return n
-}
-
-func (s *attnSource) encoderMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
-	x, err := s.input(be, "x", owned)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.masks(be, "attn_mask", "key_padding_mask", s.causal, owned)
-	if err != nil {
-		return nil, err
-	}
-	opt, err := m.layerOpt("key_padding_mask")
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.modelWeights()
-	if err != nil {
-		return nil, err
-	}
-	layers := s.stackLayers("")
-	var weights backend.Tensor
-	if layers == 0 {
-		if layer != 0 {
-			return nil, fmt.Errorf("--layer-index %d: the weights are one encoder layer (no layers.N. names)", layer)
-		}
-		cfg, err := s.layerConfig("", x.Shape()[2])
-		if err != nil {
-			return nil, err
-		}
-		enc, err := model.LoadEncoderLayer(be, cfg, w, "")
-		if err != nil {
-			return nil, err
-		}
-		defer enc.Close()
-		out, ws, err := enc.ForwardWithWeights(x, opt)
-		if err != nil {
-			return nil, err
-		}
-		*owned = append(*owned, out, ws)
-		weights = ws
-	} else {
-		if layer >= layers {
-			return nil, fmt.Errorf("--layer-index %d: the stack has %d layers", layer, layers)
-		}
-		cfg, err := s.layerConfig("layers.0.", x.Shape()[2])
-		if err != nil {
-			return nil, err
-		}
-		ecfg := model.EncoderConfig{Layer: cfg, Layers: layers, FinalNorm: s.params["norm.weight"] != nil}
-		enc, err := model.LoadEncoder(be, ecfg, w, "")
-		if err != nil {
-			return nil, err
-		}
-		defer enc.Close()
-		out, ws, err := enc.ForwardWithWeights(x, opt)
-		*owned = append(*owned, ws...)
-		if err != nil {
-			return nil, err
-		}
-		*owned = append(*owned, out)
-		weights = ws[layer]
-	}
-	am, err := downloadMap(be, weights, m, batch, "self", fmt.Sprintf("encoder layer %d self-attention", layer))
-	return []attnMap{am}, err
-}
-
-// decoderMasks uploads the masks of a decoder's self- and cross-attention.
-func (s *attnSource) decoderMasks(be backend.Backend, owned *[]backend.Tensor) (self, cross hostMasks, opt model.DecoderOptions, err error) {
+// decoderMasks uploads the masks of a decoder's self-attention (tgt_*, and
+// the causal flag) and cross-attention (memory_*).
+func (s *attnSource) decoderMasks(be backend.Backend, owned *[]backend.Tensor) (self, cross hostMasks, err error) {
 	if self, err = s.masks(be, "tgt_mask", "tgt_key_padding_mask", s.causal, owned); err != nil {
-		return
+		return self, cross, err
 	}
-	if cross, err = s.masks(be, "memory_mask", "memory_key_padding_mask", false, owned); err != nil {
-		return
-	}
-	if opt.Self, err = self.layerOpt("tgt_key_padding_mask"); err != nil {
-		return
-	}
-	opt.Memory, err = cross.layerOpt("memory_key_padding_mask")
-	return
+	cross, err = s.masks(be, "memory_mask", "memory_key_padding_mask", false, owned)
+	return self, cross, err
 }
 
 // layerIndexIn checks --layer-index against a stack of n layers (0: one layer).
@@ -749,143 +590,104 @@ func layerIndexIn(layer, n int, what string) error {
 	return nil
 }
 
-func (s *attnSource) decoderMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
-	layers := s.stackLayers("")
-	if err := layerIndexIn(layer, layers, "decoder"); err != nil {
-		return nil, err
-	}
-	tgt, err := s.input(be, "tgt", owned)
-	if err != nil {
-		return nil, err
-	}
-	memory, err := s.input(be, "memory", owned)
-	if err != nil {
-		return nil, err
-	}
-	self, cross, opt, err := s.decoderMasks(be, owned)
-	if err != nil {
-		return nil, err
-	}
-	prefix := ""
-	if layers > 0 {
-		prefix = "layers.0."
-	}
-	cfg, err := s.layerConfig(prefix, tgt.Shape()[2])
-	if err != nil {
-		return nil, err
+// modelMaps runs the source's encoder, decoder (a layer or a stack) or
+// transformer (model.Inspect, Spec.Load) through the unfused attention path
+// and returns the maps of the chosen layer's attention blocks: an encoder
+// layer's self-attention, a decoder layer's self- and cross-attention, and
+// for a transformer those of encoder and decoder layer N that exist.
+func (s *attnSource) modelMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
+	if s.opt.Heads <= 0 {
+		return nil, errors.New("the number of heads is unknown: give --heads")
 	}
 	w, err := s.modelWeights()
 	if err != nil {
 		return nil, err
 	}
-	var selfW, crossW backend.Tensor
-	if layers == 0 {
-		dec, err := model.LoadDecoderLayer(be, cfg, w, "")
-		if err != nil {
+	spec, err := model.Inspect(s.kind, w, s.opt)
+	if err != nil {
+		return nil, err
+	}
+	switch s.kind {
+	case model.KindTransformer:
+		if layer >= max(spec.EncoderLayers, spec.DecoderLayers) {
+			return nil, fmt.Errorf("--layer-index %d: the transformer has %d encoder and %d decoder layers", layer, spec.EncoderLayers, spec.DecoderLayers)
+		}
+	default:
+		if err := layerIndexIn(layer, spec.Layers, s.kind); err != nil {
 			return nil, err
 		}
-		defer dec.Close()
-		out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
-		if err != nil {
+	}
+	var in model.Inputs
+	var srcMasks, self, cross hostMasks
+	if s.kind != model.KindDecoder {
+		name, maskName, paddingName, causal := "x", "attn_mask", "key_padding_mask", s.causal
+		if s.kind == model.KindTransformer {
+			name, maskName, paddingName, causal = "src", "src_mask", "src_key_padding_mask", false
+		}
+		if in.Src, err = s.input(be, name, owned); err != nil {
 			return nil, err
 		}
-		*owned = append(*owned, out, sw, cw)
-		selfW, crossW = sw, cw
-	} else {
-		dcfg := model.DecoderConfig{Layer: cfg, Layers: layers, FinalNorm: s.params["norm.weight"] != nil}
-		dec, err := model.LoadDecoder(be, dcfg, w, "")
-		if err != nil {
+		if srcMasks, err = s.masks(be, maskName, paddingName, causal, owned); err != nil {
 			return nil, err
 		}
-		defer dec.Close()
-		out, sw, cw, err := dec.ForwardWithWeights(tgt, memory, opt)
-		*owned = append(append(*owned, sw...), cw...)
-		if err != nil {
+		if in.SrcMasks, err = srcMasks.layerOpt(paddingName); err != nil {
 			return nil, err
 		}
-		*owned = append(*owned, out)
-		selfW, crossW = sw[layer], cw[layer]
 	}
-	sm, err := downloadMap(be, selfW, self, batch, "self", fmt.Sprintf("decoder layer %d self-attention", layer))
+	if s.kind != model.KindEncoder {
+		if in.Tgt, err = s.input(be, "tgt", owned); err != nil {
+			return nil, err
+		}
+		if s.kind == model.KindDecoder {
+			if in.Memory, err = s.input(be, "memory", owned); err != nil {
+				return nil, err
+			}
+		}
+		if self, cross, err = s.decoderMasks(be, owned); err != nil {
+			return nil, err
+		}
+		if in.TgtMasks, err = self.layerOpt("tgt_key_padding_mask"); err != nil {
+			return nil, err
+		}
+		if in.MemoryMasks, err = cross.layerOpt("memory_key_padding_mask"); err != nil {
+			return nil, err
+		}
+	}
+	m, err := spec.Load(be, w)
 	if err != nil {
 		return nil, err
 	}
-	cm, err := downloadMap(be, crossW, cross, batch, "cross", fmt.Sprintf("decoder layer %d cross-attention", layer))
-	return []attnMap{sm, cm}, err
-}
-
-// transformerMaps runs an nn.Transformer and returns encoder layer N's
-// self-attention and decoder layer N's self- and cross-attention (those that exist).
-func (s *attnSource) transformerMaps(be backend.Backend, layer, batch int, owned *[]backend.Tensor) ([]attnMap, error) {
-	cfg := model.TransformerConfig{EncoderLayers: s.stackLayers("encoder."), DecoderLayers: s.stackLayers("decoder.")}
-	if cfg.EncoderLayers == 0 || cfg.DecoderLayers == 0 {
-		return nil, errors.New("not an nn.Transformer state_dict: no encoder.layers.N. or decoder.layers.N. weights")
-	}
-	if layer >= max(cfg.EncoderLayers, cfg.DecoderLayers) {
-		return nil, fmt.Errorf("--layer-index %d: the transformer has %d encoder and %d decoder layers", layer, cfg.EncoderLayers, cfg.DecoderLayers)
-	}
-	src, err := s.input(be, "src", owned)
-	if err != nil {
-		return nil, err
-	}
-	tgt, err := s.input(be, "tgt", owned)
-	if err != nil {
-		return nil, err
-	}
-	srcMasks, err := s.masks(be, "src_mask", "src_key_padding_mask", false, owned)
-	if err != nil {
-		return nil, err
-	}
-	srcOpt, err := srcMasks.layerOpt("src_key_padding_mask")
-	if err != nil {
-		return nil, err
-	}
-	self, cross, dopt, err := s.decoderMasks(be, owned)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Layer, err = s.layerConfig("encoder.layers.0.", src.Shape()[2]); err != nil {
-		return nil, err
-	}
-	w, err := s.modelWeights()
-	if err != nil {
-		return nil, err
-	}
-	t, err := model.LoadTransformer(be, cfg, w, "")
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
-	memory, encW, err := t.Encoder().ForwardWithWeights(src, srcOpt)
-	*owned = append(*owned, encW...)
-	if err != nil {
-		return nil, err
-	}
-	*owned = append(*owned, memory)
-	out, selfW, crossW, err := t.Decoder().ForwardWithWeights(tgt, memory, dopt)
-	*owned = append(append(*owned, selfW...), crossW...)
+	defer m.Close()
+	out, ws, err := m.ForwardWithWeights(in)
+	*owned = append(*owned, ws.All()...)
 	if err != nil {
 		return nil, err
 	}
 	*owned = append(*owned, out)
 	var maps []attnMap
-	if layer < cfg.EncoderLayers {
-		em, err := downloadMap(be, encW[layer], srcMasks, batch, "encoder_self", fmt.Sprintf("encoder layer %d self-attention", layer))
-		if err != nil {
-			return nil, err
+	add := func(w []backend.Tensor, masks hostMasks, name, title string) error {
+		if layer >= len(w) {
+			return nil
 		}
-		maps = append(maps, em)
+		am, err := downloadMap(be, w[layer], masks, batch, name, fmt.Sprintf(title, layer))
+		maps = append(maps, am)
+		return err
 	}
-	if layer < cfg.DecoderLayers {
-		sm, err := downloadMap(be, selfW[layer], self, batch, "decoder_self", fmt.Sprintf("decoder layer %d self-attention", layer))
-		if err != nil {
-			return nil, err
-		}
-		cm, err := downloadMap(be, crossW[layer], cross, batch, "decoder_cross", fmt.Sprintf("decoder layer %d cross-attention", layer))
-		if err != nil {
-			return nil, err
-		}
-		maps = append(maps, sm, cm)
+	prefix := ""
+	if s.kind == model.KindTransformer {
+		prefix = "encoder_"
+	}
+	if err := add(ws.EncoderSelf, srcMasks, prefix+"self", "encoder layer %d self-attention"); err != nil {
+		return nil, err
+	}
+	if s.kind == model.KindTransformer {
+		prefix = "decoder_"
+	}
+	if err := add(ws.DecoderSelf, self, prefix+"self", "decoder layer %d self-attention"); err != nil {
+		return nil, err
+	}
+	if err := add(ws.DecoderCross, cross, prefix+"cross", "decoder layer %d cross-attention"); err != nil {
+		return nil, err
 	}
 	return maps, nil
 }

@@ -354,3 +354,25 @@ func TestAttnMapBoolMaskAttend(t *testing.T) {
 		"--bool-mask", "attend", "--batch-index", "1")
 	require.Equal(t, want.Maps[0].Weights, got.Maps[0].Weights)
 }
+
+// TestAttnMapNoBiasLayers draws layers built with bias=False (no bias tensors
+// at all), which attn-map used to load as biased layers and refuse.
+func TestAttnMapNoBiasLayers(t *testing.T) {
+	for name, maps := range map[string]int{"encoder_nobias_eps": 1, "decoder_stack2_seq_first_nobias": 2} {
+		doc := runAttnMap(t, t.TempDir(), filepath.Join(attnMapGoldenDir, name+".safetensors"))
+		require.Len(t, doc.Maps, maps, name)
+		for _, m := range doc.Maps {
+			for _, rows := range m.Weights {
+				for _, row := range rows {
+					sum := 0.0
+					for _, w := range row {
+						if w != nil {
+							sum += *w
+						}
+					}
+					require.InDelta(t, 1, sum, 1e-5, "%s %s: a row's weights sum to %g", name, m.Name, sum)
+				}
+			}
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -161,60 +160,73 @@ func checkRunFlags(fs *flag.FlagSet, f runFlags) error {
 	return nil
 }
 
-// runLayer loads the layer or stack f describes and runs it on the inputs;
-// it returns the output (the caller releases it) and a description.
+// runLayer reads the inputs of the layer, stack or transformer f describes,
+// loads it (model.Load; mha: runMHA) and runs it; it returns the output (the
+// caller releases it) and a description.
 func runLayer(b backend.Backend, f runFlags, wf *safetensors.File, in *runInputs) (backend.Tensor, string, error) {
 	w, err := model.NewWeights(wf.Tensors...)
 	if err != nil {
 		return nil, "", err
 	}
+	if f.layer == "mha" {
+		return runMHA(b, f, wf, w, in)
+	}
 	act, err := backend.ParseActivation(f.activation)
 	if err != nil {
 		return nil, "", err
 	}
-	switch f.layer {
-	case "mha":
-		return runMHA(b, f, wf, w, in)
-	case "transformer":
-		return runTransformer(b, f, wf, w, in, act)
+	kind := f.layer
+	if kind == "decoder-stack" {
+		kind = model.KindDecoder
 	}
-	depth, err := stackDepth(wf, "", f.layers)
+	spec, err := model.Inspect(kind, w, model.LoadOptions{Heads: f.heads, Activation: act, NormFirst: f.normFirst,
+		Eps: float32(f.eps), NoBias: !w.HasLayerBiases(), Layout: f.layout(), // eps checked by checkRunFlags
+		Layers: f.layers, FinalNorm: f.finalNorm, FinalNormEps: f.stackNormEps()})
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("weights: %w (is --layer right?)", err)
 	}
-	prefix := ""
-	switch {
-	case depth > 0:
-		prefix = "layers.0."
-	case f.layer == "decoder-stack":
+	if f.layer == "decoder-stack" && spec.Layers == 0 {
 		return nil, "", errors.New("--layer decoder-stack: the weights have no layers.N.* tensors (one layer: --layer decoder)")
-	case f.finalNorm:
-		return nil, "", errors.New("--final-norm needs a stack: the weights have no layers.N.* tensors")
 	}
-	cfg, err := layerConfig(f, wf, prefix, act)
+	var mi model.Inputs
+	switch kind {
+	case model.KindEncoder:
+		if mi.Src, err = in.tensor("x", true); err != nil {
+			return nil, "", err
+		}
+		mi.SrcMasks, err = in.layerMasks("attn_mask", "key_padding_mask", f.causal)
+	case model.KindDecoder:
+		if mi.Tgt, err = in.tensor("tgt", true); err != nil {
+			return nil, "", err
+		}
+		if mi.Memory, err = in.tensor("memory", true); err != nil {
+			return nil, "", err
+		}
+		mi.TgtMasks, mi.MemoryMasks, err = in.decoderMasks(f.causal)
+	case model.KindTransformer:
+		if mi.Src, err = in.tensor("src", true); err != nil {
+			return nil, "", err
+		}
+		if mi.Tgt, err = in.tensor("tgt", true); err != nil {
+			return nil, "", err
+		}
+		if mi.SrcMasks, err = in.layerMasks("src_mask", "src_key_padding_mask", false); err != nil {
+			return nil, "", err
+		}
+		mi.TgtMasks, mi.MemoryMasks, err = in.decoderMasks(f.causal)
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	if f.layer == "encoder" {
-		return runEncoder(b, f, cfg, depth, w, in)
+	if err := in.checkAllUsed(); err != nil {
+		return nil, "", err
 	}
-	return runDecoder(b, f, cfg, depth, w, in)
-}
-
-// layerConfig reads d_model from prefix+"self_attn.in_proj_weight" [3E, E],
-// d_ff from prefix+"linear1.weight" [d_ff, E], and bias=False from a missing
-// prefix+"linear1.bias".
-func layerConfig(f runFlags, wf *safetensors.File, prefix string, act backend.Activation) (model.LayerConfig, error) {
-	dModel, err := weightDim(wf, prefix+"self_attn.in_proj_weight", 1)
+	m, err := spec.Load(b, w)
 	if err != nil {
-		return model.LayerConfig{}, err
+		return nil, "", err
 	}
-	dFF, err := weightDim(wf, prefix+"linear1.weight", 0)
-	if err != nil {
-		return model.LayerConfig{}, err
-	}
-	return model.LayerConfig{DModel: dModel, Heads: f.heads, DFF: dFF, Activation: act, NormFirst: f.normFirst,
-		Eps: float32(f.eps), NoBias: wf.Tensor(prefix+"linear1.bias") == nil, Layout: f.layout()}, nil // eps checked by checkRunFlags
+	out, err := m.Forward(mi)
+	return out, spec.String(), errors.Join(err, m.Close())
 }
 
 // stackNormEps is the eps of a stack's final LayerNorm.
@@ -259,150 +271,6 @@ func tensorNames(f *safetensors.File, n int) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-// stackDepth is the number of prefix+"layers.N.*" layers of the weights (0 for
-// a single layer without prefix), checked against --layers where given.
-func stackDepth(wf *safetensors.File, prefix string, flagLayers int) (int, error) {
-	seen := map[int]bool{}
-	for _, t := range wf.Tensors {
-		rest, ok := strings.CutPrefix(t.Name, prefix+"layers.")
-		if !ok {
-			continue
-		}
-		num, _, _ := strings.Cut(rest, ".")
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("weights: tensor %q: want %slayers.N.* with N a layer number", t.Name, prefix)
-		}
-		seen[n] = true
-	}
-	depth := len(seen)
-	for i := range depth {
-		if !seen[i] {
-			return 0, fmt.Errorf("weights: %slayers.%d.* missing among %d layers", prefix, i, depth)
-		}
-	}
-	switch {
-	case flagLayers == 0 || flagLayers == depth:
-		return depth, nil
-	case depth == 0 && flagLayers == 1:
-		return 0, nil
-	case depth == 0:
-		return 0, fmt.Errorf("--layers %d, but the weights hold one layer (no layers.N.* tensors)", flagLayers)
-	}
-	return 0, fmt.Errorf("--layers %d, but the weights hold %d layers (layers.0 .. layers.%d)", flagLayers, depth, depth-1)
-}
-
-func runEncoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
-	x, err := in.tensor("x", true)
-	if err != nil {
-		return nil, "", err
-	}
-	masks, err := in.layerMasks("attn_mask", "key_padding_mask", f.causal)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := in.checkAllUsed(); err != nil {
-		return nil, "", err
-	}
-	desc := fmt.Sprintf("encoder layer (d_model %d, %d heads, d_ff %d)", cfg.DModel, cfg.Heads, cfg.DFF)
-	if depth == 0 {
-		layer, err := model.LoadEncoderLayer(b, cfg, w, "")
-		if err != nil {
-			return nil, "", err
-		}
-		out, err := layer.Forward(x, masks)
-		return out, desc, errors.Join(err, layer.Close())
-	}
-	enc, err := model.LoadEncoder(b, model.EncoderConfig{Layer: cfg, Layers: depth, FinalNorm: f.finalNorm, FinalNormEps: f.stackNormEps()}, w, "")
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := enc.Forward(x, masks)
-	desc = fmt.Sprintf("encoder stack of %d layers (d_model %d, %d heads, d_ff %d, final norm %v)", depth, cfg.DModel, cfg.Heads, cfg.DFF, f.finalNorm)
-	return out, desc, errors.Join(err, enc.Close())
-}
-
-func runDecoder(b backend.Backend, f runFlags, cfg model.LayerConfig, depth int, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
-	tgt, err := in.tensor("tgt", true)
-	if err != nil {
-		return nil, "", err
-	}
-	memory, err := in.tensor("memory", true)
-	if err != nil {
-		return nil, "", err
-	}
-	opt, err := in.decoderMasks(f.causal)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := in.checkAllUsed(); err != nil {
-		return nil, "", err
-	}
-	if depth == 0 {
-		layer, err := model.LoadDecoderLayer(b, cfg, w, "")
-		if err != nil {
-			return nil, "", err
-		}
-		out, err := layer.Forward(tgt, memory, opt)
-		desc := fmt.Sprintf("decoder layer (d_model %d, %d heads, d_ff %d)", cfg.DModel, cfg.Heads, cfg.DFF)
-		return out, desc, errors.Join(err, layer.Close())
-	}
-	dec, err := model.LoadDecoder(b, model.DecoderConfig{Layer: cfg, Layers: depth, FinalNorm: f.finalNorm, FinalNormEps: f.stackNormEps()}, w, "")
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := dec.Forward(tgt, memory, opt)
-	desc := fmt.Sprintf("decoder stack of %d layers (d_model %d, %d heads, d_ff %d, final norm %v)", depth, cfg.DModel, cfg.Heads, cfg.DFF, f.finalNorm)
-	return out, desc, errors.Join(err, dec.Close())
-}
-
-func runTransformer(b backend.Backend, f runFlags, wf *safetensors.File, w *model.Weights, in *runInputs, act backend.Activation) (backend.Tensor, string, error) {
-	cfg := model.TransformerConfig{}
-	var err error
-	for _, p := range []struct {
-		prefix string
-		depth  *int
-	}{{"encoder.", &cfg.EncoderLayers}, {"decoder.", &cfg.DecoderLayers}} {
-		if *p.depth, err = stackDepth(wf, p.prefix, 0); err != nil {
-			return nil, "", err
-		}
-		if *p.depth == 0 {
-			return nil, "", fmt.Errorf("weights: no %slayers.N.* tensors: not an nn.Transformer state_dict (tensors: %s)", p.prefix, tensorNames(wf, 6))
-		}
-	}
-	if cfg.Layer, err = layerConfig(f, wf, "encoder.layers.0.", act); err != nil {
-		return nil, "", err
-	}
-	src, err := in.tensor("src", true)
-	if err != nil {
-		return nil, "", err
-	}
-	tgt, err := in.tensor("tgt", true)
-	if err != nil {
-		return nil, "", err
-	}
-	var opt model.TransformerOptions
-	if opt.Src, err = in.layerMasks("src_mask", "src_key_padding_mask", false); err != nil {
-		return nil, "", err
-	}
-	dopt, err := in.decoderMasks(f.causal)
-	if err != nil {
-		return nil, "", err
-	}
-	opt.Tgt, opt.Memory = dopt.Self, dopt.Memory
-	if err := in.checkAllUsed(); err != nil {
-		return nil, "", err
-	}
-	t, err := model.LoadTransformer(b, cfg, w, "")
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := t.Forward(src, tgt, opt)
-	desc := fmt.Sprintf("transformer of %d encoder and %d decoder layers (d_model %d, %d heads, d_ff %d)",
-		cfg.EncoderLayers, cfg.DecoderLayers, cfg.Layer.DModel, cfg.Layer.Heads, cfg.Layer.DFF)
-	return out, desc, errors.Join(err, t.Close())
 }
 
 func runMHA(b backend.Backend, f runFlags, wf *safetensors.File, w *model.Weights, in *runInputs) (backend.Tensor, string, error) {
@@ -531,14 +399,12 @@ func (in *runInputs) layerMasks(maskName, paddingName string, causal bool) (back
 
 // decoderMasks reads the masks of a decoder: tgt_* (and --causal) for the
 // self-attention, memory_* for the cross-attention.
-func (in *runInputs) decoderMasks(causal bool) (model.DecoderOptions, error) {
-	var opt model.DecoderOptions
-	var err error
-	if opt.Self, err = in.layerMasks("tgt_mask", "tgt_key_padding_mask", causal); err != nil {
-		return opt, err
+func (in *runInputs) decoderMasks(causal bool) (self, memory backend.AttentionOptions, err error) {
+	if self, err = in.layerMasks("tgt_mask", "tgt_key_padding_mask", causal); err != nil {
+		return self, memory, err
 	}
-	opt.Memory, err = in.layerMasks("memory_mask", "memory_key_padding_mask", false)
-	return opt, err
+	memory, err = in.layerMasks("memory_mask", "memory_key_padding_mask", false)
+	return self, memory, err
 }
 
 // checkAllUsed fails on input tensors the layer does not read.
