@@ -3,28 +3,12 @@
 // results. RN must equal TN, a multiple of 16, so each work-item owns RM whole
 // rows of the TN-column tile as float16 vectors.
 
-#ifndef TM
-#define TM 32
-#endif
-#ifndef TN
-#define TN 32
-#endif
-#ifndef TK
-#define TK 16
-#endif
-#ifndef RM
-#define RM 2
-#endif
-#ifndef RN
-#define RN TN
+#if !defined(TM) || !defined(TN) || !defined(TK) || !defined(RM) || !defined(RN)
+#error "bmm_cpu.cl needs -DTM, -DTN, -DTK, -DRM and -DRN"
 #endif
 
-#if TM % RM != 0
-#error "TM must be a multiple of RM"
-#endif
-
-#if RN != TN || TN % 16 != 0
-#error "attn_bmm_cpu needs RN == TN, a multiple of 16"
+#if TM % RM != 0 || RN != TN || TN % 16 != 0
+#error "attn_bmm_cpu needs TM a multiple of RM, and RN == TN, a multiple of 16"
 #endif
 
 #define NV (TN / 16)
