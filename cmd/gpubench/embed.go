@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/bench"
+	"github.com/clattn/clattn/internal/outfile"
 	"github.com/clattn/clattn/model"
 )
 
@@ -83,8 +82,9 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 			return usageErrorf(fs, "--pooling: %v", err)
 		}
 	}
+	out := embedOutput(*jsonPath, *dir)
 	if *jsonPath != "" {
-		if err := checkEmbedOutput(*jsonPath, *dir); err != nil {
+		if err := out.Check(); err != nil {
 			return err
 		}
 	}
@@ -137,11 +137,9 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 	if *jsonPath == "" {
 		return nil
 	}
-	js, err := json.Marshal(embedJSON{Embeddings: embs, Device: b.Name(), Pooling: opt.Pooling.String(), Normalize: opt.Normalize})
-	if err != nil {
-		return err
-	}
-	return replaceFile(*jsonPath, append(js, '\n'))
+	return out.Write(func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(embedJSON{Embeddings: embs, Device: b.Name(), Pooling: opt.Pooling.String(), Normalize: opt.Normalize})
+	})
 }
 
 // parseTokenRows reads "1,2,3;4,5": rows separated by ';', ids by ','. An
@@ -182,55 +180,25 @@ func preview(e []float32) string {
 	return fmt.Sprintf("[%s] norm %.4f", strings.Join(parts, " "), math.Sqrt(ss))
 }
 
-// checkEmbedOutput refuses, before any work, a --json path that is a folder,
-// lies in the model folder, or holds a file that is not an embeddings JSON of
-// ours (a file of another kind is never overwritten).
-func checkEmbedOutput(path, modelDir string) error {
-	absOut, err1 := filepath.Abs(path)
-	absDir, err2 := filepath.Abs(modelDir)
-	if err := errors.Join(err1, err2); err != nil {
-		return err
+// embedOutput is the --json target: never one of the model folder's files,
+// never a file that is not an embeddings JSON (a file of another kind is
+// never overwritten), written through a temporary file renamed over it.
+func embedOutput(path, modelDir string) outfile.Target {
+	var inputs []string
+	for _, name := range []string{"config.json", "model.safetensors", "modules.json", "1_Pooling/config.json"} {
+		inputs = append(inputs, filepath.Join(modelDir, name))
 	}
-	if filepath.Dir(absOut) == absDir {
-		return fmt.Errorf("--json %s: refusing to write into the model folder", path)
-	}
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	return outfile.Target{Path: path, Inputs: inputs, Kind: func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var prev map[string]json.RawMessage
+		if json.Unmarshal(b, &prev) != nil || prev["embeddings"] == nil {
+			return errors.New("not an embeddings JSON")
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("--json %s: not a regular file", path)
-	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var prev map[string]json.RawMessage
-	if json.Unmarshal(old, &prev) != nil || prev["embeddings"] == nil {
-		return fmt.Errorf("--json %s: the file exists and is not an embeddings JSON; refusing to overwrite it", path)
-	}
-	return nil
-}
-
-// replaceFile writes data to a temporary file beside path and renames it over
-// path only after a complete write.
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(tmp, bytes.NewReader(data))
-	err = errors.Join(err, tmp.Sync(), tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return errors.Join(fmt.Errorf("writing %s: %w", path, err), os.Remove(tmp.Name()))
-	}
-	return nil
+	}}
 }
 
 // embedShape is s with bench.MiniLM's size for every size flag not given on

@@ -83,6 +83,9 @@ func TestEmbedGolden(t *testing.T) {
 				"--json", out, "--reps", "1"}, tc.flags...)
 			var stdout, stderr bytes.Buffer
 			require.Equal(t, 0, run(args, &stdout, &stderr), stderr.String())
+			// A second run replaces the embeddings JSON the first wrote.
+			stdout.Reset()
+			require.Equal(t, 0, run(args, &stdout, &stderr), stderr.String())
 			require.Contains(t, stdout.String(), "row 0 (")
 			require.Contains(t, stdout.String(), "sequences/s")
 			require.Contains(t, stdout.String(), "tokens/s")
@@ -187,8 +190,9 @@ func TestEmbedErrors(t *testing.T) {
 		{"negative id", append(base, "--model", dir, "--input-ids", "-1"), 1, "token id -1"},
 		{"row too long", append(base, "--model", dir, "--input-ids", strings.Repeat("1,", 64)+"1"), 1, "row 0 has 65 tokens, more than the 64 positions"},
 		{"empty row", append(base, "--model", dir, "--input-ids", "1,2;;3"), 1, "row 1 is empty"},
-		{"other file kind", []string{"embed", "--device", "cpu", "--model", dir, "--input-ids", ok, "--json", notOurs}, 1, "refusing to overwrite"},
-		{"into the model folder", []string{"embed", "--device", "cpu", "--model", dir, "--input-ids", ok, "--json", filepath.Join(dir, "e.json")}, 1, "model folder"},
+		{"other file kind", []string{"embed", "--device", "cpu", "--model", dir, "--input-ids", ok, "--json", notOurs}, 1, "not an embeddings JSON"},
+		{"over the model's config", []string{"embed", "--device", "cpu", "--model", dir, "--input-ids", ok, "--json", filepath.Join(dir, "config.json")}, 1, "is the input"},
+		{"a folder", []string{"embed", "--device", "cpu", "--model", dir, "--input-ids", ok, "--json", outDir}, 1, "not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
