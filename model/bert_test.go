@@ -3,11 +3,13 @@ package model_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/clattn/clattn/backend"
@@ -467,5 +469,61 @@ func TestSentenceEncoderFolder(t *testing.T) {
 		} else if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v\ndoes not say %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestSentenceEncoderConcurrent embeds batches of different shapes from 8
+// goroutines at once with one model and checks each result bit for bit
+// against the same batch embedded alone first, on the CPU and OpenCL.
+func TestSentenceEncoderConcurrent(t *testing.T) {
+	t.Run("cpu", func(t *testing.T) {
+		be := cpuref.New()
+		defer be.Close()
+		concurrentEmbed(t, be)
+	})
+	t.Run("opencl", func(t *testing.T) { concurrentEmbed(t, gputest.Device(t)) })
+}
+
+func concurrentEmbed(t *testing.T, be backend.Backend) {
+	enc := &model.SentenceEncoder{Model: tinyBert(t, be, ""), Options: model.EmbeddingOptions{Pooling: model.PoolMean, Normalize: true}}
+	batches := make([][][]int, 8)
+	for i := range batches {
+		for r := range i%3 + 1 {
+			row := []int{1}
+			for j := range 2 + (i*5+r*3)%19 {
+				row = append(row, (i*7+r*11+j*13)%30)
+			}
+			batches[i] = append(batches[i], row)
+		}
+	}
+	want := make([][][]float32, len(batches))
+	for i, b := range batches {
+		var err error
+		if want[i], err = enc.Embed(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(batches))
+	for i, b := range batches {
+		wg.Go(func() {
+			for range 3 {
+				got, err := enc.Embed(b)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				for r := range got {
+					if !slices.Equal(got[r], want[i][r]) {
+						errs[i] = fmt.Errorf("batch %d, row %d differs from the serial run", i, r)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 }
