@@ -60,23 +60,11 @@ func (ln *layerNorm) row(r int) {
 		}
 		y = dst
 	}
-	var sum float64
-	for _, v := range y {
-		sum += float64(v)
-	}
-	mean := sum / float64(ln.n)
-	var ss float64
-	for _, v := range y {
-		c := float64(v) - mean
-		ss += c * c
-	}
-	rstd := 1 / math.Sqrt(ss/float64(ln.n)+ln.eps)
+	mean := rowSum(y) / float64(ln.n)
+	rstd := 1 / math.Sqrt(rowSqDev(y, mean)/float64(ln.n)+ln.eps)
 	switch {
 	case ln.gamma != nil && ln.beta != nil:
-		gamma, beta := ln.gamma[:len(y)], ln.beta[:len(y)]
-		for j, v := range y {
-			dst[j] = float32((float64(v)-mean)*rstd*float64(gamma[j]) + float64(beta[j]))
-		}
+		normAffine(dst, y, ln.gamma[:len(y)], ln.beta[:len(y)], mean, rstd)
 	default:
 		for j, v := range y {
 			t := (float64(v) - mean) * rstd
@@ -88,5 +76,13 @@ func (ln *layerNorm) row(r int) {
 			}
 			dst[j] = float32(t)
 		}
+	}
+}
+
+// normAffineGeneric sets dst[j] = (y[j] - mean) * rstd * gamma[j] + beta[j] in
+// float64, rounded once; dst may be y.
+func normAffineGeneric(dst, y, gamma, beta []float32, mean, rstd float64) {
+	for j, v := range y {
+		dst[j] = float32((float64(v)-mean)*rstd*float64(gamma[j]) + float64(beta[j]))
 	}
 }
