@@ -111,24 +111,23 @@ type SentenceEncoder struct {
 	Options EmbeddingOptions
 }
 
-// LoadSentenceEncoder loads a Hugging Face or sentence-transformers folder:
-// config.json and model.safetensors, and, where the folder has them,
-// modules.json with its Pooling (1_Pooling/config.json) and Normalize modules.
-// Without modules.json it pools by the mean without normalising, as
-// sentence-transformers does for a plain Hugging Face model.
+// LoadSentenceEncoder loads a Hugging Face or sentence-transformers folder
+// (see ReadSentenceTransformer): config.json and model.safetensors, in the
+// folder or in its Transformer module's subfolder, and the pooling and
+// normalisation its modules.json gives.
 func LoadSentenceEncoder(be backend.Backend, dir string) (*SentenceEncoder, error) {
-	opt, err := ReadEmbeddingOptions(dir)
+	st, err := ReadSentenceTransformer(dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := LoadBertDir(be, dir)
+	m, err := LoadBertDir(be, st.ModelDir)
 	if err != nil {
 		return nil, err
 	}
-	if opt.Pooling == PoolPooler && !m.HasPooler() {
-		return nil, errors.Join(fmt.Errorf("model: %s: pooling %s, but the model has no pooler", dir, opt.Pooling), m.Close())
+	if st.Options.Pooling == PoolPooler && !m.HasPooler() {
+		return nil, errors.Join(fmt.Errorf("model: %s: pooling %s, but the model has no pooler", dir, st.Options.Pooling), m.Close())
 	}
-	return &SentenceEncoder{Model: m, Options: opt}, nil
+	return &SentenceEncoder{Model: m, Options: st.Options}, nil
 }
 
 // Embed returns one embedding per row of token ids (see Bert.Forward).
@@ -159,46 +158,60 @@ type stPooling struct {
 	LastToken    bool `json:"pooling_mode_lasttoken"`
 }
 
-// ReadEmbeddingOptions reads the pooling and normalisation of a
-// sentence-transformers folder from modules.json: a Transformer module, then
-// a Pooling module (mean or CLS) and optionally Normalize. A folder without
-// modules.json gives mean pooling without normalisation. A module or pooling
-// mode that changes the result and is not implemented (Dense, max pooling,
-// ...) is an error naming it.
-func ReadEmbeddingOptions(dir string) (EmbeddingOptions, error) {
-	opt := EmbeddingOptions{Pooling: PoolMean}
+// SentenceTransformerFolder is what a sentence-transformers folder's
+// modules.json says: where the transformer's files are and how its output
+// becomes a sentence embedding.
+type SentenceTransformerFolder struct {
+	// ModelDir holds config.json and model.safetensors: the folder itself, or
+	// the subfolder of its Transformer module (older models: 0_BERT, ...).
+	ModelDir string
+	Options  EmbeddingOptions
+}
+
+// ReadSentenceTransformer reads modules.json of dir: a Transformer module,
+// then a Pooling module (mean or CLS, from its config.json) and optionally
+// Normalize. A folder without modules.json is a plain Hugging Face model:
+// mean pooling without normalisation, as sentence-transformers gives it. A
+// module or pooling mode that changes the result and is not implemented
+// (Dense, max pooling, ...) is an error naming it, as is a module path that
+// leaves the folder.
+func ReadSentenceTransformer(dir string) (SentenceTransformerFolder, error) {
+	st := SentenceTransformerFolder{ModelDir: dir, Options: EmbeddingOptions{Pooling: PoolMean}}
 	path := filepath.Join(dir, "modules.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return opt, nil
+		return st, nil
 	}
 	if err != nil {
-		return opt, fmt.Errorf("model: %w", err)
+		return st, fmt.Errorf("model: %w", err)
 	}
 	var modules []stModule
 	if err := json.Unmarshal(b, &modules); err != nil {
-		return opt, fmt.Errorf("model: %s: %w: %v", path, ErrConfig, err)
+		return st, fmt.Errorf("model: %s: %w: %v", path, ErrConfig, err)
 	}
-	sawTransformer := false
 	for i, mod := range modules {
 		kind := mod.Type[strings.LastIndex(mod.Type, ".")+1:]
+		sub := filepath.Clean(mod.Path)
+		if !filepath.IsLocal(sub) {
+			return st, fmt.Errorf("model: %s: %w: module %d path %q leaves the folder", path, ErrConfig, i, mod.Path)
+		}
 		switch {
-		case kind == "Transformer" && i == 0 && (mod.Path == "" || mod.Path == "."):
-			sawTransformer = true
-		case kind == "Pooling" && sawTransformer && i == 1:
-			if opt.Pooling, err = readPooling(filepath.Join(dir, mod.Path, "config.json")); err != nil {
-				return opt, err
+		case (kind == "Transformer" || kind == "BERT") && i == 0:
+			st.ModelDir = filepath.Join(dir, sub)
+		case kind == "Pooling" && i == 1:
+			if st.Options.Pooling, err = readPooling(filepath.Join(dir, sub, "config.json")); err != nil {
+				return st, err
 			}
-		case kind == "Normalize" && i == len(modules)-1 && i > 0:
-			opt.Normalize = true
+		case kind == "Normalize" && i == 2 && i == len(modules)-1:
+			st.Options.Normalize = true
 		default:
-			return opt, fmt.Errorf("model: %s: %w: module %d %q (path %q) (want Transformer in the folder itself, Pooling, then optionally Normalize)", path, ErrConfig, i, mod.Type, mod.Path)
+			return st, fmt.Errorf("model: %s: %w: module %d %q (path %q) (want Transformer, Pooling, then optionally Normalize)", path, ErrConfig, i, mod.Type, mod.Path)
 		}
 	}
-	if !sawTransformer {
-		return opt, fmt.Errorf("model: %s: %w: no Transformer module", path, ErrConfig)
+	if len(modules) < 2 {
+		return st, fmt.Errorf("model: %s: %w: %d modules (want Transformer, Pooling, then optionally Normalize)", path, ErrConfig, len(modules))
 	}
-	return opt, nil
+	return st, nil
 }
 
 // readPooling reads a Pooling module's config.json: exactly one of the mean

@@ -461,6 +461,9 @@ func TestSentenceEncoderFolder(t *testing.T) {
 		{"two modes", map[string]string{"1_Pooling/config.json": `{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true}`}, "both"},
 		{"dense", map[string]string{"modules.json": `[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"path": "2_Dense", "type": "sentence_transformers.models.Dense"}]`}, `"sentence_transformers.models.Dense"`},
 		{"relative positions", map[string]string{"config.json": strings.Replace(tinyBertConfig, `"absolute"`, `"relative_key_query"`, 1)}, "position_embedding_type"},
+		{"path outside", map[string]string{"modules.json": `[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "../1_Pooling", "type": "sentence_transformers.models.Pooling"}]`}, `path "../1_Pooling" leaves the folder`},
+		{"no pooling module", map[string]string{"modules.json": `[{"path": "", "type": "sentence_transformers.models.Transformer"}]`}, "1 modules"},
+		{"pooling first", map[string]string{"modules.json": `[{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"path": "", "type": "sentence_transformers.models.Transformer"}]`}, `module 0 "sentence_transformers.models.Pooling"`},
 	} {
 		enc, err := model.LoadSentenceEncoder(be, write(t, c.files))
 		if err == nil {
@@ -525,5 +528,58 @@ func concurrentEmbed(t *testing.T, be backend.Backend) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSentenceEncoderSubfolder loads an older sentence-transformers layout,
+// whose transformer files sit in the BERT module's own folder (0_BERT).
+func TestSentenceEncoderSubfolder(t *testing.T) {
+	be := cpuref.New()
+	defer be.Close()
+	dir := t.TempDir()
+	if err := writeTinyBert(filepath.Join(dir, "0_BERT"), 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.json", "1_Pooling/config.json"} {
+		if err := os.Remove(filepath.Join(dir, "0_BERT", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		"modules.json":          `[{"path": "0_BERT", "type": "sentence_transformers.models.BERT"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]`,
+		"1_Pooling/config.json": `{"pooling_mode_cls_token": true}`,
+	}
+	for name, text := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, err := model.LoadSentenceEncoder(be, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if want := (model.EmbeddingOptions{Pooling: model.PoolCLS}); enc.Options != want {
+		t.Errorf("options %+v, want %+v", enc.Options, want)
+	}
+	direct, err := model.LoadSentenceEncoder(be, filepath.Join(dir, "0_BERT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	ids := [][]int{{1, 4, 9, 2}}
+	got, err := enc.Embed(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := direct.Model.Forward(ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], out.Hidden[:16]) {
+		t.Error("CLS pooling through the subfolder differs from the first token's hidden state")
 	}
 }

@@ -82,17 +82,17 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 			return usageErrorf(fs, "--pooling: %v", err)
 		}
 	}
-	out := embedOutput(*jsonPath, *dir)
+	st, err := model.ReadSentenceTransformer(*dir)
+	if err != nil {
+		return err
+	}
+	out := embedOutput(*jsonPath, *dir, st.ModelDir)
 	if *jsonPath != "" {
 		if err := out.Check(); err != nil {
 			return err
 		}
 	}
-
-	opt, err := model.ReadEmbeddingOptions(*dir)
-	if err != nil {
-		return err
-	}
+	opt := st.Options
 	if set["pooling"] {
 		opt.Pooling = poolingOverride
 	}
@@ -104,7 +104,7 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	m, err := model.LoadBertDir(b, *dir)
+	m, err := model.LoadBertDir(b, st.ModelDir)
 	if err != nil {
 		return err
 	}
@@ -183,11 +183,9 @@ func preview(e []float32) string {
 // embedOutput is the --json target: never one of the model folder's files,
 // never a file that is not an embeddings JSON (a file of another kind is
 // never overwritten), written through a temporary file renamed over it.
-func embedOutput(path, modelDir string) outfile.Target {
-	var inputs []string
-	for _, name := range []string{"config.json", "model.safetensors", "modules.json", "1_Pooling/config.json"} {
-		inputs = append(inputs, filepath.Join(modelDir, name))
-	}
+func embedOutput(path, dir, modelDir string) outfile.Target {
+	inputs := []string{filepath.Join(dir, "modules.json"), filepath.Join(dir, "1_Pooling", "config.json"),
+		filepath.Join(modelDir, "config.json"), filepath.Join(modelDir, "model.safetensors")}
 	return outfile.Target{Path: path, Inputs: inputs, Kind: func(path string) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
