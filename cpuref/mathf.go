@@ -91,7 +91,7 @@ func gelu(x float32) float32 {
 	switch {
 	case z > 4:
 		erf = 1
-	case z < -1.5: // inErfcBranch
+	case inErfcBranch(x): // z < -1.5
 		return float32(0.5 * float64(x) * math.Erfc(-z))
 	default:
 		z2 := z * z
