@@ -6,17 +6,23 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
+// expfLow is where e^x rounds to 0 in float32: half the smallest subnormal,
+// 2^-150, is e^-103.97.
+const expfLow = -103.97208
+
 // expf is e^x in float32 with a relative error of about 1e-7 (Cephes expf):
 // x = n*ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial, scaled by 2^n.
-// It is 0 below -87.3 (no subnormals: softmax weights that small vanish against
-// the row maximum's weight 1), NaN for NaN and +Inf above 88.7.
+// Below -87.3 it gives subnormals, as float32 hardware does (PyTorch, OpenCL
+// devices): a softmax weight that small is not 0, and a NaN or Inf value it
+// multiplies shows, on every backend alike. It is 0 below -103.97 (where e^x
+// rounds to 0), NaN for NaN and +Inf above 88.7.
 func expf(x float32) float32 {
 	switch {
 	case x != x:
 		return x
 	case x > 88.72283:
 		return float32(math.Inf(1))
-	case x < -87.33654:
+	case x < expfLow:
 		return 0
 	}
 	const (
@@ -39,7 +45,8 @@ func expf(x float32) float32 {
 		// x near 88.7: 2^128 overflows, 2 * 2^127 does not.
 		return 2 * y * math.Float32frombits(uint32(n+126)<<23)
 	case n < -126:
-		// x in (-87.34, -87.33]: 2^n is subnormal; scale in two steps.
+		// x below -87.34: 2^n is subnormal; scale in two steps (the second
+		// multiplication rounds, once).
 		return y * math.Float32frombits(uint32(n+127+24)<<23) * (1.0 / (1 << 24))
 	}
 	return y * math.Float32frombits(uint32(n+127)<<23)

@@ -18,7 +18,7 @@ func TestExpf(t *testing.T) {
 		t.Fatalf("expf: worst relative error %g", worst)
 	}
 	for _, c := range []struct{ x, want float32 }{
-		{float32(math.Inf(-1)), 0}, {-100, 0}, {0, 1}, {float32(math.Inf(1)), float32(math.Inf(1))},
+		{float32(math.Inf(-1)), 0}, {-104, 0}, {0, 1}, {float32(math.Inf(1)), float32(math.Inf(1))},
 	} {
 		if got := expf(c.x); got != c.want {
 			t.Errorf("expf(%v) = %v, want %v", c.x, got, c.want)
@@ -26,6 +26,16 @@ func TestExpf(t *testing.T) {
 	}
 	if got := expf(float32(math.NaN())); got == got {
 		t.Errorf("expf(NaN) = %v", got)
+	}
+	// Subnormal results, as float32 hardware gives them: within one unit of
+	// the smallest subnormal (2^-149) of e^x rounded to float32, never 0 while
+	// e^x rounds to at least that unit.
+	for x := float32(-87.3); x > -103.9; x -= 0.0017 {
+		want := float32(math.Exp(float64(x)))
+		got := expf(x)
+		if diff := math.Abs(float64(got) - float64(want)); diff > 0x1p-149 || got == 0 {
+			t.Fatalf("expf(%v) = %g, want %g", x, got, want)
+		}
 	}
 }
 
@@ -41,6 +51,9 @@ func TestExpShiftRowMax(t *testing.T) {
 		}
 		if n > 17 {
 			x[17] = -200
+		}
+		if n > 23 { // weights in the subnormal range
+			x[21], x[22], x[23] = -95, -87.5, -103.5
 		}
 		wantMax := negInf
 		for _, v := range x {

@@ -13,7 +13,7 @@ func expShiftAVX2(x *float32, n int, m float32) float32
 //go:noescape
 func maxAVX2(x *float32, n int) float32
 
-// expShift sets x[j] = exp(x[j] - m) (0 where that is below -87.3, as expf)
+// expShift sets x[j] = exp(x[j] - m) (as expf: 0 below -103.97)
 // and returns the sum. x - m must be <= 88 or NaN, as in a softmax where m is
 // the row maximum. With AVX2 every element, the last ones too, goes through
 // the vector kernel, so a row followed by masked (-Inf) entries gives exactly

@@ -14,14 +14,18 @@ DATA expConst<>+24(SB)/4, $0x3c088908 // p2
 DATA expConst<>+28(SB)/4, $0x3d2aa9c1 // p3
 DATA expConst<>+32(SB)/4, $0x3e2aaaaa // p4
 DATA expConst<>+36(SB)/4, $0x3f000000 // p5
-DATA expConst<>+40(SB)/4, $0xc2aeac4f // low = -87.33654
+DATA expConst<>+40(SB)/4, $0xc2cff1b5 // low = -103.97208 (expfLow)
 DATA expConst<>+44(SB)/4, $0x42b00000 // high = 88
 DATA expConst<>+48(SB)/4, $0x3f800000 // 1
 DATA expConst<>+52(SB)/4, $0xff800000 // -Inf
-GLOBL expConst<>(SB), RODATA|NOPTR, $56
+DATA expConst<>+56(SB)/4, $-126        // the least normal exponent (int)
+DATA expConst<>+60(SB)/4, $24          // the subnormal pre-scale 2^24 (int)
+GLOBL expConst<>(SB), RODATA|NOPTR, $64
 
 // EXP_BODY computes Y3 = exp(Y0 - m) lane by lane (m in Y14, constants in
-// Y8-Y13): 0 below low (and for -Inf), NaN for NaN. It uses Y0-Y7.
+// Y8-Y13), bit for bit as expf: 0 below low (and for -Inf), NaN for NaN, and
+// below 2^-126 the subnormal y * 2^(n+24) * 2^-24 (s = 24 where n < -126, else
+// 0: Y6 = 2^(n+s), Y2 = 2^-s). It uses Y0-Y7.
 #define EXP_BODY \
 	VSUBPS  Y14, Y0, Y0 \
 	VCMPPS  $3, Y0, Y0, Y5 \
@@ -33,10 +37,17 @@ GLOBL expConst<>(SB), RODATA|NOPTR, $56
 	VFMADD231PS Y13, Y0, Y1 \
 	VSUBPS  Y12, Y1, Y2 \
 	VPSUBD  Y12, Y1, Y6 \
+	VPBROADCASTD expConst<>+56(SB), Y7 \
+	VPCMPGTD Y6, Y7, Y7 \
+	VPBROADCASTD expConst<>+60(SB), Y1 \
+	VPAND   Y1, Y7, Y7 \
+	VPADDD  Y7, Y6, Y6 \
 	VPSLLD  $23, Y6, Y6 \
 	VPADDD  Y8, Y6, Y6 \
+	VPSLLD  $23, Y7, Y7 \
 	VFNMADD231PS Y11, Y2, Y0 \
 	VFNMADD231PS Y10, Y2, Y0 \
+	VPSUBD  Y7, Y8, Y2 \
 	VBROADCASTSS expConst<>+16(SB), Y3 \
 	VBROADCASTSS expConst<>+20(SB), Y7 \
 	VFMADD213PS Y7, Y0, Y3 \
@@ -52,6 +63,7 @@ GLOBL expConst<>(SB), RODATA|NOPTR, $56
 	VFMADD213PS Y0, Y7, Y3 \
 	VADDPS  Y8, Y3, Y3 \
 	VMULPS  Y6, Y3, Y3 \
+	VMULPS  Y2, Y3, Y3 \
 	VANDNPS Y3, Y4, Y3 \
 	VORPS   Y5, Y3, Y3
 
@@ -75,8 +87,8 @@ DATA tailMask<>+56(SB)/4, $0
 GLOBL tailMask<>(SB), RODATA|NOPTR, $60
 
 // func expShiftAVX2(x *float32, n int, m float32) float32
-// x[j] = exp(x[j] - m) for j < n, returning the sum. Below -87.33654 (and for
-// -Inf) the result is 0; NaN stays NaN. The last n%8 elements go through the
+// x[j] = exp(x[j] - m) for j < n, returning the sum, bit for bit as expf. Below
+// -103.97208 (and for -Inf) the result is 0; NaN stays NaN. The last n%8 elements go through the
 // same lanes as whole vectors (a masked load with -Inf in the other lanes, a
 // masked store), so each element's value and its place in the lane sums do not
 // depend on how many elements follow it: a row padded with masked (-Inf) keys

@@ -2,7 +2,7 @@
 
 package cpuref
 
-// expShift sets x[j] = exp(x[j] - m) (0 where that is below -87.3, as expf)
+// expShift sets x[j] = exp(x[j] - m) (as expf: 0 below -103.97)
 // and returns the sum.
 func expShift(x []float32, m float32) float32 {
 	var sum float32
