@@ -16,11 +16,15 @@
 // and a NaN or Inf in a LayerNorm row makes the whole row NaN. Masked positions
 // never leak: a boolean, causal or key-padding mask replaces the score (an
 // additive mask is added, so a NaN or +Inf score under an additive -Inf is NaN,
-// as in PyTorch), values
-// whose weight is exactly zero are skipped, and Gemm with Beta 0 does not read
-// dst. A row whose every key is masked gives zeros. NaN and Inf land at the same
-// places, with the same signs, on every backend (tested against the pure-Go
-// backend on OpenCL devices).
+// as in PyTorch), values whose weight is exactly zero are skipped, and Gemm
+// with Beta 0 does not read dst. A row whose every key is masked gives zeros.
+// Softmax weights below float32's normal range are subnormal, not 0, as on
+// float32 hardware. NaN and Inf land at the same places, with the same signs, on
+// every backend (tested against the pure-Go backend on OpenCL devices), with one
+// exception: a NaN or Inf value whose key scores more than about 96 below its
+// row's maximum has a weight that underflows to 0 in some orders of computation
+// and not in others (flash attention meets the keys before it knows the
+// maximum), so whether it reaches the output may differ between backends.
 //
 // # Aliasing
 //

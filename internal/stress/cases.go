@@ -38,7 +38,10 @@ type Case struct {
 	// terms summed into it (Gemm, FeedForward): a float32 sum is accurate only
 	// relative to its terms, not to its result, which may cancel to nearly 0.
 	terms func() []float64
-	run   func(s *session) (backend.Tensor, error)
+	// orderDependent, where not nil, marks the outputs whose NaN or Inf may
+	// differ between correct backends (attention: see underflowRows).
+	orderDependent func() []bool
+	run            func(s *session) (backend.Tensor, error)
 }
 
 // Run runs the case on b and returns its output, releasing every tensor it made.
@@ -430,7 +433,12 @@ func (g gen) attention(fused bool) Case {
 		op = "attention-unfused"
 	}
 	desc := fmt.Sprintf("B=%d H=%d Sq=%d Sk=%d D=%d Dv=%d packed=%v scale=%g logits=%g %v non-finite=%d", b, h, sq, sk, d, dv, packed, scale, logit, m, *g.nonFinite)
-	return Case{Op: op, Desc: desc, Scale: maxV, run: func(s *session) (backend.Tensor, error) {
+	orderDependent := func() []bool {
+		p := m.oracle(b, h, sq, sk)
+		p.Dk, p.Dv, p.Q, p.K, p.V, p.Scale = d, dv, q, k, v, scale
+		return underflowRows(p)
+	}
+	return Case{Op: op, Desc: desc, Scale: maxV, orderDependent: orderDependent, run: func(s *session) (backend.Tensor, error) {
 		var qh, kh, vh backend.Heads
 		var err error
 		if packed {
@@ -472,6 +480,62 @@ func (g gen) attention(fused bool) Case {
 		}
 		return out, s.b.AttendValues(oh, w, vh)
 	}}
+}
+
+// underflowLimit is how far below its row's maximum a score may lie before
+// its softmax weight underflows float32 in some order of computation: e^-96 is
+// 2^-138.5, near the subnormals' end (2^-149) and below where a float32 score's
+// rounding could carry it.
+const underflowLimit = -96
+
+// underflowRows marks the outputs [B, H, Sq, Dv] of p whose query sees a key
+// with a NaN or Inf value and a score more than -underflowLimit below the
+// row's maximum. Whether such a value reaches the output depends on the order
+// of the computation, not on its correctness: a two-pass softmax gives it the
+// weight 0, which skips it (as AttendValues skips every zero weight); an online
+// one (flash attention) gives it a weight against the maximum seen so far,
+// nonzero where the maximum comes later, and NaN or Inf times the rescaling
+// stays NaN or Inf. Every other NaN and Inf must match exactly.
+func underflowRows(p *oracle.Attention) []bool {
+	raw, _ := p.RawScores()
+	out := make([]bool, p.Rows()*p.Dv)
+	for b := range p.B {
+		for h := range p.H {
+			bh := b*p.H + h
+			for i := range p.Sq {
+				r := bh*p.Sq + i
+				mx, scores := math.Inf(-1), make([]float64, p.Sk)
+				for j := range p.Sk {
+					masked, add := p.Masked(b, h, i, j)
+					scores[j] = math.Inf(-1)
+					if !masked {
+						scores[j] = raw[r*p.Sk+j] + float64(add)
+					}
+					if !math.IsNaN(scores[j]) {
+						mx = math.Max(mx, scores[j])
+					}
+				}
+				for j, s := range scores {
+					if math.IsInf(s, -1) || !(s-mx < underflowLimit) || !nonFiniteRow(p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv]) {
+						continue
+					}
+					for x := range p.Dv {
+						out[r*p.Dv+x] = true
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func nonFiniteRow(v []float32) bool {
+	for _, x := range v {
+		if !finite(float64(x)) {
+			return true
+		}
+	}
+	return false
 }
 
 // contiguous uploads data as [b, h, s, d] heads.

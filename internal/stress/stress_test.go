@@ -3,10 +3,13 @@ package stress
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref"
+	"github.com/clattn/clattn/internal/oracle"
 )
 
 // TestRandomRuns runs many random cases of every op on the pure-Go backend:
@@ -106,4 +109,30 @@ func TestConcurrentCPU(t *testing.T) {
 	b := cpuref.New()
 	defer b.Close()
 	Concurrent(t, b, Mixed(3, 1), 4)
+}
+
+// TestUnderflowRows: a NaN value is order-dependent only for the queries that
+// see its key far below their row's maximum; a masked key's value or a key
+// near the maximum is not.
+func TestUnderflowRows(t *testing.T) {
+	nan := float32(math.NaN())
+	// One head, 3 queries, 3 keys, head dim 1: scores are q_i * k_j (scale 1).
+	p := &oracle.Attention{B: 1, H: 1, Sq: 3, Sk: 3, Dk: 1, Dv: 2, Scale: 1,
+		Q: []float32{1, 1, -1}, K: []float32{0, -100, 1}, V: []float32{1, 1, nan, 2, 3, 3},
+		Causal: backend.CausalTopLeft}
+	got := underflowRows(p)
+	// Query 0 sees key 0 only (causal); query 1 sees key 1 at -100 below key 0:
+	// order-dependent; query 2 sees key 1 at +100, its maximum: must propagate.
+	want := []bool{false, false, true, true, false, false}
+	if !slices.Equal(got, want) {
+		t.Fatalf("underflowRows = %v, want %v", got, want)
+	}
+	c := Case{Op: "attention", Scale: 1, orderDependent: func() []bool { return got }}
+	ref := []float32{1, 1, 0.5, 0.5, nan, nan}
+	if r := Compare(c, []float32{1, 1, nan, nan, nan, nan}, ref); !r.OK() {
+		t.Errorf("NaN in an order-dependent row counted: %v", r)
+	}
+	if r := Compare(c, []float32{1, 1, 0.5, 0.5, 2, 2}, ref); r.OK() {
+		t.Error("a lost NaN in a row that must propagate it passed")
+	}
 }
