@@ -39,7 +39,7 @@ func headBlocks(batch, nheads, seqQ int, body func(b, h, i0, rows int)) {
 	})
 }
 
-// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T (scale 0 means 1/sqrt(dim)).
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h/group]^T (scale 0 means 1/sqrt(dim)).
 func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	const op = "Scores"
 	if err := b.open(op); err != nil {
@@ -67,7 +67,7 @@ func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) 
 	sq, sk := d.SeqQ, d.SeqK
 	headBlocks(d.Batch, d.Heads, sq, func(bi, h, i0, rows int) {
 		qs, ldq := qv.rows(bi, h, i0, rows)
-		ks, ldk := kv.rows(bi, h, 0, sk)
+		ks, ldk := kv.rows(bi, d.KVHead(h), 0, sk)
 		out := dd[((bi*d.Heads+h)*sq+i0)*sk:][:rows*sk]
 		sgemm.GemmSerial(false, true, rows, sk, d.DimK, scale, qs, ldq, ks, ldk, 0, out, sk)
 	})
@@ -133,7 +133,7 @@ func softmaxRow(row []float32) {
 	}
 }
 
-// AttendValues computes out[b,h] = weights[b,h] * v[b,h]. Values whose weight is
+// AttendValues computes out[b,h] = weights[b,h] * v[b,h/group]. Values whose weight is
 // exactly zero are skipped, so NaN or Inf in masked values never leaks.
 func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	const op = "AttendValues"
@@ -168,8 +168,9 @@ func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v back
 		w := wd[((bi*d.Heads+h)*sq+i0)*sk:][:rows*sk]
 		for j0 := 0; j0 < sk; j0 += attnBlockK {
 			n := min(attnBlockK, sk-j0)
-			tile := (bi*d.Heads+h)*tiles + j0/attnBlockK
-			accumulateValues(o, w[j0:], sk, vv, bi, h, j0, rows, n, finite[tile])
+			hv := d.KVHead(h)
+			tile := (bi*d.HeadsKV+hv)*tiles + j0/attnBlockK
+			accumulateValues(o, w[j0:], sk, vv, bi, hv, j0, rows, n, finite[tile])
 		}
 		for r := range rows {
 			copy(ov.row(bi, h, i0+r), o[r*dv:(r+1)*dv])
@@ -277,9 +278,10 @@ func (a *flash) block(b, h, i0, rows int) {
 		mx[r] = negInf
 	}
 	qs, ldq := a.q.rows(b, h, i0, rows)
+	hv := a.d.KVHead(h)
 	for j0 := 0; j0 < kEnd; j0 += attnBlockK {
 		n := min(attnBlockK, kEnd-j0)
-		ks, ldk := a.k.rows(b, h, j0, n)
+		ks, ldk := a.k.rows(b, hv, j0, n)
 		sgemm.GemmSerial(false, true, rows, n, a.d.DimK, a.scale, qs, ldq, ks, ldk, 0, s, n)
 		a.m.apply(s, n, b, h, i0, rows, j0, n)
 		for r := range rows {
@@ -305,7 +307,7 @@ func (a *flash) block(b, h, i0, rows int) {
 			}
 			sum[r] += expShift(row, m)
 		}
-		accumulateValues(o, s, n, a.v, b, h, j0, rows, n, a.finite[(b*a.d.Heads+h)*a.tiles+j0/attnBlockK])
+		accumulateValues(o, s, n, a.v, b, hv, j0, rows, n, a.finite[(b*a.d.HeadsKV+hv)*a.tiles+j0/attnBlockK])
 	}
 	for r := range rows {
 		dst := a.out.row(b, h, i0+r)
