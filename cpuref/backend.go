@@ -225,8 +225,8 @@ func (b *Backend) bind(op string, bs ...binding) error {
 	return nil
 }
 
-// data returns the elements of t after checking that b made it and that it is
-// not released; a nil t gives a nil slice (optional tensors).
+// data returns the elements of the float32 tensor t after checking that b made
+// it and that it is not released; a nil t gives a nil slice (optional tensors).
 func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if t == nil {
 		return nil, nil
@@ -235,8 +235,8 @@ func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.dtype != backend.Float32 {
-		return nil, backend.ArgumentErrorf(op, "%s is %v %v: not supported by this operation on cpu yet", name, c.dtype, c.shape)
+	if c.dtype != backend.Float32 { // the shared checks let only K/V and Gemm's b be halves
+		return nil, backend.ArgumentErrorf(op, "%s is %v %v, want f32", name, c.dtype, c.shape)
 	}
 	return c.data, nil
 }
