@@ -31,6 +31,9 @@ type Options struct {
 	// tensors do not fit in it, or in the machine's RAM, is refused before
 	// anything is allocated.
 	DeviceMemory int64
+	// MemoryGBps is the device's measured read bandwidth (MeasureBandwidth); 0
+	// leaves BandwidthPct out.
+	MemoryGBps float64
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +68,11 @@ type Result struct {
 	// SequencesPerS is rows embedded per second of median wall time, host
 	// work included (OpEmbed).
 	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
+	// KVBytes are the K/V bytes one run reads (attention and decode); for
+	// decode, GBps is KVBytes per second and BandwidthPct is GBps as a
+	// percentage of the report's MemoryGBps.
+	KVBytes      float64 `json:"kv_bytes,omitempty"`
+	BandwidthPct float64 `json:"bandwidth_pct,omitempty"`
 }
 
 // Run times one case on b: it uploads random inputs (fixed seed), runs the op
@@ -117,7 +125,8 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 		}
 		walls = append(walls, ms(time.Since(start)))
 	}
-	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes()}
+	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes(), KVBytes: c.KVBytes()}
+
 	if cpu := processCPUTime() - cpu0; cpu > 0 {
 		r.CPUMs = ms(cpu) / float64(opt.Reps)
 	}
@@ -136,6 +145,9 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	}
 	if c.Op == OpEmbed {
 		r.SequencesPerS = float64(c.Shape.Batch) / r.MedianMs * 1000
+	}
+	if opt.MemoryGBps > 0 && c.Op == OpDecode {
+		r.BandwidthPct = 100 * r.GBps / opt.MemoryGBps
 	}
 	return r, nil
 }
@@ -188,6 +200,19 @@ func (in *inputs) random(scale float32, shape ...int) backend.Tensor {
 	return in.keep(t, err)
 }
 
+// randomAs is random for a tensor of dtype d.
+func (in *inputs) randomAs(d backend.DType, scale float32, shape ...int) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	data := make([]float32, backend.Shape(shape).Numel())
+	for i := range data {
+		data[i] = float32(in.rng.NormFloat64()) * scale
+	}
+	t, err := in.b.UploadAs(d, data, shape...)
+	return in.keep(t, err)
+}
+
 func (in *inputs) alloc(shape ...int) backend.Tensor {
 	if in.err != nil {
 		return nil
@@ -214,10 +239,13 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 	if s.Causal {
 		attnOpt.Causal = backend.CausalTopLeft
 	}
+	if c.Op == OpDecode {
+		attnOpt.Causal = backend.CausalBottomRight // the new rows come after the cache
+	}
 	heads := func() (q, k, v, out backend.Heads, err error) {
 		qt := in.random(1, s.Batch, s.Heads, s.Seq, s.HeadDim)
-		kt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
-		vt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
+		kt := in.randomAs(s.KVType(), 1, s.Batch, s.KVHeads(), s.KV(), s.HeadDim)
+		vt := in.randomAs(s.KVType(), 1, s.Batch, s.KVHeads(), s.KV(), s.HeadDim)
 		ot := in.alloc(s.Batch, s.Heads, s.Seq, s.HeadDim)
 		if in.err != nil {
 			return q, k, v, out, in.err
@@ -240,7 +268,7 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 				return b.Gemm(backend.MatOf(y), backend.MatOf(x), backend.MatOf(wt), backend.GemmOptions{TransB: true})
 			}
 		}
-	case OpScores, OpUnfused, OpAttention:
+	case OpScores, OpUnfused, OpAttention, OpDecode:
 		q, k, v, out, err := heads()
 		if err != nil {
 			in.err = err
@@ -261,7 +289,7 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 				}
 				return b.AttendValues(out, scores, v)
 			}
-		case OpAttention:
+		case OpAttention, OpDecode:
 			w.run = func() error { return b.Attention(out, q, k, v, attnOpt) }
 		}
 	case OpSoftmax:
