@@ -274,6 +274,10 @@ type flash struct {
 	// as it is used (the decode path, which reads V once).
 	finite []bool
 	tiles  int
+	// fourRow selects the decode path's four-row kernels (scores4, values4)
+	// over sgemm: the query rows are then padded to a multiple of four, in qs,
+	// s and the output accumulator alike.
+	fourRow bool
 }
 
 // rowSet is the query rows one task computes: rows [i0, i0+rows) of each of
@@ -305,12 +309,20 @@ func onlineSize(rows, dv int) int { return rows * (dv + 2) }
 
 // attend folds keys [k0, k1) into st for the rows of rs, whose queries are qs
 // (rs.count() rows, leading dimension ldq), attnBlockK keys at a time; s is
-// scratch of at least rs.count()*attnBlockK values.
+// scratch of at least rs.count()*attnBlockK values (with fourRow, qs, s and
+// st hold kernelRows(rs.count()) rows).
 func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, s []float32) {
 	dv, rows := a.d.DimV, rs.count()
+	padded := a.kernelRows(rows)
 	for j0 := k0; j0 < k1; j0 += attnBlockK {
 		n := min(attnBlockK, k1-j0)
-		a.k.gemm(true, rows, a.scale, qs, ldq, rs.b, rs.hv, j0, n, 0, s, n)
+		if a.fourRow {
+			for r0 := 0; r0 < padded; r0 += 4 {
+				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale)
+			}
+		} else {
+			a.k.gemm(true, rows, a.scale, qs, ldq, rs.b, rs.hv, j0, n, 0, s, n)
+		}
 		for hh := range rs.nh {
 			a.m.apply(s[hh*rs.rows*n:], n, rs.b, rs.h0+hh, rs.i0, rs.rows, j0, n)
 		}
@@ -340,6 +352,7 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 			st.sum[r] += expShift(row, m)
 			zero = zero || hasZero(row)
 		}
+		clear(s[rows*n : padded*n]) // the padding rows weigh nothing
 		var finite bool
 		if a.finite != nil {
 			finite = a.finite[(rs.b*a.d.HeadsKV+rs.hv)*a.tiles+j0/attnBlockK]
@@ -348,8 +361,23 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 			// values (now in cache) only where there is one.
 			finite = !zero || a.v.allFinite(rs.b, rs.hv, j0, n)
 		}
+		if finite && a.fourRow {
+			for r0 := 0; r0 < padded; r0 += 4 {
+				a.v.values4(s[r0*n:], n, rs.b, rs.hv, j0, n, st.o[r0*dv:], dv)
+			}
+			continue
+		}
 		accumulateValues(st.o, s, n, a.v, rs.b, rs.hv, j0, rows, n, finite)
 	}
+}
+
+// kernelRows is the number of rows the products compute for rows query rows:
+// rows rounded up to a multiple of four with the four-row kernels.
+func (a *flash) kernelRows(rows int) int {
+	if a.fourRow {
+		return (rows + 3) &^ 3
+	}
+	return rows
 }
 
 // finish writes the normalised output of query row r of st (0 where no key

@@ -39,18 +39,21 @@ func (a *flash) decode() {
 		}
 		return
 	}
+	a.fourRow = fourRowKernels && d.DimK%16 == 0 && d.DimV%16 == 0 && d.DimK > 0
+	padded := a.kernelRows(rows)
 	groups := d.Batch * d.HeadsKV
 	slices, width := decodeSlices(groups, kEnd)
-	part := onlineSize(rows, dv)
+	part := onlineSize(padded, dv)
 	partials := make([]float32, groups*slices*part)
 	parallelFor(groups*slices, func(t int) {
 		gi, sl := t/slices, t%slices
 		b, hv := gi/d.HeadsKV, gi%d.HeadsKV
 		k0 := sl * width
-		st := newOnline(partials[t*part:(t+1)*part], rows, dv)
-		buf := getBuffer(rows*d.DimK + rows*attnBlockK)
+		st := newOnline(partials[t*part:(t+1)*part], padded, dv)
+		buf := getBuffer(padded*d.DimK + padded*attnBlockK)
 		defer putBuffer(buf)
-		qs, s := (*buf)[:rows*d.DimK], (*buf)[rows*d.DimK:]
+		qs, s := (*buf)[:padded*d.DimK], (*buf)[padded*d.DimK:]
+		clear(qs[rows*d.DimK:])
 		for hh := range g { // the group's query rows, one after the other
 			for i := range d.SeqQ {
 				copy(qs[(hh*d.SeqQ+i)*d.DimK:][:d.DimK], a.q.row(b, hv*g+hh, i))
@@ -64,7 +67,8 @@ func (a *flash) decode() {
 		sts, acc := make([]online, slices), make([]float64, dv)
 		for sl := range slices {
 			t := gi*slices + sl
-			sts[sl] = online{o: partials[t*part:][:rows*dv], mx: partials[t*part+rows*dv:][:rows], sum: partials[t*part+rows*dv+rows:][:rows]}
+			sts[sl] = online{o: partials[t*part:][:padded*dv], mx: partials[t*part+padded*dv:][:padded],
+				sum: partials[t*part+padded*dv+padded:][:padded]}
 		}
 		for r := range rows {
 			combine(sts, r, a.out.row(b, hv*g+r/d.SeqQ, r%d.SeqQ), acc)

@@ -190,3 +190,27 @@ func (v heads) packed() heads {
 	}
 	return p
 }
+
+// scores4 sets s[r*lds+j] = scale * q[r] . k[j0+j] for the four query rows q
+// (contiguous, dim each) and keys [j0, j0+n) of (b, h): the decode path's
+// kernel, reading float16 keys as they are stored.
+func (v heads) scores4(q []float32, b, h, j0, n int, s []float32, lds int, scale float32) {
+	start, length, ld := v.span(b, h, j0, n)
+	if v.isHalf() {
+		scores4F16(q, v.dim, v.bits[start:start+length], ld, n, s, lds, scale)
+		return
+	}
+	scores4F32(q, v.dim, v.data[start:start+length], ld, n, s, lds, scale)
+}
+
+// values4 adds p[r] * v[j0:j0+n] to the four rows of o (leading dimension ldo):
+// the decode path's kernel for weights p (four rows, leading dimension ldp)
+// and values [j0, j0+n) of (b, h).
+func (v heads) values4(p []float32, ldp, b, h, j0, n int, o []float32, ldo int) {
+	start, length, ld := v.span(b, h, j0, n)
+	if v.isHalf() {
+		values4F16(p, ldp, n, v.bits[start:start+length], ld, v.dim, o, ldo)
+		return
+	}
+	values4F32(p, ldp, n, v.data[start:start+length], ld, v.dim, o, ldo)
+}
