@@ -12,12 +12,14 @@ import (
 // TestFourRowKernels checks the decode kernels against float64 sums on float32
 // and float16 K/V views with row gaps (NaN-filled), odd and even key counts and
 // head dims of one and several column blocks; the padding of s and o must stay.
-func TestFourRowKernels(t *testing.T) {
+func TestFourRowKernels(t *testing.T) { checkFourRowKernels(t) }
+
+func checkFourRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	nan := float32(math.NaN())
 	for _, half := range []bool{false, true} {
-		for _, dim := range []int{16, 48, 128} {
-			for _, n := range []int{1, 2, 7, 256} {
+		for _, dim := range []int{16, 48, 64, 128} {
+			for _, n := range []int{1, 2, 3, 4, 5, 7, 256} {
 				t.Run(fmt.Sprintf("half=%v/dim=%d/n=%d", half, dim, n), func(t *testing.T) {
 					ss := dim + 5 // a gap between key rows
 					vals := make([]float32, n*ss)
