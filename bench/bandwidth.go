@@ -22,3 +22,14 @@ func MeasureBandwidth(b backend.Backend) (float64, error) {
 	}
 	return m.ReadBandwidth(BandwidthBytes)
 }
+
+// JudgeBandwidth records the device's read bandwidth gbps in the report and
+// sets each decode row's BandwidthPct: its GB/s as a percentage of gbps.
+func (r *Report) JudgeBandwidth(gbps float64) {
+	r.MemoryGBps = gbps
+	for i, x := range r.Results {
+		if x.Op == OpDecode && gbps > 0 {
+			r.Results[i].BandwidthPct = 100 * x.GBps / gbps
+		}
+	}
+}

@@ -35,7 +35,7 @@ func TestCaseValidateAndNames(t *testing.T) {
 	require.Equal(t, "attention/batch=1/seq=512/heads=8/head_dim=64/causal", c.Name())
 	_, err = ParseOp("flash")
 	require.ErrorContains(t, err, "unknown op")
-	for _, name := range []string{"quick", "standard", "long"} {
+	for _, name := range []string{"quick", "standard", "decoding", "long"} {
 		cs, err := Suite(name)
 		require.NoError(t, err)
 		for _, c := range cs {
@@ -89,13 +89,17 @@ func TestDecodeCase(t *testing.T) {
 	require.Equal(t, 4.0*2*8*1*300*16, c.FLOPs())
 	b := cpuref.New()
 	defer b.Close()
-	r, err := Run(b, c, Options{Reps: 3, MemoryGBps: 10})
+	r, err := Run(b, c, Options{Reps: 3})
 	require.NoError(t, err)
 	require.InDelta(t, c.KVBytes()/r.MedianMs/1e6, r.GBps, r.GBps*1e-9)
-	require.InDelta(t, 10*r.GBps, r.BandwidthPct, r.BandwidthPct*1e-9)
 	require.Equal(t, c.KVBytes(), r.KVBytes)
+	require.Equal(t, 16, decodeCopies(c), "copies up to 16 to stream K/V from memory")
+	report := Report{Device: "cpu", Results: []Result{r, {Op: OpAttention, GBps: 5}}}
+	report.JudgeBandwidth(10)
+	require.InDelta(t, 10*r.GBps, report.Results[0].BandwidthPct, r.GBps*1e-9)
+	require.Zero(t, report.Results[1].BandwidthPct, "only decode rows are judged by bandwidth")
 	var table bytes.Buffer
-	require.NoError(t, WriteTable(&table, Report{Device: "cpu", MemoryGBps: 10, Results: []Result{r}}))
+	require.NoError(t, WriteTable(&table, report))
 	require.Contains(t, table.String(), "memory: 10.0 GB/s read")
 	require.Contains(t, table.String(), "% bw")
 

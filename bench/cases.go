@@ -310,7 +310,8 @@ func (c Case) Bytes() float64 {
 }
 
 // Suite returns the named set of cases: quick (seconds on a CPU), standard (the
-// shapes of the GPU targets), long (attention at long sequences).
+// shapes of the GPU targets), decoding (standard's grouped-query decode and
+// prefill rows alone), long (attention at long sequences).
 func Suite(name string) ([]Case, error) {
 	switch name {
 	case "quick":
@@ -341,6 +342,8 @@ func Suite(name string) ([]Case, error) {
 		cs = append(cs, Case{Op: OpFFN, Shape: enc}, Case{Op: OpLayerNorm, Shape: enc},
 			Case{Op: OpMHA, Shape: enc}, Case{Op: OpEncoder, Shape: enc})
 		return append(cs, decodingCases()...), nil
+	case "decoding":
+		return decodingCases(), nil
 	case "long":
 		var cs []Case
 		for _, seq := range []int{4096, 8192, 16384} {
@@ -348,7 +351,7 @@ func Suite(name string) ([]Case, error) {
 		}
 		return cs, nil
 	}
-	return nil, fmt.Errorf("unknown suite %q (want quick, standard or long)", name)
+	return nil, fmt.Errorf("unknown suite %q (want quick, standard, decoding or long)", name)
 }
 
 // decodingCases are the grouped-query rows of the standard suite: a Llama-style

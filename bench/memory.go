@@ -21,7 +21,12 @@ func (c Case) tensorShapes() [][]int {
 		return [][]int{{b * sq, e}, {f, e}, {b * sq, f}}
 	case OpScores, OpUnfused:
 		return append(heads, []int{b, h, sq, sk})
-	case OpAttention, OpDecode: // K/V counted as float32 (an f16 cache needs half)
+	case OpAttention:
+		return heads
+	case OpDecode: // K/V counted as float32 (an f16 cache needs half), in every copy
+		for range decodeCopies(c) - 1 {
+			heads = append(heads, []int{b, kvh, sk, d}, []int{b, kvh, sk, d})
+		}
 		return heads
 	case OpSoftmax:
 		return [][]int{{b, h, sq, sk}, {b, h, sq, sk}}

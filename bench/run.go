@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -31,9 +32,6 @@ type Options struct {
 	// tensors do not fit in it, or in the machine's RAM, is refused before
 	// anything is allocated.
 	DeviceMemory int64
-	// MemoryGBps is the device's measured read bandwidth (MeasureBandwidth); 0
-	// leaves BandwidthPct out.
-	MemoryGBps float64
 }
 
 func (o Options) withDefaults() Options {
@@ -70,7 +68,7 @@ type Result struct {
 	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
 	// KVBytes are the K/V bytes one run reads (attention and decode); for
 	// decode, GBps is KVBytes per second and BandwidthPct is GBps as a
-	// percentage of the report's MemoryGBps.
+	// percentage of the report's MemoryGBps (Report.JudgeBandwidth).
 	KVBytes      float64 `json:"kv_bytes,omitempty"`
 	BandwidthPct float64 `json:"bandwidth_pct,omitempty"`
 }
@@ -146,9 +144,6 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	if c.Op == OpEmbed {
 		r.SequencesPerS = float64(c.Shape.Batch) / r.MedianMs * 1000
 	}
-	if opt.MemoryGBps > 0 && c.Op == OpDecode {
-		r.BandwidthPct = 100 * r.GBps / opt.MemoryGBps
-	}
 	return r, nil
 }
 
@@ -213,6 +208,20 @@ func (in *inputs) randomAs(d backend.DType, scale float32, shape ...int) backend
 	return in.keep(t, err)
 }
 
+// copyOf uploads another tensor holding t's values in t's dtype.
+func (in *inputs) copyOf(t backend.Tensor) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	data := make([]float32, t.Shape().Numel())
+	if err := in.b.Download(data, t); err != nil {
+		in.err = err
+		return nil
+	}
+	c, err := in.b.UploadAs(t.DType(), data, t.Shape()...)
+	return in.keep(c, err)
+}
+
 func (in *inputs) alloc(shape ...int) backend.Tensor {
 	if in.err != nil {
 		return nil
@@ -228,6 +237,12 @@ func (in *inputs) keep(t backend.Tensor, err error) backend.Tensor {
 	}
 	in.w.tensors = append(in.w.tensors, t)
 	return t
+}
+
+// decodeCopies is the number of K/V copies a decode case cycles through: as
+// many as fill BandwidthBytes (1 GiB, beyond any cache), at most 16.
+func decodeCopies(c Case) int {
+	return max(1, min(16, int(math.Ceil(BandwidthBytes/c.KVBytes()))))
 }
 
 func prepare(b backend.Backend, c Case) (*work, error) {
@@ -289,8 +304,26 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 				}
 				return b.AttendValues(out, scores, v)
 			}
-		case OpAttention, OpDecode:
+		case OpAttention:
 			w.run = func() error { return b.Attention(out, q, k, v, attnOpt) }
+		case OpDecode:
+			// Runs take turns over copies of K/V that together exceed the
+			// last-level cache, so that each step reads them from memory.
+			ks, vs := []backend.Heads{k}, []backend.Heads{v}
+			for len(ks) < decodeCopies(c) && in.err == nil {
+				kc, vc := in.copyOf(k.T), in.copyOf(v.T)
+				if in.err != nil {
+					break
+				}
+				k.T, v.T = kc, vc
+				ks, vs = append(ks, k), append(vs, v)
+			}
+			next := 0
+			w.run = func() error {
+				i := next % len(ks)
+				next++
+				return b.Attention(out, q, ks[i], vs[i], attnOpt)
+			}
 		}
 	case OpSoftmax:
 		scores := in.random(1, s.Batch, s.Heads, s.Seq, s.KV())
