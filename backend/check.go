@@ -466,7 +466,8 @@ func CheckAttendValues(out Heads, weights Tensor, v Heads) (AttentionDims, error
 type KVWriteDims struct{ Batch, Heads, Cap, Dim, Pos, N int }
 
 // CheckWriteKV validates a WriteKV call: cache [B Hkv Cap D] float32 or
-// float16, src float32 heads [B Hkv n D], 0 <= pos and pos+n <= Cap.
+// float16, src float32 heads [B Hkv n D] of another tensor, 0 <= pos and
+// pos+n <= Cap.
 func CheckWriteKV(cache Tensor, src Heads, pos int) (KVWriteDims, error) {
 	const op = "WriteKV"
 	if !present(cache) {
@@ -490,6 +491,9 @@ func CheckWriteKV(cache Tensor, src Heads, pos int) (KVWriteDims, error) {
 			pos, pos+src.Seq-1, src.Seq, pos, c[2], c)
 	}
 	if err := checkDTypes(op, []dtypeRule{{"cache", cache, kvTypes}, {"src", src.T, f32}}); err != nil {
+		return KVWriteDims{}, err
+	}
+	if err := refuseAliases(op, "cache", cache, operand{"src", src.T}); err != nil {
 		return KVWriteDims{}, err
 	}
 	return KVWriteDims{Batch: c[0], Heads: c[1], Cap: c[2], Dim: c[3], Pos: pos, N: src.Seq}, nil

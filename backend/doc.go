@@ -53,7 +53,8 @@
 // FeedForward with dst = x or dst = the residual, PositionalEncoding with
 // dst = x, and Gemm with the residual the very view dst. Elsewhere (Gemm's dst
 // sharing A's, B's or the bias's tensor, Attention's out sharing q's, k's, v's
-// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward)
+// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward,
+// WriteKV's src sharing the cache's tensor)
 // a device's work-items would read what others already wrote, so every backend
 // refuses the call with ErrArgument, even where the views do not overlap.
 // A nil tensor where one is required is ErrArgument too.

@@ -26,9 +26,6 @@ func (b *Backend) WriteKV(cache backend.Tensor, src backend.Heads, pos int) erro
 		return nil
 	}
 	sv := headsOf(sd, src)
-	if sv.overlapsSlice(c.data) {
-		sv = sv.packed() // src is a view of the (float32) cache itself
-	}
 	parallelFor(d.Batch*d.Heads, func(bh int) {
 		bi, h := bh/d.Heads, bh%d.Heads
 		for i := range d.N {

@@ -316,6 +316,12 @@ func (s *suite) testDecodingErrors(t tester) {
 			backend.ErrShape, []string{"[1 4 1 8]", "[1 2 9 8]"}},
 		{"WriteKV/rank", func() error { return e.b.WriteKV(tensor(f32, 2, 9, 8), heads(f32, 1, 2, 1, 8), 0) },
 			backend.ErrShape, []string{"cache is [2 9 8]"}},
+		{"WriteKV/src-in-cache", func() error {
+			cache := tensor(f32, 1, 2, 9, 8)
+			src, err := backend.KVHeads(cache, 1)
+			e.must("KVHeads", err)
+			return e.b.WriteKV(cache, src, 4)
+		}, backend.ErrArgument, []string{"cache and src are the same [1 2 9 8] tensor"}},
 	}
 	for _, c := range cases {
 		err := c.call()
