@@ -36,6 +36,13 @@ func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, 
 //go:noescape
 func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
 
+// prefetchRows asks for lines cache lines of each of rows rows, stride bytes
+// apart, from p on (PREFETCHT0): the decode path fetches a tile of values, and
+// the next tile of keys, while it computes the scores of this one.
+//
+//go:noescape
+func prefetchRows(p *byte, stride int, rows int, lines int)
+
 // The slices are resliced to exactly what the kernels touch first, so that a
 // bad length panics here rather than reading out of bounds there.
 

@@ -948,3 +948,28 @@ keyloop:
 
 	VZEROUPPER
 	RET
+
+// func prefetchRows(p *byte, stride int, rows int, lines int)
+// PREFETCHT0 of lines cache lines from each of rows rows, stride bytes apart.
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ rows+16(FP), CX
+	TESTQ CX, CX
+	JZ   pfdone
+
+pfrow:
+	MOVQ SI, DI
+	MOVQ lines+24(FP), BX
+
+pfline:
+	PREFETCHT0 (DI)
+	ADDQ $64, DI
+	DECQ BX
+	JNZ  pfline
+	ADDQ DX, SI
+	DECQ CX
+	JNZ  pfrow
+
+pfdone:
+	RET

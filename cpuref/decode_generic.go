@@ -56,3 +56,6 @@ func values4F32(p []float32, ldp, n int, v []float32, ldv, dim int, o []float32,
 		}
 	}
 }
+
+// prefetchRows does nothing: portable Go has no prefetch instruction.
+func prefetchRows(p *byte, stride int, rows int, lines int) {}

@@ -1,6 +1,8 @@
 package cpuref
 
 import (
+	"unsafe"
+
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref/internal/half"
 	"github.com/clattn/clattn/cpuref/internal/sgemm"
@@ -213,4 +215,16 @@ func (v heads) values4(p []float32, ldp, b, h, j0, n int, o []float32, ldo int) 
 		return
 	}
 	values4F32(p, ldp, n, v.data[start:start+length], ld, v.dim, o, ldo)
+}
+
+// prefetch asks for rows [j0, j0+n) of (b, h) to be brought into the cache.
+func (v heads) prefetch(b, h, j0, n int) {
+	start, length, _ := v.span(b, h, j0, n)
+	if v.isHalf() {
+		x := v.bits[start : start+length]
+		prefetchRows((*byte)(unsafe.Pointer(&x[0])), 2*v.ss, n, (2*v.dim+63)/64)
+		return
+	}
+	x := v.data[start : start+length]
+	prefetchRows((*byte)(unsafe.Pointer(&x[0])), 4*v.ss, n, (4*v.dim+63)/64)
 }
