@@ -58,7 +58,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, decode, "+
 		"embed (a BERT-family model end to end, all-MiniLM-L6-v2's shapes at 32 x 128 tokens unless sizes are given, beside SGEMM at its GEMM shape)")
 	fs.IntVar(&f.shape.Batch, "batch", 1, "--op: batch size")
-	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq; decode: query rows (default 1)")
+	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq; decode: query rows, 1 unless given")
 	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "--op: key/value sequence length (default: --seq)")
 	fs.IntVar(&f.shape.DModel, "d-model", 512, "--op: model width; gemm: K")
 	fs.IntVar(&f.shape.Heads, "heads", 8, "--op: attention heads")
