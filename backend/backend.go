@@ -16,29 +16,48 @@ type Backend interface {
 	// Name identifies the device, e.g. "cpu" or "opencl:0 NVIDIA H100 80GB HBM3".
 	Name() string
 
-	// Alloc returns a zero-filled tensor of the given shape.
+	// Alloc returns a zero-filled float32 tensor of the given shape (AllocAs(Float32, shape...)).
 	Alloc(shape ...int) (Tensor, error)
-	// Upload copies data (row-major, len == product of shape) into a new tensor.
+	// AllocAs returns a zero-filled tensor of the given dtype and shape.
+	AllocAs(dtype DType, shape ...int) (Tensor, error)
+	// Upload copies data (row-major, len == product of shape) into a new float32 tensor.
 	Upload(data []float32, shape ...int) (Tensor, error)
-	// Download copies t into dst (len(dst) == t.Shape().Numel()), waiting for queued work.
+	// UploadAs converts data into a new tensor of the given dtype, rounding to
+	// nearest, ties to even (Float16Bits, BFloat16Bits); float32 is copied exactly.
+	UploadAs(dtype DType, data []float32, shape ...int) (Tensor, error)
+	// UploadBits copies raw 16-bit values (binary16 or bfloat16 bit patterns)
+	// into a new Float16 or BFloat16 tensor, without rounding.
+	UploadBits(dtype DType, bits []uint16, shape ...int) (Tensor, error)
+	// Download copies t (of any dtype, converted exactly to float32) into dst
+	// (len(dst) == t.Shape().Numel()), waiting for queued work.
 	Download(dst []float32, t Tensor) error
+	// WriteKV copies the float32 heads src [B,Hkv,n,D] into positions [pos, pos+n)
+	// of the cache [B,Hkv,Cap,D] (Float32, or Float16 rounded to nearest even),
+	// leaving every other position as it was. pos+n > Cap is an ErrShape naming
+	// the position and the capacity. Read the filled part with KVHeads.
+	WriteKV(cache Tensor, src Heads, pos int) error
 
 	// Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
 	// every matrix of a batch; see GemmOptions for the order of the epilogue.
 	Gemm(dst, a, b Mat, opt GemmOptions) error
 
-	// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T; dst is [B,H,Sq,Sk].
-	// A scale of 0 means 1/sqrt(q.Dim).
+	// Scores computes dst[b,h] = scale * q[b,h] * k[b,g(h)]^T; dst is [B,H,Sq,Sk].
+	// A scale of 0 means 1/sqrt(q.Dim). K may have fewer heads than q (grouped-query
+	// attention, see AttentionOptions) and may be Float16.
 	Scores(dst Tensor, q, k Heads, scale float32) error
 	// Softmax applies the masks of opt (not opt.Scale) to scores [B,H,Sq,Sk]
 	// and normalises each row into dst, which may be scores itself.
 	// A row whose every key is masked becomes all zeros.
 	Softmax(dst, scores Tensor, opt AttentionOptions) error
-	// AttendValues computes out[b,h] = weights[b,h] * v[b,h]; weights is [B,H,Sq,Sk].
+	// AttendValues computes out[b,h] = weights[b,h] * v[b,g(h)]; weights is [B,H,Sq,Sk],
+	// v may have fewer heads than out (grouped-query) and may be Float16.
 	// Values whose weight is exactly zero are skipped, so NaN in masked values never leaks.
 	AttendValues(out Heads, weights Tensor, v Heads) error
 	// Attention is the fused softmax(scale*q*k^T + masks)*v with an online softmax:
-	// it never stores the Sq x Sk matrix.
+	// it never stores the Sq x Sk matrix. K and V may have Hkv heads, Hkv dividing
+	// q's H (K/V head j serves query heads j*H/Hkv ... (j+1)*H/Hkv-1, PyTorch's
+	// repeat_interleave order), and may be Float16; q and out are float32.
+	// A few query rows against many keys (decoding) split the keys over the cores.
 	Attention(out, q, k, v Heads, opt AttentionOptions) error
 
 	// LayerNorm normalises each row (last dimension) of x (+ opt.Residual) into dst.
@@ -53,9 +72,11 @@ type Backend interface {
 	Close() error
 }
 
-// Tensor is a float32 array with a shape, owned by the Backend that made it.
+// Tensor is an array of one DType with a shape, owned by the Backend that made it.
 type Tensor interface {
 	Shape() Shape
+	// DType is the element type the tensor stores.
+	DType() DType
 	// Release frees the tensor's memory; it is idempotent. Using a released tensor is an error.
 	Release() error
 }

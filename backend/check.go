@@ -95,7 +95,8 @@ func describeMat(m Mat) string {
 // GemmDims are the sizes of one Gemm call: Batch products of [M,K] x [K,N].
 type GemmDims struct{ Batch, M, N, K int }
 
-// CheckGemm validates a Gemm call and returns its sizes.
+// CheckGemm validates a Gemm call and returns its sizes. The b operand (the
+// weights) may be float32, float16 or bfloat16; every other one is float32.
 func CheckGemm(dst, a, b Mat, opt GemmOptions) (GemmDims, error) {
 	const op = "Gemm"
 	for _, v := range []struct {
@@ -150,6 +151,14 @@ func CheckGemm(dst, a, b Mat, opt GemmOptions) (GemmDims, error) {
 	if r := opt.Residual; r != nil && sameTensor(r.T, dst.T) && !sameView(*r, dst) {
 		return GemmDims{}, ArgumentErrorf(op, "residual %s and dst %s are different views of one tensor: the residual may be dst itself or another tensor",
 			describeMat(*r), describeMat(dst))
+	}
+	var res Tensor
+	if opt.Residual != nil {
+		res = opt.Residual.T
+	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst.T, f32}, {"a", a.T, f32}, {"b", b.T, bTypes},
+		{"bias", opt.Bias, f32}, {"residual", res, f32}}); err != nil {
+		return GemmDims{}, err
 	}
 	return GemmDims{Batch: dst.Batch, M: m, N: n, K: k}, nil
 }
@@ -206,16 +215,70 @@ func describeHeads(h Heads) string {
 func (h Heads) Dims() string { return fmt.Sprintf("[%d %d %d %d]", h.Batch, h.Heads, h.Seq, h.Dim) }
 
 // MaskLayout says where the mask entry of (b, h, i, j) lies:
-// b*BatchStride + h*HeadStride + i*Sk + j. Present is false without a mask.
+// b*BatchStride + h*HeadStride + i*Sk + j; a stride is 0 along a dimension the
+// mask broadcasts over. Present is false without a mask.
 type MaskLayout struct {
 	Present                 bool
 	BatchStride, HeadStride int
 }
 
-// AttentionDims are the sizes of an attention call.
+// AttentionDims are the sizes of an attention call. Heads counts the query
+// heads (and those of scores and weights); HeadsKV those of K and V, which
+// divides Heads (equal to it without grouped-query attention, and for Softmax).
 type AttentionDims struct {
-	Batch, Heads, SeqQ, SeqK, DimK, DimV int
-	Mask                                 MaskLayout
+	Batch, Heads, HeadsKV, SeqQ, SeqK, DimK, DimV int
+	Mask                                          MaskLayout
+}
+
+// Group is the number of query heads that share one K/V head (1 without
+// grouped-query attention).
+func (d AttentionDims) Group() int {
+	if d.HeadsKV == 0 {
+		return 1
+	}
+	return d.Heads / d.HeadsKV
+}
+
+// KVHead is the K/V head that query head h reads: h / Group().
+func (d AttentionDims) KVHead(h int) int { return h / d.Group() }
+
+// maskForms lists the accepted mask shapes for messages.
+func maskForms(d *AttentionDims) string {
+	return fmt.Sprintf("[%[3]d %[4]d], [1 1 %[3]d %[4]d], [%[1]d 1 %[3]d %[4]d], [1 %[2]d %[3]d %[4]d] or [%[1]d %[2]d %[3]d %[4]d]",
+		d.Batch, d.Heads, d.SeqQ, d.SeqK)
+}
+
+// maskLayout resolves a mask shape against [B,H,Sq,Sk] as PyTorch broadcasts it.
+func maskLayout(s Shape, d *AttentionDims) (MaskLayout, bool) {
+	plane := d.SeqQ * d.SeqK
+	if len(s) == 2 {
+		return MaskLayout{Present: true}, s[0] == d.SeqQ && s[1] == d.SeqK
+	}
+	if len(s) != 4 || s[2] != d.SeqQ || s[3] != d.SeqK {
+		return MaskLayout{}, false
+	}
+	l := MaskLayout{Present: true}
+	switch s[0] {
+	case d.Batch:
+		l.BatchStride = s[1] * plane
+	case 1:
+	default:
+		return MaskLayout{}, false
+	}
+	switch s[1] {
+	case d.Heads:
+		l.HeadStride = plane
+	case 1:
+	default:
+		return MaskLayout{}, false
+	}
+	if s[0] == 1 {
+		l.BatchStride = 0
+	}
+	if s[1] == 1 {
+		l.HeadStride = 0
+	}
+	return l, true
 }
 
 func checkMasks(op string, d *AttentionDims, opt AttentionOptions) error {
@@ -227,25 +290,35 @@ func checkMasks(op string, d *AttentionDims, opt AttentionOptions) error {
 	}
 	if opt.Mask != nil {
 		s := opt.Mask.Shape()
-		switch {
-		case s.Equal(Shape{d.SeqQ, d.SeqK}):
-			d.Mask = MaskLayout{Present: true}
-		case s.Equal(Shape{d.Batch, d.Heads, d.SeqQ, d.SeqK}):
-			d.Mask = MaskLayout{Present: true, BatchStride: d.Heads * d.SeqQ * d.SeqK, HeadStride: d.SeqQ * d.SeqK}
-		default:
-			return ShapeErrorf(op, "mask is %v, want [%d %d] or [%d %d %d %d]",
-				s, d.SeqQ, d.SeqK, d.Batch, d.Heads, d.SeqQ, d.SeqK)
+		l, ok := maskLayout(s, d)
+		if !ok {
+			return ShapeErrorf(op, "mask is %v, want %s", s, maskForms(d))
 		}
+		d.Mask = l
 	}
 	if opt.KeyPadding != nil {
 		if s := opt.KeyPadding.Shape(); !s.Equal(Shape{d.Batch, d.SeqK}) {
 			return ShapeErrorf(op, "key padding mask is %v, want [%d %d]", s, d.Batch, d.SeqK)
 		}
 	}
-	return nil
+	if err := CheckDType(op, "mask", opt.Mask, Float32); err != nil {
+		return err
+	}
+	return CheckDType(op, "key padding mask", opt.KeyPadding, Float32)
 }
 
-// CheckAttention validates a fused attention call.
+// checkGroups verifies that kv's heads can serve q's: Hkv divides Hq.
+func checkGroups(op string, q, kv Heads, kvName string) error {
+	if kv.Heads == q.Heads || kv.Heads > 0 && q.Heads%kv.Heads == 0 {
+		return nil
+	}
+	return ShapeErrorf(op, "q has %d heads, %s has %d: the K/V heads must divide the query heads (q %s, %s %s)",
+		q.Heads, kvName, kv.Heads, q.Dims(), kvName, kv.Dims())
+}
+
+// CheckAttention validates a fused attention call: q [B H Sq D], k [B Hkv Sk D],
+// v [B Hkv Sk Dv], out [B H Sq Dv], Hkv dividing H; q and out float32, k and v
+// float32 or float16.
 func CheckAttention(out, q, k, v Heads, opt AttentionOptions) (AttentionDims, error) {
 	const op = "Attention"
 	for _, x := range []struct {
@@ -256,21 +329,51 @@ func CheckAttention(out, q, k, v Heads, opt AttentionOptions) (AttentionDims, er
 			return AttentionDims{}, err
 		}
 	}
-	if q.Batch != k.Batch || q.Batch != v.Batch || q.Heads != k.Heads || q.Heads != v.Heads ||
+	if q.Batch != k.Batch || q.Batch != v.Batch || k.Heads != v.Heads ||
 		q.Dim != k.Dim || k.Seq != v.Seq || out.Batch != q.Batch || out.Heads != q.Heads ||
 		out.Seq != q.Seq || out.Dim != v.Dim {
-		return AttentionDims{}, ShapeErrorf(op, "q %s, k %s, v %s, out %s do not fit (want q [B H Sq D], k [B H Sk D], v [B H Sk Dv], out [B H Sq Dv])",
+		return AttentionDims{}, ShapeErrorf(op, "q %s, k %s, v %s, out %s do not fit (want q [B H Sq D], k [B Hkv Sk D], v [B Hkv Sk Dv], out [B H Sq Dv])",
 			q.Dims(), k.Dims(), v.Dims(), out.Dims())
 	}
 	if err := refuseAliases(op, "out", out.T, operand{"q", q.T}, operand{"k", k.T}, operand{"v", v.T},
 		operand{"mask", opt.Mask}, operand{"key padding mask", opt.KeyPadding}); err != nil {
 		return AttentionDims{}, err
 	}
-	d := AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim, DimV: v.Dim}
+	if err := checkGroups(op, q, k, "k/v"); err != nil {
+		return AttentionDims{}, err
+	}
+	if err := checkDTypes(op, []dtypeRule{{"out", out.T, f32}, {"q", q.T, f32}, {"k", k.T, kvTypes}, {"v", v.T, kvTypes}}); err != nil {
+		return AttentionDims{}, err
+	}
+	d := AttentionDims{Batch: q.Batch, Heads: q.Heads, HeadsKV: k.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim, DimV: v.Dim}
 	return d, checkMasks(op, &d, opt)
 }
 
-// CheckScores validates a Scores call.
+// The dtypes operands may have.
+var (
+	f32     = []DType{Float32}
+	kvTypes = []DType{Float32, Float16}
+	bTypes  = []DType{Float32, Float16, BFloat16}
+)
+
+// dtypeRule is an operand and the dtypes it accepts.
+type dtypeRule struct {
+	name    string
+	t       Tensor
+	allowed []DType
+}
+
+func checkDTypes(op string, rules []dtypeRule) error {
+	for _, r := range rules {
+		if err := CheckDType(op, r.name, r.t, r.allowed...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckScores validates a Scores call: q [B H Sq D] float32, k [B Hkv Sk D]
+// float32 or float16 with Hkv dividing H, dst [B H Sq Sk] float32.
 func CheckScores(dst Tensor, q, k Heads) (AttentionDims, error) {
 	const op = "Scores"
 	if err := CheckHeads(op, "q", q); err != nil {
@@ -279,8 +382,11 @@ func CheckScores(dst Tensor, q, k Heads) (AttentionDims, error) {
 	if err := CheckHeads(op, "k", k); err != nil {
 		return AttentionDims{}, err
 	}
-	if q.Batch != k.Batch || q.Heads != k.Heads || q.Dim != k.Dim {
-		return AttentionDims{}, ShapeErrorf(op, "q %s and k %s do not fit (want [B H Sq D] and [B H Sk D])", q.Dims(), k.Dims())
+	if q.Batch != k.Batch || q.Dim != k.Dim {
+		return AttentionDims{}, ShapeErrorf(op, "q %s and k %s do not fit (want [B H Sq D] and [B Hkv Sk D])", q.Dims(), k.Dims())
+	}
+	if err := checkGroups(op, q, k, "k"); err != nil {
+		return AttentionDims{}, err
 	}
 	if err := checkScoresTensor(op, "dst", dst, q.Batch, q.Heads, q.Seq, k.Seq); err != nil {
 		return AttentionDims{}, err
@@ -288,7 +394,10 @@ func CheckScores(dst Tensor, q, k Heads) (AttentionDims, error) {
 	if err := refuseAliases(op, "dst", dst, operand{"q", q.T}, operand{"k", k.T}); err != nil {
 		return AttentionDims{}, err
 	}
-	return AttentionDims{Batch: q.Batch, Heads: q.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim}, nil
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"q", q.T, f32}, {"k", k.T, kvTypes}}); err != nil {
+		return AttentionDims{}, err
+	}
+	return AttentionDims{Batch: q.Batch, Heads: q.Heads, HeadsKV: k.Heads, SeqQ: q.Seq, SeqK: k.Seq, DimK: q.Dim}, nil
 }
 
 func checkScoresTensor(op, name string, t Tensor, b, h, sq, sk int) error {
@@ -301,7 +410,7 @@ func checkScoresTensor(op, name string, t Tensor, b, h, sq, sk int) error {
 	return nil
 }
 
-// CheckSoftmax validates a Softmax call; scores and dst are [B, H, Sq, Sk].
+// CheckSoftmax validates a Softmax call; scores and dst are float32 [B, H, Sq, Sk].
 func CheckSoftmax(dst, scores Tensor, opt AttentionOptions) (AttentionDims, error) {
 	const op = "Softmax"
 	if !present(scores) {
@@ -317,11 +426,15 @@ func CheckSoftmax(dst, scores Tensor, opt AttentionOptions) (AttentionDims, erro
 	if err := refuseAliases(op, "dst", dst, operand{"mask", opt.Mask}, operand{"key padding mask", opt.KeyPadding}); err != nil {
 		return AttentionDims{}, err
 	}
-	d := AttentionDims{Batch: s[0], Heads: s[1], SeqQ: s[2], SeqK: s[3]}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"scores", scores, f32}}); err != nil {
+		return AttentionDims{}, err
+	}
+	d := AttentionDims{Batch: s[0], Heads: s[1], HeadsKV: s[1], SeqQ: s[2], SeqK: s[3]}
 	return d, checkMasks(op, &d, opt)
 }
 
-// CheckAttendValues validates an AttendValues call.
+// CheckAttendValues validates an AttendValues call: weights [B H Sq Sk] float32,
+// v [B Hkv Sk Dv] float32 or float16 with Hkv dividing H, out [B H Sq Dv] float32.
 func CheckAttendValues(out Heads, weights Tensor, v Heads) (AttentionDims, error) {
 	const op = "AttendValues"
 	if err := CheckHeads(op, "out", out); err != nil {
@@ -330,16 +443,60 @@ func CheckAttendValues(out Heads, weights Tensor, v Heads) (AttentionDims, error
 	if err := CheckHeads(op, "v", v); err != nil {
 		return AttentionDims{}, err
 	}
-	if out.Batch != v.Batch || out.Heads != v.Heads || out.Dim != v.Dim {
-		return AttentionDims{}, ShapeErrorf(op, "out %s and v %s do not fit (want [B H Sq Dv] and [B H Sk Dv])", out.Dims(), v.Dims())
+	if out.Batch != v.Batch || out.Dim != v.Dim {
+		return AttentionDims{}, ShapeErrorf(op, "out %s and v %s do not fit (want [B H Sq Dv] and [B Hkv Sk Dv])", out.Dims(), v.Dims())
 	}
-	if err := checkScoresTensor(op, "weights", weights, v.Batch, v.Heads, out.Seq, v.Seq); err != nil {
+	if err := checkGroups(op, out, v, "v"); err != nil {
 		return AttentionDims{}, err
 	}
 	if err := refuseAliases(op, "out", out.T, operand{"weights", weights}, operand{"v", v.T}); err != nil {
 		return AttentionDims{}, err
 	}
-	return AttentionDims{Batch: v.Batch, Heads: v.Heads, SeqQ: out.Seq, SeqK: v.Seq, DimV: v.Dim}, nil
+	if err := checkScoresTensor(op, "weights", weights, out.Batch, out.Heads, out.Seq, v.Seq); err != nil {
+		return AttentionDims{}, err
+	}
+	if err := checkDTypes(op, []dtypeRule{{"out", out.T, f32}, {"weights", weights, f32}, {"v", v.T, kvTypes}}); err != nil {
+		return AttentionDims{}, err
+	}
+	return AttentionDims{Batch: v.Batch, Heads: out.Heads, HeadsKV: v.Heads, SeqQ: out.Seq, SeqK: v.Seq, DimV: v.Dim}, nil
+}
+
+// KVWriteDims are the sizes of a WriteKV call: N positions from Pos of a
+// [Batch, Heads, Cap, Dim] cache.
+type KVWriteDims struct{ Batch, Heads, Cap, Dim, Pos, N int }
+
+// CheckWriteKV validates a WriteKV call: cache [B Hkv Cap D] float32 or
+// float16, src float32 heads [B Hkv n D] of another tensor, 0 <= pos and
+// pos+n <= Cap.
+func CheckWriteKV(cache Tensor, src Heads, pos int) (KVWriteDims, error) {
+	const op = "WriteKV"
+	if !present(cache) {
+		return KVWriteDims{}, NoTensorError(op, "cache")
+	}
+	if err := CheckHeads(op, "src", src); err != nil {
+		return KVWriteDims{}, err
+	}
+	c := cache.Shape()
+	if len(c) != 4 {
+		return KVWriteDims{}, ShapeErrorf(op, "cache is %v, want [batch heads_kv capacity dim]", c)
+	}
+	if src.Batch != c[0] || src.Heads != c[1] || src.Dim != c[3] {
+		return KVWriteDims{}, ShapeErrorf(op, "src %s does not fit cache %v (want [%d %d n %d])", src.Dims(), c, c[0], c[1], c[3])
+	}
+	if pos < 0 {
+		return KVWriteDims{}, ArgumentErrorf(op, "position %d < 0", pos)
+	}
+	if pos > c[2]-src.Seq {
+		return KVWriteDims{}, ShapeErrorf(op, "positions %d..%d (%d rows from position %d) past capacity %d of cache %v",
+			pos, pos+src.Seq-1, src.Seq, pos, c[2], c)
+	}
+	if err := checkDTypes(op, []dtypeRule{{"cache", cache, kvTypes}, {"src", src.T, f32}}); err != nil {
+		return KVWriteDims{}, err
+	}
+	if err := refuseAliases(op, "cache", cache, operand{"src", src.T}); err != nil {
+		return KVWriteDims{}, err
+	}
+	return KVWriteDims{Batch: c[0], Heads: c[1], Cap: c[2], Dim: c[3], Pos: pos, N: src.Seq}, nil
 }
 
 // RowDims are the sizes of a row-wise operation: Rows rows of Cols elements.
@@ -401,6 +558,10 @@ func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
 	if err := refuseAliases(op, "dst", dst, operand{"gamma", opt.Gamma}, operand{"beta", opt.Beta}); err != nil {
 		return RowDims{}, err
 	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}, {"gamma", opt.Gamma, f32},
+		{"beta", opt.Beta, f32}, {"residual", opt.Residual, f32}}); err != nil {
+		return RowDims{}, err
+	}
 	return d, nil
 }
 
@@ -459,6 +620,10 @@ func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, err
 	if err := refuseAliases(op, "dst", dst, operand{"W1", w.W1}, operand{"B1", w.B1}, operand{"W2", w.W2}, operand{"B2", w.B2}); err != nil {
 		return FFNDims{}, err
 	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}, {"W1", w.W1, f32}, {"B1", w.B1, f32},
+		{"W2", w.W2, f32}, {"B2", w.B2, f32}, {"residual", opt.Residual, f32}}); err != nil {
+		return FFNDims{}, err
+	}
 	return FFNDims{Rows: r.Rows, DModel: r.Cols, DFF: dff}, nil
 }
 
@@ -483,6 +648,9 @@ func CheckPositional(dst, x Tensor, opt PositionalOptions) (PositionalDims, erro
 	}
 	if opt.Start < 0 {
 		return PositionalDims{}, ArgumentErrorf(op, "start position %d < 0", opt.Start)
+	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}}); err != nil {
+		return PositionalDims{}, err
 	}
 	return PositionalDims{Batch: Shape(s[:len(s)-2]).Numel(), Seq: s[len(s)-2], D: s[len(s)-1]}, nil
 }

@@ -10,6 +10,7 @@ import (
 type shapeOnly Shape
 
 func (s shapeOnly) Shape() Shape   { return Shape(s) }
+func (s shapeOnly) DType() DType   { return Float32 }
 func (s shapeOnly) Release() error { return nil }
 
 func TestViewChecksDoNotOverflow(t *testing.T) {

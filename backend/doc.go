@@ -7,6 +7,29 @@
 // Implementations: package cpuref (pure Go, also the reference) and package gpu
 // (OpenCL). Package backendtest holds the conformance suite both pass.
 //
+// # Dtypes, grouped-query attention and KV caches
+//
+// A tensor stores Float32, Float16 or BFloat16 (DType); arithmetic is float32
+// whatever the storage. UploadAs rounds float32 values to nearest, ties to even
+// (Float16Bits, BFloat16Bits); UploadBits takes the 16-bit patterns as they
+// are; Download converts any dtype exactly. K and V of Scores, AttendValues and
+// Attention may be Float16, and Gemm's b (the weights) Float16 or BFloat16;
+// every other operand is Float32 (anything else is ErrArgument naming the
+// operand, its shape and dtype).
+//
+// K and V may have fewer heads than the queries (grouped-query attention;
+// one K/V head is multi-query): with Hkv dividing H, K/V head j serves query
+// heads j*H/Hkv ... (j+1)*H/Hkv-1, PyTorch's repeat_interleave order, without
+// copies. Masks broadcast as PyTorch's do: [Sq Sk], [1 1 Sq Sk], [B 1 Sq Sk],
+// [1 H Sq Sk] or [B H Sq Sk].
+//
+// A decoder keeps K and V in caches [B Hkv Cap D] made once (AllocAs), writes
+// each step's rows with WriteKV and attends over the filled part through
+// KVHeads, with CausalBottomRight aligning the new rows after the cached ones.
+// Attention with at most 16 query rows is a decode step: backends split the
+// keys over many workers and read each K/V byte once for all query heads of a
+// group.
+//
 // # NaN and Inf
 //
 // NaN and Inf in inputs propagate through unmasked positions as IEEE arithmetic
@@ -34,7 +57,8 @@
 // FeedForward with dst = x or dst = the residual, PositionalEncoding with
 // dst = x, and Gemm with the residual the very view dst. Elsewhere (Gemm's dst
 // sharing A's, B's or the bias's tensor, Attention's out sharing q's, k's, v's
-// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward)
+// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward,
+// WriteKV's src sharing the cache's tensor)
 // a device's work-items would read what others already wrote, so every backend
 // refuses the call with ErrArgument, even where the views do not overlap.
 // A nil tensor where one is required is ErrArgument too.

@@ -237,3 +237,22 @@ type PositionalOptions struct {
 	// (the original Transformer uses sqrt(d_model)).
 	InputScale float32
 }
+
+// KVHeads views the first length positions of a KV cache [B, Hkv, Cap, D] (see
+// Backend.WriteKV) as heads [B, Hkv, length, D], without copying: the K or V
+// operand of attention over what has been written so far.
+func KVHeads(cache Tensor, length int) (Heads, error) {
+	const op = "KVHeads"
+	if cache == nil {
+		return Heads{}, NoTensorError(op, "cache")
+	}
+	s := cache.Shape()
+	if len(s) != 4 {
+		return Heads{}, ShapeErrorf(op, "cache is %v, want [batch heads_kv capacity dim]", s)
+	}
+	if length < 0 || length > s[2] {
+		return Heads{}, ShapeErrorf(op, "length %d outside capacity %d of cache %v", length, s[2], s)
+	}
+	return Heads{T: cache, Batch: s[0], Heads: s[1], Seq: length, Dim: s[3],
+		BatchStride: s[1] * s[2] * s[3], HeadStride: s[2] * s[3], SeqStride: s[3]}, nil
+}

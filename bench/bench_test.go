@@ -35,7 +35,7 @@ func TestCaseValidateAndNames(t *testing.T) {
 	require.Equal(t, "attention/batch=1/seq=512/heads=8/head_dim=64/causal", c.Name())
 	_, err = ParseOp("flash")
 	require.ErrorContains(t, err, "unknown op")
-	for _, name := range []string{"quick", "standard", "long"} {
+	for _, name := range []string{"quick", "standard", "decoding", "long"} {
 		cs, err := Suite(name)
 		require.NoError(t, err)
 		for _, c := range cs {
@@ -76,6 +76,44 @@ func TestRunAndReports(t *testing.T) {
 	st, err := os.Stat(png)
 	require.NoError(t, err)
 	require.Greater(t, st.Size(), int64(1000))
+}
+
+// TestDecodeCase checks the sizes of a grouped-query decode step with f16 K/V:
+// its K/V bytes, that its GB/s counts them, and its bandwidth percentage.
+func TestDecodeCase(t *testing.T) {
+	c := Case{Op: OpDecode, Shape: Shape{Batch: 2, Seq: 1, SeqKV: 300, Heads: 8, HeadsKV: 2, HeadDim: 16, KVDType: "f16"}}
+	require.NoError(t, c.Validate())
+	require.Equal(t, "decode/batch=2/seq=1/seq_kv=300/heads=8/heads_kv=2/head_dim=16/kv=f16", c.Name())
+	require.Equal(t, 2.0*2*2*300*16*2, c.KVBytes(), "K and V, 2 bytes a half, shared by the group")
+	require.Equal(t, c.KVBytes(), c.Bytes())
+	require.Equal(t, 4.0*2*8*1*300*16, c.FLOPs())
+	b := cpuref.New()
+	defer b.Close()
+	r, err := Run(b, c, Options{Reps: 3})
+	require.NoError(t, err)
+	require.InDelta(t, c.KVBytes()/r.MedianMs/1e6, r.GBps, r.GBps*1e-9)
+	require.Equal(t, c.KVBytes(), r.KVBytes)
+	require.Equal(t, 16, decodeCopies(c), "copies up to 16 to stream K/V from memory")
+	report := Report{Device: "cpu", Results: []Result{r, {Op: OpAttention, GBps: 5}}}
+	report.JudgeBandwidth(10)
+	require.InDelta(t, 10*r.GBps, report.Results[0].BandwidthPct, r.GBps*1e-9)
+	require.Zero(t, report.Results[1].BandwidthPct, "only decode rows are judged by bandwidth")
+	var table bytes.Buffer
+	require.NoError(t, WriteTable(&table, report))
+	require.Contains(t, table.String(), "memory: 10.0 GB/s read")
+	require.Contains(t, table.String(), "% bw")
+
+	prefill := Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 8, Heads: 4, HeadsKV: 2, HeadDim: 8}}
+	require.Equal(t, 2.0*1*2*8*8*4, prefill.KVBytes())
+	for _, bad := range []Shape{
+		{Batch: 1, Seq: 1, Heads: 6, HeadsKV: 4, HeadDim: 8},
+		{Batch: 1, Seq: 1, Heads: 4, HeadDim: 8, KVDType: "bf16"},
+		{Batch: 1, Seq: 1, Heads: 4, HeadDim: 8, KVDType: "f8"},
+	} {
+		require.Error(t, Case{Op: OpDecode, Shape: bad}.Validate(), "%+v", bad)
+	}
+	require.ErrorContains(t, Case{Op: OpScores, Shape: Shape{Batch: 1, Seq: 1, Heads: 4, HeadsKV: 2, HeadDim: 8}}.Validate(),
+		"heads-kv and kv-dtype are for the attention and decode ops")
 }
 
 func TestRunRejectsBadCase(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/clattn/clattn/backend"
 )
 
 // Op names one benchmarked operation.
@@ -24,10 +26,14 @@ const (
 	// (GELU, post-norm) on Batch rows of Seq token ids: embeddings, encoder,
 	// mean pooling and L2 normalisation, token ids in and vectors out.
 	OpEmbed Op = "embed"
+	// OpDecode is one decoding step of fused attention: Seq query rows (1, or a
+	// few) against a K/V cache of SeqKV positions, bottom-right causal; it is
+	// bound by reading K/V, so its GB/s counts K/V bytes (KVBytes).
+	OpDecode Op = "decode"
 )
 
 // Ops lists every operation in suite order.
-var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder}
+var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder, OpDecode}
 
 // ModelOps are whole-model operations, run one at a time (--op), not in the suites.
 var ModelOps = []Op{OpEmbed}
@@ -58,6 +64,32 @@ type Shape struct {
 	DFF     int  `json:"d_ff,omitempty"`
 	Causal  bool `json:"causal,omitempty"`
 	Layers  int  `json:"layers,omitempty"` // encoder layers of a whole model (OpEmbed)
+	// HeadsKV is the number of K/V heads of the attention ops (grouped-query
+	// attention); 0 means Heads.
+	HeadsKV int `json:"heads_kv,omitempty"`
+	// KVDType is the dtype of K and V ("f16"); "" means f32.
+	KVDType string `json:"kv_dtype,omitempty"`
+}
+
+// KVHeads is the number of K/V heads.
+func (s Shape) KVHeads() int {
+	if s.HeadsKV > 0 {
+		return s.HeadsKV
+	}
+	return s.Heads
+}
+
+// KVType is the dtype of K and V (float32 for "" or a name ParseDType rejects,
+// which Validate reports).
+func (s Shape) KVType() backend.DType {
+	if s.KVDType == "" {
+		return backend.Float32
+	}
+	d, err := backend.ParseDType(s.KVDType)
+	if err != nil {
+		return backend.Float32
+	}
+	return d
 }
 
 // KV is the key/value sequence length.
@@ -87,14 +119,20 @@ func (c Case) ShapeName() string {
 		add("m", s.Batch*s.Seq)
 		add("n", s.DFF)
 		add("k", s.DModel)
-	case OpScores, OpSoftmax, OpUnfused, OpAttention:
+	case OpScores, OpSoftmax, OpUnfused, OpAttention, OpDecode:
 		add("batch", s.Batch)
 		add("seq", s.Seq)
-		if s.KV() != s.Seq {
+		if s.KV() != s.Seq || c.Op == OpDecode {
 			add("seq_kv", s.KV())
 		}
 		add("heads", s.Heads)
+		if s.KVHeads() != s.Heads {
+			add("heads_kv", s.KVHeads())
+		}
 		add("head_dim", s.HeadDim)
+		if t := s.KVType(); t != backend.Float32 {
+			parts = append(parts, "kv="+t.String())
+		}
 	case OpFFN:
 		add("rows", s.Batch*s.Seq)
 		add("d_model", s.DModel)
@@ -115,7 +153,7 @@ func (c Case) ShapeName() string {
 		}
 	}
 	name := strings.Join(parts, "/")
-	if s.Causal && c.Op != OpGemm && c.Op != OpFFN && c.Op != OpLayerNorm {
+	if s.Causal && c.Op != OpGemm && c.Op != OpFFN && c.Op != OpLayerNorm && c.Op != OpDecode {
 		name += "/causal"
 	}
 	return name
@@ -135,8 +173,23 @@ func (c Case) Validate() error {
 	switch c.Op {
 	case OpGemm, OpFFN:
 		return need("batch, seq, d-model, d-ff", s.Batch, s.Seq, s.DModel, s.DFF)
-	case OpScores, OpSoftmax, OpUnfused, OpAttention:
-		return need("batch, seq, heads, head-dim", s.Batch, s.Seq, s.KV(), s.Heads, s.HeadDim)
+	case OpScores, OpSoftmax, OpUnfused, OpAttention, OpDecode:
+		if err := need("batch, seq, heads, head-dim", s.Batch, s.Seq, s.KV(), s.Heads, s.HeadDim); err != nil {
+			return err
+		}
+		if s.HeadsKV < 0 || s.Heads%s.KVHeads() != 0 {
+			return fmt.Errorf("%s: heads-kv %d must divide heads %d", c.Op, s.HeadsKV, s.Heads)
+		}
+		if s.KVDType != "" {
+			d, err := backend.ParseDType(s.KVDType)
+			if err != nil || d == backend.BFloat16 {
+				return fmt.Errorf("%s: kv-dtype %q: want f32 or f16", c.Op, s.KVDType)
+			}
+		}
+		if (s.HeadsKV != 0 || s.KVDType != "") && c.Op != OpAttention && c.Op != OpDecode {
+			return fmt.Errorf("%s: heads-kv and kv-dtype are for the attention and decode ops", c.Op)
+		}
+		return nil
 	case OpLayerNorm:
 		return need("batch, seq, d-model", s.Batch, s.Seq, s.DModel)
 	case OpMHA, OpEncoder, OpEmbed:
@@ -190,6 +243,8 @@ func (c Case) FLOPs() float64 {
 		return 5 * b * h * sq * sk
 	case OpUnfused, OpAttention:
 		return attn(h, d)
+	case OpDecode:
+		return 4 * b * h * sq * sk * d
 	case OpFFN:
 		return 4 * rows * e * ff
 	case OpLayerNorm:
@@ -204,10 +259,25 @@ func (c Case) FLOPs() float64 {
 	return 0
 }
 
+// KVBytes is the number of K and V bytes one run must read (K/V stored in
+// Shape.KVType, shared by the query heads of a group), for the attention ops.
+func (c Case) KVBytes() float64 {
+	s := c.Shape
+	switch c.Op {
+	case OpAttention, OpDecode:
+		return 2 * float64(s.Batch) * float64(s.KVHeads()) * float64(s.KV()) * float64(s.HeadDim) * float64(s.KVType().Size())
+	}
+	return 0
+}
+
 // Bytes is the minimum global-memory traffic of the case in float32: every
 // input read once and every output written once (the unfused path also writes and
-// reads the score matrix).
+// reads the score matrix). A decode step counts its K/V bytes only (KVBytes), the
+// traffic that bounds it.
 func (c Case) Bytes() float64 {
+	if c.Op == OpDecode {
+		return c.KVBytes()
+	}
 	s := c.Shape
 	b, sq, sk := float64(s.Batch), float64(s.Seq), float64(s.KV())
 	h, d := float64(s.Heads), float64(s.HeadDim)
@@ -222,7 +292,7 @@ func (c Case) Bytes() float64 {
 	case OpSoftmax:
 		floats = 2 * b * h * sq * sk
 	case OpAttention:
-		floats = b * h * (2*sq*d + 2*sk*d)
+		return 4*b*h*2*sq*d + c.KVBytes()
 	case OpUnfused:
 		floats = b*h*(2*sq*d+2*sk*d) + 4*b*h*sq*sk
 	case OpFFN:
@@ -240,7 +310,8 @@ func (c Case) Bytes() float64 {
 }
 
 // Suite returns the named set of cases: quick (seconds on a CPU), standard (the
-// shapes of the GPU targets), long (attention at long sequences).
+// shapes of the GPU targets), decoding (standard's grouped-query decode and
+// prefill rows alone), long (attention at long sequences).
 func Suite(name string) ([]Case, error) {
 	switch name {
 	case "quick":
@@ -248,7 +319,9 @@ func Suite(name string) ([]Case, error) {
 		for _, seq := range []int{128, 256} {
 			s := Shape{Batch: 1, Seq: seq, DModel: 256, Heads: 4, HeadDim: 64, DFF: 1024}
 			for _, op := range Ops {
-				cs = append(cs, Case{Op: op, Shape: s})
+				if op != OpDecode { // a decode step is judged against a 1 GiB streaming read: not quick
+					cs = append(cs, Case{Op: op, Shape: s})
+				}
 			}
 		}
 		return cs, nil
@@ -268,7 +341,9 @@ func Suite(name string) ([]Case, error) {
 		enc := Shape{Batch: 8, Seq: 512, DModel: 1024, Heads: 16, HeadDim: 64, DFF: 4096}
 		cs = append(cs, Case{Op: OpFFN, Shape: enc}, Case{Op: OpLayerNorm, Shape: enc},
 			Case{Op: OpMHA, Shape: enc}, Case{Op: OpEncoder, Shape: enc})
-		return cs, nil
+		return append(cs, decodingCases()...), nil
+	case "decoding":
+		return decodingCases(), nil
 	case "long":
 		var cs []Case
 		for _, seq := range []int{4096, 8192, 16384} {
@@ -276,5 +351,23 @@ func Suite(name string) ([]Case, error) {
 		}
 		return cs, nil
 	}
-	return nil, fmt.Errorf("unknown suite %q (want quick, standard or long)", name)
+	return nil, fmt.Errorf("unknown suite %q (want quick, standard, decoding or long)", name)
+}
+
+// decodingCases are the grouped-query rows of the standard suite: a Llama-style
+// decode step (32 query heads, 8 K/V heads, head dim 128) against a 32k cache in
+// f16 and f32 and against 4k, and prefill at 2048 with 8 K/V heads next to the
+// same shape with 32 (sharing K/V must not cost speed).
+func decodingCases() []Case {
+	var cs []Case
+	for _, c := range []struct {
+		seqKV int
+		dtype string
+	}{{32768, "f16"}, {32768, ""}, {4096, "f16"}} {
+		cs = append(cs, Case{Op: OpDecode, Shape: Shape{Batch: 1, Seq: 1, SeqKV: c.seqKV, Heads: 32, HeadsKV: 8, HeadDim: 128, KVDType: c.dtype}})
+	}
+	for _, hkv := range []int{8, 32} {
+		cs = append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 2048, Heads: 32, HeadsKV: hkv, HeadDim: 128, Causal: true}})
+	}
+	return cs
 }

@@ -14,13 +14,19 @@ func (c Case) tensorShapes() [][]int {
 	s := c.Shape
 	b, sq, sk, h, d, e, f := s.Batch, s.Seq, s.KV(), s.Heads, s.HeadDim, s.DModel, s.DFF
 	rows := []int{b, sq}
-	heads := [][]int{{b, h, sq, d}, {b, h, sk, d}, {b, h, sk, d}, {b, h, sq, d}}
+	kvh := s.KVHeads()
+	heads := [][]int{{b, h, sq, d}, {b, kvh, sk, d}, {b, kvh, sk, d}, {b, h, sq, d}}
 	switch c.Op {
 	case OpGemm:
 		return [][]int{{b * sq, e}, {f, e}, {b * sq, f}}
 	case OpScores, OpUnfused:
 		return append(heads, []int{b, h, sq, sk})
 	case OpAttention:
+		return heads
+	case OpDecode: // K/V counted as float32 (an f16 cache needs half), in every copy
+		for range decodeCopies(c) - 1 {
+			heads = append(heads, []int{b, kvh, sk, d}, []int{b, kvh, sk, d})
+		}
 		return heads
 	case OpSoftmax:
 		return [][]int{{b, h, sq, sk}, {b, h, sq, sk}}

@@ -20,7 +20,10 @@ type Report struct {
 	PeakHow    string  `json:"peak_how,omitempty"`
 	// PeakRSSMiB is the process's peak resident memory after the run (host memory; PoCL's
 	// device memory is host memory too).
-	PeakRSSMiB float64  `json:"peak_rss_mib,omitempty"`
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
+	// MemoryGBps is the device's read bandwidth measured in the same run by a
+	// streaming read (MeasureBandwidth); decode rows report BandwidthPct of it.
+	MemoryGBps float64  `json:"memory_gbps,omitempty"`
 	Results    []Result `json:"results"`
 }
 
@@ -33,11 +36,15 @@ func WriteTable(w io.Writer, r Report) error {
 	if r.PeakRSSMiB > 0 {
 		fmt.Fprintf(w, "peak resident memory: %.0f MiB\n", r.PeakRSSMiB)
 	}
+	if r.MemoryGBps > 0 {
+		fmt.Fprintf(w, "memory: %.1f GB/s read (streaming read of %d MiB, this run)\n", r.MemoryGBps, BandwidthBytes>>20)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tshape\tmedian ms\tmin ms\tmax ms\tdevice ms\tGFLOP/s\tGB/s\t% peak\t")
+	fmt.Fprintln(tw, "op\tshape\tmedian ms\tmin ms\tmax ms\tdevice ms\tGFLOP/s\tGB/s\t% peak\t% bw\t")
 	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%.1f\t%.1f\t%s\t\n", x.Op, Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
-			x.MedianMs, x.MinMs, x.MaxMs, optional(x.DeviceMs, "%.3f"), x.GFLOPs, x.GBps, optional(x.PeakPct, "%.1f"))
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%.1f\t%.1f\t%s\t%s\t\n", x.Op, Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
+			x.MedianMs, x.MinMs, x.MaxMs, optional(x.DeviceMs, "%.3f"), x.GFLOPs, x.GBps, optional(x.PeakPct, "%.1f"),
+			optional(x.BandwidthPct, "%.1f"))
 	}
 	return tw.Flush()
 }
@@ -87,7 +94,8 @@ func ReadReport(r io.Reader) (Report, error) {
 // shows as "-" (no device timer, no known peak) is an empty cell, never 0.
 func WriteCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct"})
+	_ = cw.Write([]string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct",
+		"kv_bytes", "bandwidth_pct"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	opt := func(v float64) string {
 		if v == 0 {
@@ -97,7 +105,8 @@ func WriteCSV(w io.Writer, r Report) error {
 	}
 	for _, x := range r.Results {
 		_ = cw.Write([]string{r.Device, string(x.Op), Case{Op: x.Op, Shape: x.Shape}.ShapeName(),
-			f(x.MedianMs), f(x.MinMs), f(x.MaxMs), opt(x.DeviceMs), f(x.GFLOPs), f(x.GBps), opt(x.PeakPct)})
+			f(x.MedianMs), f(x.MinMs), f(x.MaxMs), opt(x.DeviceMs), f(x.GFLOPs), f(x.GBps), opt(x.PeakPct),
+			opt(x.KVBytes), opt(x.BandwidthPct)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -65,6 +66,11 @@ type Result struct {
 	// SequencesPerS is rows embedded per second of median wall time, host
 	// work included (OpEmbed).
 	SequencesPerS float64 `json:"sequences_per_s,omitempty"`
+	// KVBytes are the K/V bytes one run reads (attention and decode); for
+	// decode, GBps is KVBytes per second and BandwidthPct is GBps as a
+	// percentage of the report's MemoryGBps (Report.JudgeBandwidth).
+	KVBytes      float64 `json:"kv_bytes,omitempty"`
+	BandwidthPct float64 `json:"bandwidth_pct,omitempty"`
 }
 
 // Run times one case on b: it uploads random inputs (fixed seed), runs the op
@@ -117,7 +123,8 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 		}
 		walls = append(walls, ms(time.Since(start)))
 	}
-	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes()}
+	r := Result{Op: c.Op, Name: c.Name(), Shape: c.Shape, FLOPs: c.FLOPs(), Bytes: c.Bytes(), KVBytes: c.KVBytes()}
+
 	if cpu := processCPUTime() - cpu0; cpu > 0 {
 		r.CPUMs = ms(cpu) / float64(opt.Reps)
 	}
@@ -188,6 +195,33 @@ func (in *inputs) random(scale float32, shape ...int) backend.Tensor {
 	return in.keep(t, err)
 }
 
+// randomAs is random for a tensor of dtype d.
+func (in *inputs) randomAs(d backend.DType, scale float32, shape ...int) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	data := make([]float32, backend.Shape(shape).Numel())
+	for i := range data {
+		data[i] = float32(in.rng.NormFloat64()) * scale
+	}
+	t, err := in.b.UploadAs(d, data, shape...)
+	return in.keep(t, err)
+}
+
+// copyOf uploads another tensor holding t's values in t's dtype.
+func (in *inputs) copyOf(t backend.Tensor) backend.Tensor {
+	if in.err != nil {
+		return nil
+	}
+	data := make([]float32, t.Shape().Numel())
+	if err := in.b.Download(data, t); err != nil {
+		in.err = err
+		return nil
+	}
+	c, err := in.b.UploadAs(t.DType(), data, t.Shape()...)
+	return in.keep(c, err)
+}
+
 func (in *inputs) alloc(shape ...int) backend.Tensor {
 	if in.err != nil {
 		return nil
@@ -205,6 +239,12 @@ func (in *inputs) keep(t backend.Tensor, err error) backend.Tensor {
 	return t
 }
 
+// decodeCopies is the number of K/V copies a decode case cycles through: as
+// many as fill BandwidthBytes (1 GiB, beyond any cache), at most 16.
+func decodeCopies(c Case) int {
+	return max(1, min(16, int(math.Ceil(BandwidthBytes/c.KVBytes()))))
+}
+
 func prepare(b backend.Backend, c Case) (*work, error) {
 	w := &work{}
 	in := &inputs{b: b, rng: rand.New(rand.NewPCG(1, uint64(len(c.Name())))), w: w}
@@ -214,10 +254,13 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 	if s.Causal {
 		attnOpt.Causal = backend.CausalTopLeft
 	}
+	if c.Op == OpDecode {
+		attnOpt.Causal = backend.CausalBottomRight // the new rows come after the cache
+	}
 	heads := func() (q, k, v, out backend.Heads, err error) {
 		qt := in.random(1, s.Batch, s.Heads, s.Seq, s.HeadDim)
-		kt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
-		vt := in.random(1, s.Batch, s.Heads, s.KV(), s.HeadDim)
+		kt := in.randomAs(s.KVType(), 1, s.Batch, s.KVHeads(), s.KV(), s.HeadDim)
+		vt := in.randomAs(s.KVType(), 1, s.Batch, s.KVHeads(), s.KV(), s.HeadDim)
 		ot := in.alloc(s.Batch, s.Heads, s.Seq, s.HeadDim)
 		if in.err != nil {
 			return q, k, v, out, in.err
@@ -240,7 +283,7 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 				return b.Gemm(backend.MatOf(y), backend.MatOf(x), backend.MatOf(wt), backend.GemmOptions{TransB: true})
 			}
 		}
-	case OpScores, OpUnfused, OpAttention:
+	case OpScores, OpUnfused, OpAttention, OpDecode:
 		q, k, v, out, err := heads()
 		if err != nil {
 			in.err = err
@@ -263,6 +306,24 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 			}
 		case OpAttention:
 			w.run = func() error { return b.Attention(out, q, k, v, attnOpt) }
+		case OpDecode:
+			// Runs take turns over copies of K/V that together exceed the
+			// last-level cache, so that each step reads them from memory.
+			ks, vs := []backend.Heads{k}, []backend.Heads{v}
+			for len(ks) < decodeCopies(c) && in.err == nil {
+				kc, vc := in.copyOf(k.T), in.copyOf(v.T)
+				if in.err != nil {
+					break
+				}
+				k.T, v.T = kc, vc
+				ks, vs = append(ks, k), append(vs, v)
+			}
+			next := 0
+			w.run = func() error {
+				i := next % len(ks)
+				next++
+				return b.Attention(out, q, ks[i], vs[i], attnOpt)
+			}
 		}
 	case OpSoftmax:
 		scores := in.random(1, s.Batch, s.Heads, s.Seq, s.KV())

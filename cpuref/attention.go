@@ -5,7 +5,6 @@ import (
 	"runtime"
 
 	"github.com/clattn/clattn/backend"
-	"github.com/clattn/clattn/cpuref/internal/sgemm"
 )
 
 // Tile sizes of the attention kernels: a block of up to attnBlockQ queries
@@ -39,7 +38,7 @@ func headBlocks(batch, nheads, seqQ int, body func(b, h, i0, rows int)) {
 	})
 }
 
-// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T (scale 0 means 1/sqrt(dim)).
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h/group]^T (scale 0 means 1/sqrt(dim)).
 func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	const op = "Scores"
 	if err := b.open(op); err != nil {
@@ -49,15 +48,19 @@ func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) 
 	if err != nil {
 		return err
 	}
-	var dd, qd, kd []float32
-	if err := b.bind(op, binding{"dst", dst, &dd}, binding{"q", q.T, &qd}, binding{"k", k.T, &kd}); err != nil {
+	var dd, qd []float32
+	if err := b.bind(op, binding{"dst", dst, &dd}, binding{"q", q.T, &qd}); err != nil {
+		return err
+	}
+	kt, err := b.tensor(op, "k", k.T)
+	if err != nil {
 		return err
 	}
 	if d.SeqK == 0 {
 		return nil
 	}
 	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(d.DimK)
-	qv, kv := headsOf(qd, q).readable(), headsOf(kd, k).readable()
+	qv, kv := headsOf(qd, q).readable(), kvHeadsOf(kt, k).readable()
 	if qv.overlapsSlice(dd) {
 		qv = qv.packed()
 	}
@@ -67,9 +70,8 @@ func (b *Backend) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) 
 	sq, sk := d.SeqQ, d.SeqK
 	headBlocks(d.Batch, d.Heads, sq, func(bi, h, i0, rows int) {
 		qs, ldq := qv.rows(bi, h, i0, rows)
-		ks, ldk := kv.rows(bi, h, 0, sk)
 		out := dd[((bi*d.Heads+h)*sq+i0)*sk:][:rows*sk]
-		sgemm.GemmSerial(false, true, rows, sk, d.DimK, scale, qs, ldq, ks, ldk, 0, out, sk)
+		kv.gemm(true, rows, scale, qs, ldq, bi, d.KVHead(h), 0, sk, 0, out, sk)
 	})
 	return nil
 }
@@ -133,7 +135,7 @@ func softmaxRow(row []float32) {
 	}
 }
 
-// AttendValues computes out[b,h] = weights[b,h] * v[b,h]. Values whose weight is
+// AttendValues computes out[b,h] = weights[b,h] * v[b,h/group]. Values whose weight is
 // exactly zero are skipped, so NaN or Inf in masked values never leaks.
 func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	const op = "AttendValues"
@@ -144,14 +146,18 @@ func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v back
 	if err != nil {
 		return err
 	}
-	var od, wd, vd []float32
-	if err := b.bind(op, binding{"out", out.T, &od}, binding{"weights", weights, &wd}, binding{"v", v.T, &vd}); err != nil {
+	var od, wd []float32
+	if err := b.bind(op, binding{"out", out.T, &od}, binding{"weights", weights, &wd}); err != nil {
+		return err
+	}
+	vt, err := b.tensor(op, "v", v.T)
+	if err != nil {
 		return err
 	}
 	if d.DimV == 0 {
 		return nil
 	}
-	ov, vv := headsOf(od, out), headsOf(vd, v).readable()
+	ov, vv := headsOf(od, out), kvHeadsOf(vt, v).readable()
 	if sameStorage(wd, od) {
 		wd = append([]float32(nil), wd...)
 	}
@@ -168,8 +174,9 @@ func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v back
 		w := wd[((bi*d.Heads+h)*sq+i0)*sk:][:rows*sk]
 		for j0 := 0; j0 < sk; j0 += attnBlockK {
 			n := min(attnBlockK, sk-j0)
-			tile := (bi*d.Heads+h)*tiles + j0/attnBlockK
-			accumulateValues(o, w[j0:], sk, vv, bi, h, j0, rows, n, finite[tile])
+			hv := d.KVHead(h)
+			tile := (bi*d.HeadsKV+hv)*tiles + j0/attnBlockK
+			accumulateValues(o, w[j0:], sk, vv, bi, hv, j0, rows, n, finite[tile])
 		}
 		for r := range rows {
 			copy(ov.row(bi, h, i0+r), o[r*dv:(r+1)*dv])
@@ -184,17 +191,18 @@ func (b *Backend) AttendValues(out backend.Heads, weights backend.Tensor, v back
 // element by element, skipping zero weights.
 func accumulateValues(o, p []float32, ldp int, v heads, b, h, j0, rows, n int, finite bool) {
 	if finite {
-		vs, ldv := v.rows(b, h, j0, n)
-		sgemm.GemmSerial(false, false, rows, v.dim, n, 1, p, ldp, vs, ldv, 1, o, v.dim)
+		v.gemm(false, rows, 1, p, ldp, b, h, j0, n, 1, o, v.dim)
 		return
 	}
+	buf := getBuffer(v.dim)
+	defer putBuffer(buf)
 	for r := range rows {
 		orow := o[r*v.dim : (r+1)*v.dim]
 		for j, w := range p[r*ldp : r*ldp+n] {
 			if w == 0 {
 				continue
 			}
-			for c, x := range v.row(b, h, j0+j) {
+			for c, x := range v.rowValues(b, h, j0+j, *buf) {
 				orow[c] += w * x
 			}
 		}
@@ -214,8 +222,16 @@ func (b *Backend) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpt
 	if err != nil {
 		return err
 	}
-	var od, qd, kd, vd []float32
-	if err := b.bind(op, binding{"out", out.T, &od}, binding{"q", q.T, &qd}, binding{"k", k.T, &kd}, binding{"v", v.T, &vd}); err != nil {
+	var od, qd []float32
+	if err := b.bind(op, binding{"out", out.T, &od}, binding{"q", q.T, &qd}); err != nil {
+		return err
+	}
+	kt, err := b.tensor(op, "k", k.T)
+	if err != nil {
+		return err
+	}
+	vt, err := b.tensor(op, "v", v.T)
+	if err != nil {
 		return err
 	}
 	m, err := b.masksOf(op, d, opt)
@@ -227,7 +243,7 @@ func (b *Backend) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpt
 	}
 	a := flash{
 		d: d, m: m, scale: opt.EffectiveScale(d.DimK),
-		q: headsOf(qd, q).readable(), k: headsOf(kd, k).readable(), v: headsOf(vd, v).readable(),
+		q: headsOf(qd, q).readable(), k: kvHeadsOf(kt, k).readable(), v: kvHeadsOf(vt, v).readable(),
 		out: headsOf(od, out),
 	}
 	// Queries are read block by block while out is written: inputs that share
@@ -236,6 +252,10 @@ func (b *Backend) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpt
 		if in.overlapsSlice(od) {
 			*in = in.packed()
 		}
+	}
+	if decodeShape(d) {
+		a.decode()
+		return nil
 	}
 	a.finite, a.tiles = a.v.finiteTiles(), (d.SeqK+attnBlockK-1)/attnBlockK
 	headBlocks(d.Batch, d.Heads, d.SeqQ, a.block)
@@ -250,9 +270,134 @@ type flash struct {
 	q, k, v heads
 	out     heads
 	// finite says which tiles of v hold only finite values (finiteTiles),
-	// tiles is the number of tiles per head.
+	// tiles is the number of tiles per head; nil where each tile is checked
+	// as it is used (the decode path, which reads V once).
 	finite []bool
 	tiles  int
+	// fourRow selects the decode path's four-row kernels (scores4, values4)
+	// over sgemm: the query rows are then padded to a multiple of four, in qs,
+	// s and the output accumulator alike.
+	fourRow bool
+}
+
+// rowSet is the query rows one task computes: rows [i0, i0+rows) of each of
+// the query heads h0 ... h0+nh-1 of batch b, which all read K/V head hv.
+type rowSet struct{ b, h0, nh, i0, rows, hv int }
+
+// count is the number of query rows.
+func (rs rowSet) count() int { return rs.nh * rs.rows }
+
+// online is the running state of an online softmax over rows query rows:
+// the unnormalised output o (rows x dv), the row maxima and the sums of
+// exp(score - max).
+type online struct{ o, mx, sum []float32 }
+
+// newOnline carves the state of rows rows out of buf (at least
+// rows*(dv+2) long) and resets it: no key seen.
+func newOnline(buf []float32, rows, dv int) online {
+	st := online{o: buf[:rows*dv], mx: buf[rows*dv:][:rows], sum: buf[rows*dv+rows:][:rows]}
+	clear(st.o)
+	clear(st.sum)
+	for r := range st.mx {
+		st.mx[r] = negInf
+	}
+	return st
+}
+
+// onlineSize is the length of the buffer newOnline needs.
+func onlineSize(rows, dv int) int { return rows * (dv + 2) }
+
+// attend folds keys [k0, k1) into st for the rows of rs, whose queries are qs
+// (rs.count() rows, leading dimension ldq), attnBlockK keys at a time; s is
+// scratch of at least rs.count()*attnBlockK values (with fourRow, qs, s and
+// st hold kernelRows(rs.count()) rows).
+func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, s []float32) {
+	dv, rows := a.d.DimV, rs.count()
+	padded := a.kernelRows(rows)
+	for j0 := k0; j0 < k1; j0 += attnBlockK {
+		n := min(attnBlockK, k1-j0)
+		if a.fourRow {
+			// The values of this tile and the keys of the next come from
+			// memory while the scores of this one are computed.
+			a.v.prefetch(rs.b, rs.hv, j0, n)
+			if next := j0 + attnBlockK; next < k1 {
+				a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
+			}
+			for r0 := 0; r0 < padded; r0 += 4 {
+				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale)
+			}
+		} else {
+			a.k.gemm(true, rows, a.scale, qs, ldq, rs.b, rs.hv, j0, n, 0, s, n)
+		}
+		for hh := range rs.nh {
+			a.m.apply(s[hh*rs.rows*n:], n, rs.b, rs.h0+hh, rs.i0, rs.rows, j0, n)
+		}
+		zero := false // some weight of the tile is exactly 0
+		for r := range rows {
+			row := s[r*n : (r+1)*n]
+			m := max(st.mx[r], rowMax(row))
+			if m == negInf {
+				// Nothing visible yet: weights 0, accumulators unchanged,
+				// except that a NaN score (rowMax ignores NaN) poisons the
+				// row's sum, as IEEE arithmetic would.
+				if hasNaN(row) {
+					st.sum[r] = float32(math.NaN())
+				}
+				clear(row)
+				zero = true
+				continue
+			}
+			if m != st.mx[r] {
+				// A larger maximum rescales what has been accumulated
+				// (exp(-Inf) = 0 on the first visible tile).
+				c := expf(st.mx[r] - m)
+				st.sum[r] *= c
+				scaleSlice(st.o[r*dv:(r+1)*dv], c)
+				st.mx[r] = m
+			}
+			st.sum[r] += expShift(row, m)
+			zero = zero || hasZero(row)
+		}
+		clear(s[rows*n : padded*n]) // the padding rows weigh nothing
+		var finite bool
+		if a.finite != nil {
+			finite = a.finite[(rs.b*a.d.HeadsKV+rs.hv)*a.tiles+j0/attnBlockK]
+		} else {
+			// A zero weight must not meet a NaN or Inf value: check the
+			// values (now in cache) only where there is one.
+			finite = !zero || a.v.allFinite(rs.b, rs.hv, j0, n)
+		}
+		if finite && a.fourRow {
+			for r0 := 0; r0 < padded; r0 += 4 {
+				a.v.values4(s[r0*n:], n, rs.b, rs.hv, j0, n, st.o[r0*dv:], dv)
+			}
+			continue
+		}
+		accumulateValues(st.o, s, n, a.v, rs.b, rs.hv, j0, rows, n, finite)
+	}
+}
+
+// kernelRows is the number of rows the products compute for rows query rows:
+// rows rounded up to a multiple of four with the four-row kernels.
+func (a *flash) kernelRows(rows int) int {
+	if a.fourRow {
+		return (rows + 3) &^ 3
+	}
+	return rows
+}
+
+// finish writes the normalised output of query row r of st (0 where no key
+// was visible) into dst.
+func (st online) finish(r int, dst []float32) {
+	dv := len(dst)
+	if st.sum[r] == 0 {
+		clear(dst)
+		return
+	}
+	inv := 1 / float64(st.sum[r])
+	for c, x := range st.o[r*dv : (r+1)*dv] {
+		dst[c] = float32(float64(x) * inv)
+	}
 }
 
 // block computes queries [i0, i0+rows) of batch b, head h.
@@ -265,59 +410,25 @@ func (a *flash) block(b, h, i0, rows int) {
 		}
 		return
 	}
-	buf := getBuffer(rows*attnBlockK + rows*dv + 2*rows)
+	buf := getBuffer(rows*attnBlockK + onlineSize(rows, dv))
 	defer putBuffer(buf)
 	s := (*buf)[:rows*attnBlockK]
-	o := (*buf)[rows*attnBlockK:][:rows*dv]
-	mx := (*buf)[rows*attnBlockK+rows*dv:][:rows]
-	sum := (*buf)[rows*attnBlockK+rows*dv+rows:][:rows]
-	clear(o)
-	clear(sum)
-	for r := range mx {
-		mx[r] = negInf
-	}
+	st := newOnline((*buf)[rows*attnBlockK:], rows, dv)
 	qs, ldq := a.q.rows(b, h, i0, rows)
-	for j0 := 0; j0 < kEnd; j0 += attnBlockK {
-		n := min(attnBlockK, kEnd-j0)
-		ks, ldk := a.k.rows(b, h, j0, n)
-		sgemm.GemmSerial(false, true, rows, n, a.d.DimK, a.scale, qs, ldq, ks, ldk, 0, s, n)
-		a.m.apply(s, n, b, h, i0, rows, j0, n)
-		for r := range rows {
-			row := s[r*n : (r+1)*n]
-			m := max(mx[r], rowMax(row))
-			if m == negInf {
-				// Nothing visible yet: weights 0, accumulators unchanged,
-				// except that a NaN score (rowMax ignores NaN) poisons the
-				// row's sum, as IEEE arithmetic would.
-				if hasNaN(row) {
-					sum[r] = float32(math.NaN())
-				}
-				clear(row)
-				continue
-			}
-			if m != mx[r] {
-				// A larger maximum rescales what has been accumulated
-				// (exp(-Inf) = 0 on the first visible tile).
-				c := expf(mx[r] - m)
-				sum[r] *= c
-				scaleSlice(o[r*dv:(r+1)*dv], c)
-				mx[r] = m
-			}
-			sum[r] += expShift(row, m)
-		}
-		accumulateValues(o, s, n, a.v, b, h, j0, rows, n, a.finite[(b*a.d.Heads+h)*a.tiles+j0/attnBlockK])
-	}
+	a.attend(rowSet{b: b, h0: h, nh: 1, i0: i0, rows: rows, hv: a.d.KVHead(h)}, qs, ldq, 0, kEnd, st, s)
 	for r := range rows {
-		dst := a.out.row(b, h, i0+r)
-		if sum[r] == 0 {
-			clear(dst)
-			continue
-		}
-		inv := 1 / float64(sum[r])
-		for c, x := range o[r*dv : (r+1)*dv] {
-			dst[c] = float32(float64(x) * inv)
+		st.finish(r, a.out.row(b, h, i0+r))
+	}
+}
+
+// hasZero reports whether row holds a zero.
+func hasZero(row []float32) bool {
+	for _, x := range row {
+		if x == 0 {
+			return true
 		}
 	}
+	return false
 }
 
 // scaleSlice sets x *= c.

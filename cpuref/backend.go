@@ -29,11 +29,14 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Tensor is a float32 array in host memory with a shape, made by a Backend.
+// Tensor is an array in host memory with a shape and a dtype, made by a
+// Backend: float32 elements, or 16-bit patterns of Float16 or BFloat16 values.
 type Tensor struct {
 	owner    *Backend
 	shape    backend.Shape
-	data     []float32
+	dtype    backend.DType
+	data     []float32 // Float32 storage
+	bits     []uint16  // Float16 and BFloat16 storage
 	released atomic.Bool
 }
 
@@ -45,8 +48,17 @@ func (t *Tensor) Shape() backend.Shape {
 	return t.shape[:len(t.shape):len(t.shape)]
 }
 
-// Data returns the tensor's elements in row-major order, without copying: writes
-// to it change the tensor. It is nil after Release.
+// DType is the element type the tensor stores.
+func (t *Tensor) DType() backend.DType {
+	if t == nil {
+		return backend.Float32
+	}
+	return t.dtype
+}
+
+// Data returns the elements of a float32 tensor in row-major order, without
+// copying: writes to it change the tensor. It is nil after Release and for
+// Float16 or BFloat16 tensors (see Bits).
 func (t *Tensor) Data() []float32 {
 	if t == nil || t.released.Load() {
 		return nil
@@ -54,54 +66,114 @@ func (t *Tensor) Data() []float32 {
 	return t.data
 }
 
+// Bits returns the 16-bit patterns of a Float16 or BFloat16 tensor in row-major
+// order, without copying. It is nil after Release and for float32 tensors.
+func (t *Tensor) Bits() []uint16 {
+	if t == nil || t.released.Load() {
+		return nil
+	}
+	return t.bits
+}
+
 // Release drops the tensor's memory; it is idempotent.
 func (t *Tensor) Release() error {
 	if t == nil || t.released.Swap(true) {
 		return nil
 	}
-	t.data = nil
+	t.data, t.bits = nil, nil
 	return nil
 }
 
-func (b *Backend) newTensor(op string, shape []int) (*Tensor, error) {
+// limit is the largest element count of a tensor of dtype d: maxElements is
+// counted in float32s.
+func limit(d backend.DType) int { return maxElements / d.Size() * 4 }
+
+func (b *Backend) newTensor(op string, d backend.DType, shape []int) (*Tensor, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("%s: %w: backend is closed", op, backend.ErrReleased)
 	}
-	n, err := backend.CheckShape(op, shape, maxElements)
+	n, err := backend.CheckShape(op, shape, limit(d))
 	if err != nil {
 		return nil, err
 	}
-	s := backend.Shape(append([]int(nil), shape...))
-	return &Tensor{owner: b, shape: s, data: make([]float32, n)}, nil
+	t := &Tensor{owner: b, shape: backend.Shape(append([]int(nil), shape...)), dtype: d}
+	if d == backend.Float32 {
+		t.data = make([]float32, n)
+	} else {
+		t.bits = make([]uint16, n)
+	}
+	return t, nil
 }
 
-// Alloc returns a zero-filled tensor of the given shape.
+// Alloc returns a zero-filled float32 tensor of the given shape.
 func (b *Backend) Alloc(shape ...int) (backend.Tensor, error) {
-	t, err := b.newTensor("Alloc", shape)
+	return b.AllocAs(backend.Float32, shape...)
+}
+
+// AllocAs returns a zero-filled tensor of the given dtype and shape.
+func (b *Backend) AllocAs(dtype backend.DType, shape ...int) (backend.Tensor, error) {
+	const op = "AllocAs"
+	if err := backend.CheckUploadDType(op, dtype, false); err != nil {
+		return nil, err
+	}
+	t, err := b.newTensor(op, dtype, shape)
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// Upload copies data into a new tensor of the given shape.
+// Upload copies data into a new float32 tensor of the given shape.
 func (b *Backend) Upload(data []float32, shape ...int) (backend.Tensor, error) {
-	n, err := backend.CheckShape("Upload", shape, maxElements)
+	return b.upload("Upload", backend.Float32, data, nil, shape)
+}
+
+// UploadAs converts data into a new tensor of the given dtype, rounding to
+// nearest even.
+func (b *Backend) UploadAs(dtype backend.DType, data []float32, shape ...int) (backend.Tensor, error) {
+	if err := backend.CheckUploadDType("UploadAs", dtype, false); err != nil {
+		return nil, err
+	}
+	return b.upload("UploadAs", dtype, data, nil, shape)
+}
+
+// UploadBits copies 16-bit patterns into a new Float16 or BFloat16 tensor.
+func (b *Backend) UploadBits(dtype backend.DType, bits []uint16, shape ...int) (backend.Tensor, error) {
+	if err := backend.CheckUploadDType("UploadBits", dtype, true); err != nil {
+		return nil, err
+	}
+	return b.upload("UploadBits", dtype, nil, bits, shape)
+}
+
+// upload makes a tensor of dtype d from data (float32 values) or bits (16-bit patterns).
+func (b *Backend) upload(op string, d backend.DType, data []float32, bits []uint16, shape []int) (backend.Tensor, error) {
+	n, err := backend.CheckShape(op, shape, limit(d))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) != n { // checked before allocating: a huge shape with little data allocates nothing
-		return nil, backend.ShapeErrorf("Upload", "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
+	have := len(data)
+	if bits != nil {
+		have = len(bits)
 	}
-	t, err := b.newTensor("Upload", shape)
+	if have != n { // checked before allocating: a huge shape with little data allocates nothing
+		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", have, backend.Shape(shape), n)
+	}
+	t, err := b.newTensor(op, d, shape)
 	if err != nil {
 		return nil, err
 	}
-	copy(t.data, data)
+	switch {
+	case bits != nil:
+		copy(t.bits, bits)
+	case d == backend.Float32:
+		copy(t.data, data)
+	default:
+		encode(t.bits, data, d)
+	}
 	return t, nil
 }
 
-// Download copies t into dst.
+// Download copies t (of any dtype, converted exactly to float32) into dst.
 func (b *Backend) Download(dst []float32, t backend.Tensor) error {
 	const op = "Download"
 	if err := b.open(op); err != nil {
@@ -110,14 +182,18 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) error {
 	if t == nil {
 		return backend.NoTensorError(op, "t")
 	}
-	src, err := b.data(op, "t", t)
+	c, err := b.tensor(op, "t", t)
 	if err != nil {
 		return err
 	}
-	if len(dst) != len(src) {
-		return backend.ShapeErrorf(op, "dst has %d elements, tensor %v has %d", len(dst), t.Shape(), len(src))
+	if n := c.shape.Numel(); len(dst) != n {
+		return backend.ShapeErrorf(op, "dst has %d elements, tensor %v has %d", len(dst), t.Shape(), n)
 	}
-	copy(dst, src)
+	if c.dtype == backend.Float32 {
+		copy(dst, c.data)
+		return nil
+	}
+	decode(dst, c.bits, c.dtype)
 	return nil
 }
 
@@ -149,12 +225,25 @@ func (b *Backend) bind(op string, bs ...binding) error {
 	return nil
 }
 
-// data returns the elements of t after checking that b made it and that it is
-// not released; a nil t gives a nil slice (optional tensors).
+// data returns the elements of the float32 tensor t after checking that b made
+// it and that it is not released; a nil t gives a nil slice (optional tensors).
 func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if t == nil {
 		return nil, nil
 	}
+	c, err := b.tensor(op, name, t)
+	if err != nil {
+		return nil, err
+	}
+	if c.dtype != backend.Float32 { // the shared checks let only K/V and Gemm's b be halves
+		return nil, backend.ArgumentErrorf(op, "%s is %v %v, want f32", name, c.dtype, c.shape)
+	}
+	return c.data, nil
+}
+
+// tensor returns t as a *Tensor after checking that b made it and that it is
+// not released.
+func (b *Backend) tensor(op, name string, t backend.Tensor) (*Tensor, error) {
 	c, ok := t.(*Tensor)
 	if !ok || c == nil {
 		if ok {
@@ -168,5 +257,5 @@ func (b *Backend) data(op, name string, t backend.Tensor) ([]float32, error) {
 	if c.released.Load() {
 		return nil, fmt.Errorf("%s: %s: %w", op, name, backend.ErrReleased)
 	}
-	return c.data, nil
+	return c, nil
 }

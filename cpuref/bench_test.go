@@ -136,3 +136,36 @@ func BenchmarkEncoderLayer(b *testing.B) {
 	flops := 2*rows*dm*3*dm + 4*rows*seq*dm + 2*rows*dm*dm + 4*rows*dm*dff
 	reportFLOPs(b, flops)
 }
+
+// BenchmarkDecode times one decode step (one query row per head against a
+// K/V cache) and reports the K/V bytes it reads per second.
+func BenchmarkDecode(b *testing.B) {
+	const dim = 128
+	for _, c := range []struct {
+		heads, headsKV, seqKV int
+		dtype                 backend.DType
+	}{{32, 8, 32768, backend.Float16}, {32, 8, 32768, backend.Float32}, {32, 32, 4096, backend.Float16}} {
+		b.Run(fmt.Sprintf("heads=%d/heads_kv=%d/seq_kv=%d/kv=%v", c.heads, c.headsKV, c.seqKV, c.dtype), func(b *testing.B) {
+			be := cpuref.New()
+			n := c.headsKV * c.seqKV * dim
+			kv := func(seed uint64) backend.Heads {
+				t, err := be.UploadAs(c.dtype, uniform(newRand(seed), n), 1, c.headsKV, c.seqKV, dim)
+				if err != nil {
+					b.Fatal(err)
+				}
+				h, _ := backend.HeadsOf(t)
+				return h
+			}
+			k, v := kv(1), kv(2)
+			q, _ := backend.HeadsOf(benchTensor(b, be, 3, 1, c.heads, 1, dim))
+			o, _ := backend.HeadsOf(benchTensor(b, be, 4, 1, c.heads, 1, dim))
+			for b.Loop() {
+				if err := be.Attention(o, q, k, v, backend.AttentionOptions{Causal: backend.CausalBottomRight}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			bytes := float64(2 * n * c.dtype.Size())
+			b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

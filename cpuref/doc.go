@@ -8,7 +8,17 @@
 // feed-forward network works in row blocks whose hidden activations stay in cache.
 // Work is spread over all cores (GOMAXPROCS goroutines).
 //
-// Numerics follow the project's rules: fp32 storage and arithmetic, softmax
+// Float16 and bfloat16 tensors are stored as 16-bit patterns (Tensor.Bits) and
+// converted to float32 where they are read: Gemm's b panel by panel as SGEMM
+// packs it, K and V tile by tile (F16C where the CPU has it). Grouped-query
+// heads index their group's K/V head. Attention with at most 16 query rows
+// (decodeShape, decode.go) is flash-decoding: the keys of each (batch, K/V
+// head) are split into slices over the cores, each slice computes a partial
+// maximum, sum and output for all query rows of the group with four-row
+// AVX2/AVX-512 kernels that read float16 K/V as stored (each byte once, the
+// next tile prefetched), and a second pass combines the slices.
+//
+// Numerics follow the project's rules: float32 arithmetic, softmax
 // subtracts the row maximum, a row whose every key is masked gives zeros, a
 // boolean mask replaces the score, and values whose weight is exactly zero are
 // skipped so NaN in masked values never leaks. LayerNorm statistics and the
@@ -17,8 +27,6 @@
 // Tensors belong to the Backend that made them: a tensor of another Backend,
 // another cpuref.Backend included, gives backend.ErrForeignTensor, so that code
 // tested on one instance behaves the same on a device. Tensor.Data exposes the
-// host slice without a copy (for tests: Download is the portable way).
-// Every operation may be given views whose storage overlaps the output (an
-// in-place residual, attention written over its queries): inputs are then
-// read from copies.
+// host slice of a float32 tensor without a copy, Tensor.Bits that of a half
+// tensor (for tests: Download is the portable way).
 package cpuref

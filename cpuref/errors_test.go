@@ -12,6 +12,7 @@ import (
 type foreign struct{}
 
 func (foreign) Shape() backend.Shape { return backend.Shape{2, 2} }
+func (foreign) DType() backend.DType { return backend.Float32 }
 func (foreign) Release() error       { return nil }
 
 func TestErrors(t *testing.T) {

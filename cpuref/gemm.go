@@ -12,6 +12,7 @@ const batchParallelMACs = 1 << 22
 // Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
 // every matrix of the batch (see backend.GemmOptions); dst may be the residual,
 // not A, B or the bias (package backend, "Aliasing").
+// A float16 or bfloat16 b is converted panel by panel inside the product.
 // A batch of small products runs one product per core; larger ones use every
 // core on each product in turn.
 func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
@@ -23,8 +24,12 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	if err != nil {
 		return err
 	}
-	var dd, ad, bd, bias []float32
-	if err := b.bind(op, binding{"dst", dst.T, &dd}, binding{"a", a.T, &ad}, binding{"b", bm.T, &bd}, binding{"bias", opt.Bias, &bias}); err != nil {
+	var dd, ad, bias []float32
+	if err := b.bind(op, binding{"dst", dst.T, &dd}, binding{"a", a.T, &ad}, binding{"bias", opt.Bias, &bias}); err != nil {
+		return err
+	}
+	bt, err := b.tensor(op, "b", bm.T)
+	if err != nil {
 		return err
 	}
 	var res strided
@@ -43,7 +48,10 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	c := stridedOf(dd, dst)
 	// Inputs that share dst's storage are read from copies, so that writing
 	// dst cannot change them (in-place x = x*W + x, say).
-	av, bv := stridedOf(ad, a), stridedOf(bd, bm)
+	av, bv := stridedOf(ad, a), stridedOf(bt.data, bm)
+	if bt.dtype != backend.Float32 {
+		bv.half = sgemm.Half{Bits: bt.bits, BFloat16: bt.dtype == backend.BFloat16}
+	}
 	for _, in := range []*strided{&av, &bv, &res} {
 		if in.overlaps(c) {
 			*in = in.packed()
@@ -84,7 +92,6 @@ type gemmCall struct {
 // calling goroutine.
 func (g *gemmCall) run(i int, parallel bool) {
 	a, lda := g.a.matrix(i)
-	b, ldb := g.b.matrix(i)
 	c, ldc := g.c.matrix(i)
 	var res []float32
 	ldr := 0
@@ -92,12 +99,26 @@ func (g *gemmCall) run(i int, parallel bool) {
 		res, ldr = g.res.matrix(i)
 	}
 	m, n, k := g.d.M, g.d.N, g.d.K
+	tA, tB, beta := g.opt.TransA, g.opt.TransB, g.opt.Beta
+	switch {
+	case g.b.half.Bits != nil:
+		b, ldb := g.b.halfMatrix(i)
+		if parallel {
+			sgemm.GemmHalf(tA, tB, m, n, k, g.alpha, a, lda, b, ldb, beta, c, ldc)
+		} else {
+			sgemm.GemmHalfSerial(tA, tB, m, n, k, g.alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+	case parallel:
+		b, ldb := g.b.matrix(i)
+		sgemm.Gemm(tA, tB, m, n, k, g.alpha, a, lda, b, ldb, beta, c, ldc)
+	default:
+		b, ldb := g.b.matrix(i)
+		sgemm.GemmSerial(tA, tB, m, n, k, g.alpha, a, lda, b, ldb, beta, c, ldc)
+	}
 	if !parallel {
-		sgemm.GemmSerial(g.opt.TransA, g.opt.TransB, m, n, k, g.alpha, a, lda, b, ldb, g.opt.Beta, c, ldc)
 		epilogue(c, ldc, 0, m, n, g.bias, g.opt.Activation, res, ldr)
 		return
 	}
-	sgemm.Gemm(g.opt.TransA, g.opt.TransB, m, n, k, g.alpha, a, lda, b, ldb, g.opt.Beta, c, ldc)
 	if g.bias == nil && g.opt.Activation == backend.Identity && res == nil {
 		return
 	}

@@ -1,10 +1,14 @@
 package cpuref
 
+import "github.com/clattn/clattn/cpuref/internal/sgemm"
+
 // strided is a batch of row-major matrices inside a slice: element (b, i, j) of
 // matrix b lies at off + b*batchStride + i*rowStride + j. A batch of 1 or a
 // batch stride of 0 repeats one matrix for every batch index.
 type strided struct {
-	data                        []float32
+	data []float32
+	// half holds the elements instead of data for a float16 or bfloat16 view.
+	half                        sgemm.Half
 	batch, rows, cols           int
 	off, batchStride, rowStride int
 }
@@ -24,6 +28,22 @@ func (s strided) matrix(b int) ([]float32, int) {
 		ld = s.cols
 	}
 	return s.data[start : start+(s.rows-1)*s.rowStride+s.cols], ld
+}
+
+// halfMatrix is matrix for a half-precision view.
+func (s strided) halfMatrix(b int) (sgemm.Half, int) {
+	if s.batch == 1 {
+		b = 0
+	}
+	if s.rows == 0 || s.cols == 0 {
+		return sgemm.Half{}, max(s.cols, 1)
+	}
+	start := s.off + b*s.batchStride
+	ld := s.rowStride
+	if s.rows == 1 {
+		ld = s.cols
+	}
+	return sgemm.Half{Bits: s.half.Bits[start : start+(s.rows-1)*s.rowStride+s.cols], BFloat16: s.half.BFloat16}, ld
 }
 
 // span is the range [lo, hi) of slice indices the view can touch.

@@ -239,7 +239,7 @@ var informational = map[string]bool{
 
 // options are the metadata keys each kind understands.
 var options = map[string][]string{
-	"sdpa": {"scale", "causal"},
+	"sdpa": {"scale", "causal", "causal_align", "heads_kv", "mask_shape", "kv_dtype"},
 	"mha": {"bias", "causal", "key_padding", "self", "batch_first", "kdim", "vdim", "separate_kv",
 		"add_bias_kv", "add_zero_attn", "average_weights", "key_padding_float"},
 	"encoder": {"activation", "eps", "norm_first", "layers", "final_norm", "causal", "key_padding", "bias", "batch_first"},
@@ -321,6 +321,15 @@ func (r *runner) masks(maskName, paddingName, paddingFlag string) (model.MHAOpti
 	}
 	if causal && (r.Kind == "sdpa" || r.File.Tensor(maskName) == nil) {
 		opt.Causal = backend.CausalTopLeft
+		switch a := r.File.Metadata["causal_align"]; a {
+		case "", "top_left":
+		case "bottom_right":
+			opt.Causal = backend.CausalBottomRight
+		default:
+			return opt, fmt.Errorf("metadata causal_align = %q, want top_left or bottom_right", a)
+		}
+	} else if a, ok := r.File.Metadata["causal_align"]; ok {
+		return opt, fmt.Errorf("metadata causal_align = %q without causal", a)
 	}
 	if t := r.File.Tensor(maskName); t != nil && maskName != "" {
 		r.used[maskName] = true

@@ -1,6 +1,7 @@
 package golden
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -10,17 +11,24 @@ import (
 	"github.com/clattn/clattn/safetensors"
 )
 
-// sdpa runs softmax(scale*q*k^T + masks)*v on q, k, v [B, H, S, D] twice: fused
-// (out) and unfused (out (unfused), attn_weights).
+// sdpa runs softmax(scale*q*k^T + masks)*v on q [B, H, Sq, D] and k, v
+// [B, Hkv, Sk, D] (heads_kv, grouped-query; kv_dtype f16 uploads them as halves)
+// twice: fused (out) and unfused (out (unfused), attn_weights). causal_align
+// and a mask of any mask_shape follow the metadata.
 func (r *runner) sdpa() error {
 	var hs [3]backend.Heads
 	var maxV float64
+	kvType := r.File.Metadata["kv_dtype"]
 	for i, name := range []string{"q", "k", "v"} {
 		t, err := r.tensor(name, 4)
 		if err != nil {
 			return err
 		}
-		bt, err := r.upload(t)
+		upload := r.upload
+		if name != "q" && kvType != "" {
+			upload = r.uploadHalf(kvType)
+		}
+		bt, err := upload(t)
 		if err != nil {
 			return err
 		}
@@ -34,12 +42,22 @@ func (r *runner) sdpa() error {
 		}
 	}
 	q, k, v := hs[0], hs[1], hs[2]
+	hkv, err := r.Int("heads_kv", q.Heads)
+	if err != nil {
+		return err
+	}
+	if k.Heads != hkv || v.Heads != hkv {
+		return fmt.Errorf("metadata heads_kv = %d, but k is %s and v is %s", hkv, k.Dims(), v.Dims())
+	}
 	opt, err := r.boolPaddingMasks("attn_mask", "key_padding_mask", "key_padding")
 	if err != nil {
 		return err
 	}
 	if m := r.File.Metadata["mask"]; m != "" && opt.Mask == nil {
 		return fmt.Errorf("metadata mask = %q but the file has no attn_mask", m)
+	}
+	if err := r.checkMaskShape(opt.Mask, q, k); err != nil {
+		return err
 	}
 	scale, err := r.Float("scale", 0)
 	if err != nil {
@@ -89,6 +107,55 @@ func (r *runner) sdpa() error {
 		return err
 	}
 	return r.compareWeights(weights)
+}
+
+// uploadHalf returns an upload for the K/V tensors of a case whose metadata
+// says kv_dtype: their half-precision values go to the device as such, so the
+// backend computes with the very halves PyTorch's reference used.
+func (r *runner) uploadHalf(kvType string) func(*safetensors.Tensor) (backend.Tensor, error) {
+	return func(t *safetensors.Tensor) (backend.Tensor, error) {
+		d, err := backend.ParseDType(kvType)
+		if err != nil || d != backend.Float16 {
+			return nil, fmt.Errorf("metadata kv_dtype = %q, want f16", kvType)
+		}
+		if t.DType != safetensors.F16 {
+			return nil, fmt.Errorf("metadata kv_dtype = f16 but %s is %s", t.Name, t.DType)
+		}
+		bits := make([]uint16, t.Numel())
+		for i := range bits {
+			bits[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
+		}
+		bt, err := r.be.UploadBits(backend.Float16, bits, t.Shape...)
+		if err != nil {
+			return nil, fmt.Errorf("uploading %q: %w", t.Name, err)
+		}
+		return r.own(bt), nil
+	}
+}
+
+// checkMaskShape verifies the metadata mask_shape (qk, b1qk, 11qk or bhqk)
+// against the mask tensor; the backend itself broadcasts any accepted form.
+func (r *runner) checkMaskShape(mask backend.Tensor, q, k backend.Heads) error {
+	form, ok := r.File.Metadata["mask_shape"]
+	if !ok {
+		return nil
+	}
+	if mask == nil {
+		return fmt.Errorf("metadata mask_shape = %q but the file has no attn_mask", form)
+	}
+	want := map[string]backend.Shape{
+		"qk":   {q.Seq, k.Seq},
+		"b1qk": {q.Batch, 1, q.Seq, k.Seq},
+		"11qk": {1, 1, q.Seq, k.Seq},
+		"bhqk": {q.Batch, q.Heads, q.Seq, k.Seq},
+	}[form]
+	if want == nil {
+		return fmt.Errorf("metadata mask_shape = %q, want qk, b1qk, 11qk or bhqk", form)
+	}
+	if s := mask.Shape(); !s.Equal(want) {
+		return fmt.Errorf("metadata mask_shape = %s, but attn_mask is %v (want %v)", form, s, want)
+	}
+	return nil
 }
 
 // compareWeights checks attention weights where the file has a reference.

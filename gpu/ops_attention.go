@@ -18,6 +18,9 @@ func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) e
 	if err != nil {
 		return err
 	}
+	if err := ungroupedOnly(op, dims); err != nil {
+		return err
+	}
 	if err := d.checkTensors(op, dst, q.T, k.T); err != nil {
 		return err
 	}
@@ -43,6 +46,9 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 	defer d.life.RUnlock()
 	dims, err := backend.CheckAttendValues(out, weights, v)
 	if err != nil {
+		return err
+	}
+	if err := ungroupedOnly(op, dims); err != nil {
 		return err
 	}
 	if err := d.checkTensors(op, out.T, weights, v.T); err != nil {
@@ -137,6 +143,9 @@ func (d *Device) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpti
 	if err != nil {
 		return err
 	}
+	if err := ungroupedOnly(op, dims); err != nil {
+		return err
+	}
 	if err := d.checkTensors(op, out.T, q.T, k.T, v.T, opt.Mask, opt.KeyPadding); err != nil {
 		return err
 	}
@@ -218,3 +227,13 @@ func denseArgs(t backend.Tensor, heads, rows, cols int) []any {
 
 // headsOf is the head count, at least 1 so that kernels may divide by it.
 func headsOf(dims backend.AttentionDims) int { return max(dims.Heads, 1) }
+
+// ungroupedOnly refuses what the kernels cannot do yet: grouped-query K/V
+// (fewer K/V heads than query heads).
+func ungroupedOnly(op string, dims backend.AttentionDims) error {
+	if dims.HeadsKV != dims.Heads {
+		return backend.ArgumentErrorf(op, "grouped-query attention (%d query heads, %d K/V heads) is not supported on OpenCL yet",
+			dims.Heads, dims.HeadsKV)
+	}
+	return nil
+}

@@ -37,6 +37,9 @@ func (t *Tensor) Shape() backend.Shape {
 	return slices.Clone(t.shape)
 }
 
+// DType is the element type the tensor stores (float32 only so far on OpenCL).
+func (t *Tensor) DType() backend.DType { return backend.Float32 }
+
 // Release frees the device memory; it is idempotent, and a no-op after the
 // device is closed (Close has released it).
 func (t *Tensor) Release() error {
@@ -103,6 +106,42 @@ func (d *Device) Alloc(shape ...int) (backend.Tensor, error) {
 	return d.newTensor(op, shape, true)
 }
 
+// AllocAs returns a zero-filled tensor of the given dtype; only float32 so far.
+func (d *Device) AllocAs(dtype backend.DType, shape ...int) (backend.Tensor, error) {
+	if err := float32Only("AllocAs", dtype); err != nil {
+		return nil, err
+	}
+	return d.Alloc(shape...)
+}
+
+// UploadAs converts data into a new tensor of the given dtype; only float32 so far.
+func (d *Device) UploadAs(dtype backend.DType, data []float32, shape ...int) (backend.Tensor, error) {
+	if err := float32Only("UploadAs", dtype); err != nil {
+		return nil, err
+	}
+	return d.Upload(data, shape...)
+}
+
+// UploadBits copies 16-bit patterns into a new half tensor: not supported on OpenCL yet.
+func (d *Device) UploadBits(dtype backend.DType, bits []uint16, shape ...int) (backend.Tensor, error) {
+	const op = "UploadBits"
+	if err := backend.CheckUploadDType(op, dtype, true); err != nil {
+		return nil, err
+	}
+	return nil, float32Only(op, dtype)
+}
+
+// float32Only refuses the dtypes this backend cannot store yet.
+func float32Only(op string, dtype backend.DType) error {
+	if err := backend.CheckUploadDType(op, dtype, false); err != nil {
+		return err
+	}
+	if dtype != backend.Float32 {
+		return backend.ArgumentErrorf(op, "%v tensors are not supported on OpenCL yet", dtype)
+	}
+	return nil
+}
+
 // Upload copies data (row-major) into a new tensor of the given shape.
 func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
 	const op = "Upload"
@@ -152,4 +191,18 @@ func (d *Device) Download(dst []float32, t backend.Tensor) error {
 		return d.wrapLate(op, d.drv.finish(d.queue))
 	}
 	return d.wrapLate(op, d.drv.read(d.queue, g.mem, dst))
+}
+
+// WriteKV writes K/V rows into a cache: not supported on OpenCL yet (the
+// call is checked, so a bad one fails as on every backend).
+func (d *Device) WriteKV(cache backend.Tensor, src backend.Heads, pos int) error {
+	const op = "WriteKV"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	if _, err := backend.CheckWriteKV(cache, src, pos); err != nil {
+		return err
+	}
+	return backend.ArgumentErrorf(op, "not supported on OpenCL yet")
 }

@@ -229,6 +229,9 @@ func (s *suite) testNilTensors(t tester) {
 			return e.b.FeedForward(zeros(3, 4), zeros(3, 4), backend.FFNWeights{W1: zeros(8, 4)}, backend.FFNOptions{})
 		}},
 		{"PositionalEncoding/dst", func() error { return e.b.PositionalEncoding(nil, nil, backend.PositionalOptions{}) }},
+		{"WriteKV/cache", func() error { return e.b.WriteKV(nil, heads(1, 1, 3, 4), 0) }},
+		{"WriteKV/src", func() error { return e.b.WriteKV(zeros(1, 1, 3, 4), backend.Heads{}, 0) }},
+		{"KVHeads", func() error { _, err := backend.KVHeads(nil, 1); return err }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t tester) {

@@ -17,11 +17,45 @@ const (
 	boolMask4D
 	addMask2D
 	addMask4D
+	// The broadcast forms: [1 1 Sq Sk], [B 1 Sq Sk] and [1 H Sq Sk].
+	boolMask11
+	boolMaskB1
+	boolMask1H
+	addMask11
+	addMaskB1
+	addMask1H
 )
 
-// String is the mask's kind and rank: "bool2d", "additive4d", ...
+// String is the mask's kind and rank or broadcast form: "bool2d", "additive4d",
+// "boolb1" ([B 1 Sq Sk]), "additive1h" ([1 H Sq Sk]), ...
 func (m maskMode) String() string {
-	return [...]string{"none", "bool2d", "bool4d", "additive2d", "additive4d"}[m]
+	return [...]string{"none", "bool2d", "bool4d", "additive2d", "additive4d",
+		"bool11", "boolb1", "bool1h", "additive11", "additiveb1", "additive1h"}[m]
+}
+
+// additive reports whether the mask is added to the scores (else boolean).
+func (m maskMode) additive() bool {
+	switch m {
+	case addMask2D, addMask4D, addMask11, addMaskB1, addMask1H:
+		return true
+	}
+	return false
+}
+
+// dims are the leading dimensions of a 4-D mask of this mode for b batches
+// and h heads (ok false for none and the 2-D forms).
+func (m maskMode) dims(b, h int) (mb, mh int, ok bool) {
+	switch m {
+	case boolMask4D, addMask4D:
+		return b, h, true
+	case boolMask11, addMask11:
+		return 1, 1, true
+	case boolMaskB1, addMaskB1:
+		return b, 1, true
+	case boolMask1H, addMask1H:
+		return 1, h, true
+	}
+	return 0, 0, false
 }
 
 type padMode int
@@ -40,15 +74,22 @@ func (m padMode) String() string { return [...]string{"none", "random", "leading
 // attnCase is one row of the attention shape table.
 type attnCase struct {
 	b, h, sq, sk, dk, dv int
-	causal               backend.CausalMode
-	mask                 maskMode
-	pad                  padMode
-	scale                float32 // AttentionOptions.Scale; 0 = 1/sqrt(dk)
-	short                bool    // also in RunShort
+	// hkv is the number of K/V heads (grouped-query attention); 0 means h.
+	hkv int
+	// kv is the dtype of K and V.
+	kv     backend.DType
+	causal backend.CausalMode
+	mask   maskMode
+	pad    padMode
+	scale  float32 // AttentionOptions.Scale; 0 = 1/sqrt(dk)
+	short  bool    // also in RunShort
 }
 
 func (c attnCase) name() string {
 	s := fmt.Sprintf("b=%d,h=%d,sq=%d,sk=%d,d=%d", c.b, c.h, c.sq, c.sk, c.dk)
+	if c.hkv != 0 {
+		s = fmt.Sprintf("b=%d,h=%d,hkv=%d,sq=%d,sk=%d,d=%d", c.b, c.h, c.hkv, c.sq, c.sk, c.dk)
+	}
 	if c.dv != c.dk {
 		s += fmt.Sprintf(",dv=%d", c.dv)
 	}
@@ -69,6 +110,9 @@ func (c attnCase) options() string {
 	}
 	if c.scale != 0 {
 		s += fmt.Sprintf(",scale=%g", c.scale)
+	}
+	if c.kv != backend.Float32 {
+		s += ",kv=" + c.kv.String()
 	}
 	return s
 }
@@ -102,25 +146,31 @@ var attnCases = []attnCase{
 // attnProblem draws the inputs of c. Keys that no query sees get NaN rows in K
 // and V: they must not leak.
 func (e *env) attnProblem(c attnCase) *oracle.Attention {
-	p := &oracle.Attention{B: c.b, H: c.h, Sq: c.sq, Sk: c.sk, Dk: c.dk, Dv: c.dv, Scale: c.scale, Causal: c.causal,
-		Q: e.uniform(c.b*c.h*c.sq*c.dk, -1, 1),
-		K: e.uniform(c.b*c.h*c.sk*c.dk, -1, 1),
-		V: e.uniform(c.b*c.h*c.sk*c.dv, -2, 2),
+	hkv := c.h
+	if c.hkv != 0 {
+		hkv = c.hkv
+	}
+	p := &oracle.Attention{B: c.b, H: c.h, Hkv: hkv, Sq: c.sq, Sk: c.sk, Dk: c.dk, Dv: c.dv, Scale: c.scale, Causal: c.causal,
+		Q:      e.uniform(c.b*c.h*c.sq*c.dk, -1, 1),
+		K:      roundTo(c.kv, e.uniform(c.b*hkv*c.sk*c.dk, -1, 1)),
+		V:      roundTo(c.kv, e.uniform(c.b*hkv*c.sk*c.dv, -2, 2)),
+		KVType: c.kv,
 	}
 	n := c.sq * c.sk
-	if c.mask == boolMask4D || c.mask == addMask4D {
-		n *= c.b * c.h
-		p.Mask4D = true
+	if mb, mh, ok := c.mask.dims(c.b, c.h); ok {
+		n *= mb * mh
+		p.Mask4D, p.MaskB, p.MaskH = true, mb, mh
 	}
-	switch c.mask {
-	case boolMask2D, boolMask4D:
+	switch {
+	case c.mask == noMask:
+	case !c.mask.additive():
 		p.Mask = make([]float32, n)
 		for i := range p.Mask {
 			if e.rng.Float32() < 0.3 {
 				p.Mask[i] = 1
 			}
 		}
-	case addMask2D, addMask4D:
+	default:
 		p.MaskKind = backend.MaskAdditive
 		p.Mask = e.uniform(n, -3, 1)
 		for i := range p.Mask {
@@ -154,16 +204,20 @@ func (e *env) attnProblem(c attnCase) *oracle.Attention {
 }
 
 // poisonHidden fills with NaN the K and V rows of the keys that no query of
-// their head sees (padding keys, keys behind a boolean mask or causality for
-// every query): a mask replaces the score, so none may leak.
+// the heads reading them sees (padding keys, keys behind a boolean mask or
+// causality for every query of every head of the group): a mask replaces the
+// score, so none may leak.
 func poisonHidden(p *oracle.Attention) {
+	group := p.H / p.KVHeads()
 	for b := range p.B {
-		for h := range p.H {
-			bh := b*p.H + h
+		for hv := range p.KVHeads() {
+			bh := b*p.KVHeads() + hv
 			for j := range p.Sk {
 				hidden := true
-				for i := 0; i < p.Sq && hidden; i++ {
-					hidden, _ = p.Masked(b, h, i, j)
+				for h := hv * group; h < (hv+1)*group && hidden; h++ {
+					for i := 0; i < p.Sq && hidden; i++ {
+						hidden, _ = p.Masked(b, h, i, j)
+					}
 				}
 				if hidden && p.Sq > 0 {
 					copy(p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk], filled(p.Dk, nan32))
@@ -182,20 +236,21 @@ type attnTensors struct {
 
 func (e *env) uploadAttention(p *oracle.Attention) attnTensors {
 	e.t.Helper()
-	heads := func(name string, data []float32, s, d int) backend.Heads {
-		h, err := backend.HeadsOf(e.input(name, data, p.B, p.H, s, d))
+	heads := func(name string, dtype backend.DType, data []float32, h, s, d int) backend.Heads {
+		x, err := backend.HeadsOf(e.inputAs(name, dtype, data, p.B, h, s, d))
 		e.must("HeadsOf", err)
-		return h
+		return x
 	}
 	a := attnTensors{
-		q:   heads("q", p.Q, p.Sq, p.Dk),
-		k:   heads("k", p.K, p.Sk, p.Dk),
-		v:   heads("v", p.V, p.Sk, p.Dv),
+		q:   heads("q", backend.Float32, p.Q, p.H, p.Sq, p.Dk),
+		k:   heads("k", p.KVType, p.K, p.KVHeads(), p.Sk, p.Dk),
+		v:   heads("v", p.KVType, p.V, p.KVHeads(), p.Sk, p.Dv),
 		opt: backend.AttentionOptions{Scale: p.Scale, Causal: p.Causal, MaskKind: p.MaskKind},
 	}
 	if p.Mask != nil {
 		if p.Mask4D {
-			a.opt.Mask = e.input("mask", p.Mask, p.B, p.H, p.Sq, p.Sk)
+			mb, mh := p.MaskDims()
+			a.opt.Mask = e.input("mask", p.Mask, mb, mh, p.Sq, p.Sk)
 		} else {
 			a.opt.Mask = e.input("mask", p.Mask, p.Sq, p.Sk)
 		}

@@ -175,6 +175,7 @@ func (s *suite) testZeroSize(t tester) {
 type foreignTensor struct{ shape backend.Shape }
 
 func (f foreignTensor) Shape() backend.Shape { return f.shape }
+func (foreignTensor) DType() backend.DType   { return backend.Float32 }
 func (foreignTensor) Release() error         { return nil }
 
 func (s *suite) testErrors(t tester) {

@@ -26,7 +26,9 @@ type gemmCase struct {
 	bias        bool
 	act         backend.Activation
 	residual    bool
-	short       bool
+	// bType is the dtype of b (the weights).
+	bType backend.DType
+	short bool
 }
 
 func (c gemmCase) name() string {
@@ -55,6 +57,9 @@ func (c gemmCase) name() string {
 	}
 	if c.residual {
 		s += ",residual"
+	}
+	if c.bType != backend.Float32 {
+		s += ",b=" + c.bType.String()
 	}
 	return s
 }
@@ -165,7 +170,7 @@ func (s *suite) runGemm(t tester, c gemmCase) {
 	g.A, g.AV, shape = mat(c.batch, ar, ac, c.gaps, c.aShare, rnd)
 	g.AV.T = e.input("a", g.A, shape...)
 	g.B, g.BV, shape = mat(c.batch, br, bc, c.gaps, c.bShare, rnd)
-	g.BV.T = e.input("b", g.B, shape...)
+	g.BV.T = e.inputAs("b", c.bType, roundTo(c.bType, g.B), shape...)
 	old := rnd
 	if c.beta == 0 {
 		old = func() float32 { return nan32 }

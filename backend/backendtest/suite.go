@@ -14,16 +14,16 @@ import (
 )
 
 // Run runs the whole conformance suite against b. b stays open; the caller closes it.
-func Run(t *testing.T, b backend.Backend) {
+func Run(t *testing.T, b backend.Backend, opts ...Option) {
 	t.Helper()
-	run(testingT{t}, b, true)
+	run(testingT{t}, b, true, nil, opts)
 }
 
 // RunShort runs the suite with fewer shapes (every op, mask kind and edge case,
 // but only the smaller shapes of each table), for slow devices.
-func RunShort(t *testing.T, b backend.Backend) {
+func RunShort(t *testing.T, b backend.Backend, opts ...Option) {
 	t.Helper()
-	run(testingT{t}, b, false)
+	run(testingT{t}, b, false, nil, opts)
 }
 
 // RunOps runs the whole suite's tests of the named operations only (the
@@ -31,7 +31,7 @@ func RunShort(t *testing.T, b backend.Backend) {
 // set up to take one particular code path.
 func RunOps(t *testing.T, b backend.Backend, ops ...string) {
 	t.Helper()
-	run(testingT{t}, b, true, ops...)
+	run(testingT{t}, b, true, ops, nil)
 }
 
 // tester is what the suite needs of a test: *testing.T through testingT under go test,
@@ -58,7 +58,7 @@ type suite struct {
 	full bool
 }
 
-func run(t tester, b backend.Backend, full bool, only ...string) {
+func run(t tester, b backend.Backend, full bool, only []string, opts []Option) {
 	s := &suite{b: b, full: full}
 	for _, op := range []struct {
 		name string
@@ -77,7 +77,11 @@ func run(t tester, b backend.Backend, full bool, only ...string) {
 		{"Errors", s.testErrors},
 		{"Aliasing", s.testAliasing},
 		{"NilTensors", s.testNilTensors},
+		{"Decoding", s.testDecoding},
 	} {
+		if op.name == "Decoding" && slices.Contains(opts, WithoutDecoding) {
+			continue
+		}
 		if len(only) == 0 || slices.Contains(only, op.name) {
 			t.Run(op.name, op.test)
 		}
@@ -129,6 +133,34 @@ func (e *env) input(name string, data []float32, shape ...int) backend.Tensor {
 	e.t.Helper()
 	x := e.upload(data, shape...)
 	e.inputs = append(e.inputs, input{name: name, t: x, data: data})
+	return x
+}
+
+// inputAs is input for a tensor of dtype d; data must hold values of d (see
+// roundTo), so that the download compares bitwise.
+func (e *env) inputAs(name string, d backend.DType, data []float32, shape ...int) backend.Tensor {
+	e.t.Helper()
+	if d == backend.Float32 {
+		return e.input(name, data, shape...)
+	}
+	x, err := e.b.UploadAs(d, data, shape...)
+	if err != nil {
+		e.t.Fatalf("UploadAs %v %v: %v", d, backend.Shape(shape), err)
+	}
+	e.t.Cleanup(func() {
+		if err := x.Release(); err != nil {
+			e.t.Errorf("Release %v: %v", backend.Shape(shape), err)
+		}
+	})
+	e.inputs = append(e.inputs, input{name: name, t: x, data: data})
+	return x
+}
+
+// roundTo rounds x in place to the values dtype d stores and returns it.
+func roundTo(d backend.DType, x []float32) []float32 {
+	for i, v := range x {
+		x[i] = backend.RoundTo(d, v)
+	}
 	return x
 }
 

@@ -32,9 +32,9 @@ type Result struct {
 // shapes, else RunShort's) and returns one Result per subtest, in the order
 // they ran. A panic in b fails the subtest it happened in and the suite goes
 // on. b stays open; the caller closes it.
-func Verify(b backend.Backend, full bool) []Result {
+func Verify(b backend.Backend, full bool, opts ...Option) []Result {
 	var results []Result
-	run(&recorder{results: &results}, b, full)
+	run(&recorder{results: &results}, b, full, nil, opts)
 	return results
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/clattn/clattn"
@@ -28,7 +29,8 @@ func devicePeak(b backend.Backend) (float64, string) {
 
 // shapeFlags are the flags of bench that set the shape of --op.
 var shapeFlags = map[string]bool{"batch": true, "seq": true, "seq-kv": true, "d-model": true, "heads": true,
-	"head-dim": true, "d-ff": true, "causal": true, "layers": true}
+	"head-dim": true, "d-ff": true, "causal": true, "layers": true,
+	"heads-kv": true, "kv-dtype": true}
 
 // deviceMemory is the global memory of an OpenCL device, 0 for the cpu
 // backend (whose memory is the machine's RAM, which bench checks anyway).
@@ -48,19 +50,21 @@ type benchFlags struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr, "[--suite quick|standard|long | --op OP [--seq N ...]] [--device D] [--json F] [--csv F] [--plot F.png]\n"+
+	fs := newFlags("bench", stderr, "[--suite quick|standard|decoding|long | --op OP [--seq N ...]] [--device D] [--json F] [--csv F] [--plot F.png]\n"+
 		"  no --suite and no --op: the quick suite. The shape flags (--batch ... --causal) apply to --op only.")
 	var f benchFlags
 	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
-	fs.StringVar(&f.suite, "suite", "", "named suite: quick (the default without --op), standard (the GPU target shapes) or long")
-	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, "+
+	fs.StringVar(&f.suite, "suite", "", "named suite: quick (the default without --op), standard (the GPU target shapes), decoding (its GQA decode/prefill rows) or long")
+	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, decode, "+
 		"embed (a BERT-family model end to end, all-MiniLM-L6-v2's shapes at 32 x 128 tokens unless sizes are given, beside SGEMM at its GEMM shape)")
 	fs.IntVar(&f.shape.Batch, "batch", 1, "--op: batch size")
-	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq")
+	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq; decode: query rows, 1 unless given")
 	fs.IntVar(&f.shape.SeqKV, "seq-kv", 0, "--op: key/value sequence length (default: --seq)")
 	fs.IntVar(&f.shape.DModel, "d-model", 512, "--op: model width; gemm: K")
 	fs.IntVar(&f.shape.Heads, "heads", 8, "--op: attention heads")
 	fs.IntVar(&f.shape.HeadDim, "head-dim", 64, "--op: head dimension of the attention ops (mha/encoder use d-model/heads)")
+	fs.IntVar(&f.shape.HeadsKV, "heads-kv", 0, "--op: K/V heads of attention and decode (grouped-query; default --heads)")
+	fs.StringVar(&f.shape.KVDType, "kv-dtype", "", "--op: K/V dtype of attention and decode: f32 (default) or f16")
 	fs.IntVar(&f.shape.DFF, "d-ff", 2048, "--op: feed-forward width; gemm: N")
 	fs.BoolVar(&f.shape.Causal, "causal", false, "--op: causal (top-left) mask for attention ops")
 	fs.IntVar(&f.shape.Layers, "layers", 0, "--op embed: encoder layers (default 6)")
@@ -86,6 +90,14 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if shapeFlag != "" {
 			return usageErrorf(fs, "--%s sets the shape of --op; a suite has its own shapes (give --op OP)", shapeFlag)
 		}
+	}
+	seqSet := false
+	fs.Visit(func(fl *flag.Flag) { seqSet = seqSet || fl.Name == "seq" })
+	if f.op == string(bench.OpDecode) && !seqSet {
+		f.shape.Seq = 1 // one new token
+	}
+	if f.shape.KVDType == "f32" || f.shape.KVDType == "float32" {
+		f.shape.KVDType = "" // the default, named as such in reports
 	}
 	if f.op == string(bench.OpEmbed) {
 		f.shape = embedShape(fs, f.shape)
@@ -179,6 +191,23 @@ func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress
 	report := bench.Report{Device: b.Name(), Date: time.Now().UTC().Format(time.RFC3339)}
 	report.PeakGFLOPs, report.PeakHow = devicePeak(b)
 	opt.PeakGFLOPs = report.PeakGFLOPs
+	// Decode rows are judged against the read bandwidth, measured before and
+	// after the cases: the larger is what the device gave this run.
+	decoding := slices.ContainsFunc(cases, func(c bench.Case) bool { return c.Op == bench.OpDecode })
+	var memory float64
+	measure := func() error {
+		gbps, err := bench.MeasureBandwidth(b)
+		if err != nil {
+			return fmt.Errorf("measuring the read bandwidth of %s: %w", b.Name(), err)
+		}
+		memory = max(memory, gbps)
+		return nil
+	}
+	if decoding {
+		if err := measure(); err != nil {
+			return report, err
+		}
+	}
 	for _, c := range cases {
 		progress.Step(c.Name())
 		r, err := bench.Run(b, c, opt)
@@ -189,6 +218,12 @@ func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress
 		report.Results = append(report.Results, r)
 	}
 	progress.Done()
+	if decoding {
+		if err := measure(); err != nil {
+			return report, err
+		}
+		report.JudgeBandwidth(memory)
+	}
 	report.PeakRSSMiB = peakRSSMiB()
 	return report, nil
 }

@@ -45,7 +45,8 @@ func TestBenchCSVMatchesTable(t *testing.T) {
 		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 		require.NoError(t, err)
 		header := rows[0]
-		require.Equal(t, []string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct"}, header)
+		require.Equal(t, []string{"device", "op", "shape", "median_ms", "min_ms", "max_ms", "device_ms", "gflops", "gbps", "peak_pct",
+			"kv_bytes", "bandwidth_pct"}, header)
 		rows = rows[1:]
 		table := tableRows(t, stdout.String())
 		require.Len(t, rows, tc.cases)
@@ -68,6 +69,9 @@ func TestBenchCSVMatchesTable(t *testing.T) {
 				require.NoError(t, err, "%s column %s: table cell %q", row[1], header[3+j], want)
 				require.InDelta(t, shown, v, 0.5*math.Pow(10, -float64(decimals))+1e-5*math.Abs(v),
 					"%s column %s: table %s, CSV %s", row[1], header[3+j], want, row[3+j])
+			}
+			if row[11] == "" { // bandwidth_pct, the table's "% bw"
+				require.Equal(t, "-", cell[9], "%s: %% bw", row[1])
 			}
 		}
 		if strings.HasPrefix(tc.args[1], "opencl") {

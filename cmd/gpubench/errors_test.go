@@ -42,6 +42,8 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--op", "embed", "--layers", "0"}, 2, "layers must all be > 0"},
 			{[]string{"--reps", "x"}, 2, "invalid value"},
 			{[]string{"--device", noDevice, "--op", "gemm", "--seq", "8"}, 1, "no-such-device-xyz"},
+			{[]string{"--op", "decode", "--heads", "6", "--heads-kv", "4"}, 2, "heads-kv 4 must divide heads 6"},
+			{[]string{"--op", "decode", "--kv-dtype", "f8"}, 2, `kv-dtype "f8": want f32 or f16`},
 		},
 		"verify": {
 			{[]string{"--bogus"}, 2, "usage: gpubench verify"},

@@ -13,20 +13,28 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// Attention is one attention call on host data. Q, K and V are contiguous
-// [B, H, S, D] arrays; the masks follow backend.AttentionOptions.
+// Attention is one attention call on host data. Q is a contiguous
+// [B, H, Sq, Dk] array, K and V [B, Hkv, Sk, D] (Hkv dividing H; 0 means H):
+// K/V head j serves query heads j*H/Hkv ... (j+1)*H/Hkv-1, PyTorch's
+// repeat_interleave order. K and V hold exactly the values the backend stores
+// (the halves of a float16 tensor, say). The masks follow backend.AttentionOptions.
 type Attention struct {
-	B, H, Sq, Sk, Dk, Dv int
-	Q, K, V              []float32
+	B, H, Hkv, Sq, Sk, Dk, Dv int
+	Q, K, V                   []float32
 	// Scale is AttentionOptions.Scale (0: 1/sqrt(Dk)).
 	Scale  float32
 	Causal backend.CausalMode
-	// Mask is [Sq, Sk] (Mask4D false) or [B, H, Sq, Sk]; nil for none.
-	Mask     []float32
-	Mask4D   bool
-	MaskKind backend.MaskKind
+	// Mask is [Sq, Sk] (Mask4D false) or [MaskB, MaskH, Sq, Sk], each of MaskB
+	// and MaskH 1 (broadcast) or B and H (0 means B and H); nil for none.
+	Mask         []float32
+	Mask4D       bool
+	MaskB, MaskH int
+	MaskKind     backend.MaskKind
 	// Padding is [B, Sk]; nonzero marks a padding key. nil for none.
 	Padding []float32
+	// KVType is the dtype K and V are stored in on the device (K and V hold
+	// values of it, so the oracle computes with exactly what is stored).
+	KVType backend.DType
 }
 
 // EffectiveScale is the factor applied to q*k^T.
@@ -36,6 +44,33 @@ func (p *Attention) EffectiveScale() float32 {
 
 // Rows is the number of query rows, B*H*Sq.
 func (p *Attention) Rows() int { return p.B * p.H * p.Sq }
+
+// KVHeads is the number of K/V heads.
+func (p *Attention) KVHeads() int {
+	if p.Hkv == 0 {
+		return p.H
+	}
+	return p.Hkv
+}
+
+// kvIndex is the index, among the B*Hkv heads of K and V, of the K/V head
+// that query head bh = b*H+h reads.
+func (p *Attention) kvIndex(bh int) int {
+	b, h := bh/p.H, bh%p.H
+	return b*p.KVHeads() + h/(p.H/p.KVHeads())
+}
+
+// MaskDims are the leading dimensions of a 4-D mask.
+func (p *Attention) MaskDims() (mb, mh int) {
+	mb, mh = p.MaskB, p.MaskH
+	if mb == 0 {
+		mb = p.B
+	}
+	if mh == 0 {
+		mh = p.H
+	}
+	return mb, mh
+}
 
 // Masked says whether key j is out for query i of head (b, h), and the additive
 // mask entry where it is in.
@@ -52,7 +87,8 @@ func (p *Attention) Masked(b, h, i, j int) (out bool, add float32) {
 	if p.Mask != nil {
 		at := i*p.Sk + j
 		if p.Mask4D {
-			at += (b*p.H + h) * p.Sq * p.Sk
+			mb, mh := p.MaskDims()
+			at += (b%mb*mh + h%mh) * p.Sq * p.Sk
 		}
 		m := p.Mask[at]
 		if p.MaskKind == backend.MaskBool {
@@ -74,7 +110,7 @@ func (p *Attention) RawScores() ([]float64, []float32) {
 		for i := range p.Sq {
 			qi := p.Q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
 			for j := range p.Sk {
-				kj := p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				kj := p.K[(p.kvIndex(bh)*p.Sk+j)*p.Dk:][:p.Dk]
 				var d64 float64
 				var d32 float32
 				for d := range p.Dk {
@@ -100,7 +136,7 @@ func (p *Attention) ScoreScales() []float64 {
 		for i := range p.Sq {
 			qi := p.Q[(bh*p.Sq+i)*p.Dk:][:p.Dk]
 			for j := range p.Sk {
-				kj := p.K[(bh*p.Sk+j)*p.Dk:][:p.Dk]
+				kj := p.K[(p.kvIndex(bh)*p.Sk+j)*p.Dk:][:p.Dk]
 				var sum float64
 				for d := range p.Dk {
 					sum += math.Abs(float64(qi[d]) * float64(kj[d]))
@@ -199,7 +235,7 @@ func (p *Attention) Attend64(w []float64) []float64 {
 				if wj == 0 {
 					continue
 				}
-				vj := p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				vj := p.V[(p.kvIndex(bh)*p.Sk+j)*p.Dv:][:p.Dv]
 				for d := range o {
 					o[d] += wj * float64(vj[d])
 				}
@@ -220,7 +256,7 @@ func (p *Attention) Attend32(w []float32) []float32 {
 				if wj == 0 {
 					continue
 				}
-				vj := p.V[(bh*p.Sk+j)*p.Dv:][:p.Dv]
+				vj := p.V[(p.kvIndex(bh)*p.Sk+j)*p.Dv:][:p.Dv]
 				for d := range o {
 					o[d] += wj * vj[d]
 				}

@@ -51,7 +51,36 @@ func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
 }
 
+// Half is a B operand stored as 16-bit patterns: IEEE binary16, or bfloat16
+// where BFloat16 is set. Its panels are converted to float32 as they are packed,
+// so the product runs at float32 speed while B is read at half the bytes.
+type Half struct {
+	Bits     []uint16
+	BFloat16 bool
+}
+
+// GemmHalf is Gemm with a half-precision B (see Half).
+func GemmHalf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b Half, ldb int, beta float32, c []float32, ldc int) {
+	threads := max(1, min(runtime.GOMAXPROCS(0), m*n*k/minParallelWork))
+	gemmOf(transA, transB, m, n, k, alpha, a, lda, operandB{half: b}, ldb, beta, c, ldc, threads)
+}
+
+// GemmHalfSerial is GemmHalf on the calling goroutine only.
+func GemmHalfSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b Half, ldb int, beta float32, c []float32, ldc int) {
+	gemmOf(transA, transB, m, n, k, alpha, a, lda, operandB{half: b}, ldb, beta, c, ldc, 1)
+}
+
+// operandB is B as float32 values or as halves (half.Bits non-nil).
+type operandB struct {
+	f32  []float32
+	half Half
+}
+
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	gemmOf(transA, transB, m, n, k, alpha, a, lda, operandB{f32: b}, ldb, beta, c, ldc, threads)
+}
+
+func gemmOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, c []float32, ldc int, threads int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -68,10 +97,14 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	} else {
 		checkMatrix("A", m, k, a, lda)
 	}
+	bRows, bCols := k, n
 	if transB {
-		checkMatrix("B", n, k, b, ldb)
+		bRows, bCols = n, k
+	}
+	if b.half.Bits != nil {
+		checkMatrixLen("B", bRows, bCols, len(b.half.Bits), ldb)
 	} else {
-		checkMatrix("B", k, n, b, ldb)
+		checkMatrix("B", bRows, bCols, b.f32, ldb)
 	}
 
 	g := problems.Get().(*problem)
@@ -79,10 +112,11 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	g.transA, g.transB = transA, transB
 	g.m, g.n, g.k = m, n, k
 	g.alpha, g.userBeta = alpha, beta
-	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
+	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b.f32, ldb, c, ldc
+	g.bHalf = b.half
 	g.run()
 	// Keep the buffers for the next call, not the caller's matrices.
-	g.a, g.b, g.c = nil, nil, nil
+	g.a, g.b, g.c, g.bHalf = nil, nil, nil, Half{}
 	problems.Put(g)
 }
 
@@ -101,6 +135,7 @@ type problem struct {
 	a        []float32
 	lda      int
 	b        []float32
+	bHalf    Half // B as halves where bHalf.Bits is non-nil (b is then nil)
 	ldb      int
 	c        []float32
 	ldc      int
@@ -110,10 +145,12 @@ type problem struct {
 	splitRows bool
 
 	// packedA holds the current slab of op(A) as micro-panels shared by the goroutines; each goroutine
-	// packs its blocks of B into its own part of bufB and uses its own scratch tile in edge.
-	packedA []float32
-	bufB    []float32
-	edge    []float32
+	// packs its blocks of B into its own part of bufB and uses its own scratch tile in edge, and
+	// converts a half-precision B through its own part of halfRows.
+	packedA  []float32
+	bufB     []float32
+	edge     []float32
+	halfRows []float32
 }
 
 // run plans the product as a sequence of steps and runs their tasks, on the calling goroutine alone or
@@ -167,6 +204,9 @@ func (g *problem) run() {
 	g.packedA = grow(g.packedA, packedA)
 	g.bufB = grow(g.bufB, g.threads*min(g.k, blockK)*colsPerTask*nr)
 	g.edge = grow(g.edge, g.threads*mr*nr)
+	if g.bHalf.Bits != nil {
+		g.halfRows = grow(g.halfRows, g.threads*nr*min(g.k, blockK))
+	}
 	if g.threads == 1 {
 		for i := range g.steps {
 			for t := range g.steps[i].tasks {
@@ -299,7 +339,13 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 			if p0 > 0 {
 				beta = 1
 			}
-			packB(bufB, g.transB, g.b, g.ldb, p0, kb, q0*nr, min(q1*nr, g.n)-q0*nr, nr, mk.transpose)
+			cols := min(q1*nr, g.n) - q0*nr
+			if g.bHalf.Bits != nil {
+				rowsBuf := g.halfRows[worker*len(g.halfRows)/g.threads : (worker+1)*len(g.halfRows)/g.threads]
+				packBHalf(bufB, g.transB, g.bHalf, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose, rowsBuf)
+			} else {
+				packB(bufB, g.transB, g.b, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose)
+			}
 			packedA := g.packedA[padded*(p0-k0) : padded*(p0-k0+kb)]
 			for r := rlo; r < rhi; r++ {
 				i := r * mr
@@ -355,11 +401,17 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 
 // checkMatrix panics if x cannot hold a rows×cols row-major view with leading dimension ld.
 func checkMatrix(name string, rows, cols int, x []float32, ld int) {
+	checkMatrixLen(name, rows, cols, len(x), ld)
+}
+
+// checkMatrixLen panics if a slice of n elements cannot hold a rows×cols
+// row-major view with leading dimension ld.
+func checkMatrixLen(name string, rows, cols, n, ld int) {
 	if ld < max(1, cols) {
 		panic(fmt.Sprintf("sgemm: leading dimension of %s is %d, less than its %d columns", name, ld, cols))
 	}
-	if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
-		panic(fmt.Sprintf("sgemm: %s has %d elements, too few for %d×%d with leading dimension %d", name, len(x), rows, cols, ld))
+	if rows > 0 && cols > 0 && n < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("sgemm: %s has %d elements, too few for %d×%d with leading dimension %d", name, n, rows, cols, ld))
 	}
 }
 

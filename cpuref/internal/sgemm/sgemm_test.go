@@ -2,6 +2,8 @@ package sgemm
 
 import (
 	"fmt"
+
+	"github.com/clattn/clattn/backend"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -45,10 +47,12 @@ type gemmCase struct {
 	m, n, k        int
 	alpha, beta    float32
 	pad            int
+	// halfB stores B as binary16 (1) or bfloat16 (2) bits; 0 keeps it float32.
+	halfB int
 }
 
 func (tc gemmCase) String() string {
-	return fmt.Sprintf("tA=%t/tB=%t/m=%d/n=%d/k=%d/alpha=%g/beta=%g/pad=%d", tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.pad)
+	return fmt.Sprintf("tA=%t/tB=%t/m=%d/n=%d/k=%d/alpha=%g/beta=%g/pad=%d/halfB=%d", tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.pad, tc.halfB)
 }
 
 // checkGemm runs one case with the given thread count and compares it with a float64 oracle.
@@ -73,7 +77,22 @@ func checkGemm(t *testing.T, rnd *rand.Rand, tc gemmCase, threads int) {
 	}
 	c0 := append([]float32(nil), c.data...)
 
-	gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, c.data, c.ld, threads)
+	if tc.halfB == 0 {
+		gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, c.data, c.ld, threads)
+	} else {
+		// The oracle reads b.data: make it exactly the stored halves.
+		h := Half{Bits: make([]uint16, len(b.data)), BFloat16: tc.halfB == 2}
+		for i, x := range b.data {
+			if h.BFloat16 {
+				h.Bits[i] = backend.BFloat16Bits(x)
+				b.data[i] = backend.BFloat16Value(h.Bits[i])
+			} else {
+				h.Bits[i] = backend.Float16Bits(x)
+				b.data[i] = backend.Float16Value(h.Bits[i])
+			}
+		}
+		gemmOf(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, operandB{half: h}, b.ld, tc.beta, c.data, c.ld, threads)
+	}
 
 	const eps = 1.0 / (1 << 24)
 	bad := 0
@@ -124,7 +143,7 @@ func testCases(short bool) []gemmCase {
 		}
 		for tr := range 4 {
 			sc := scalings[(si+tr)%len(scalings)]
-			cases = append(cases, gemmCase{tr&1 != 0, tr&2 != 0, s, s, s, sc[0], sc[1], (si + tr) % 3})
+			cases = append(cases, gemmCase{tr&1 != 0, tr&2 != 0, s, s, s, sc[0], sc[1], (si + tr) % 3, 0})
 		}
 	}
 	mixed := 120
@@ -134,14 +153,14 @@ func testCases(short bool) []gemmCase {
 	for i := range mixed {
 		pick := func() int { return testSizes[rnd.IntN(len(testSizes))] }
 		sc := scalings[i%len(scalings)]
-		cases = append(cases, gemmCase{i&1 != 0, i&2 != 0, pick(), pick(), pick(), sc[0], sc[1], i % 4})
+		cases = append(cases, gemmCase{i&1 != 0, i&2 != 0, pick(), pick(), pick(), sc[0], sc[1], i % 4, 0})
 	}
 	// Shapes that cross the cache blocks, and tall, narrow ones whose rows are shared out.
 	for tr := range 4 {
 		cases = append(cases,
-			gemmCase{tr&1 != 0, tr&2 != 0, 37, blockN + 29, 2*blockK + 3, 1, 0.5, 1},
-			gemmCase{tr&1 != 0, tr&2 != 0, blockM + 37, 9, 2*blockK + 88, -1, 0, 2},
-			gemmCase{tr&1 != 0, tr&2 != 0, 301, 40, 70, 1, 1, 0},
+			gemmCase{tr&1 != 0, tr&2 != 0, 37, blockN + 29, 2*blockK + 3, 1, 0.5, 1, 0},
+			gemmCase{tr&1 != 0, tr&2 != 0, blockM + 37, 9, 2*blockK + 88, -1, 0, 2, 0},
+			gemmCase{tr&1 != 0, tr&2 != 0, 301, 40, 70, 1, 1, 0, 0},
 		)
 	}
 	return cases
@@ -164,6 +183,24 @@ func TestGemm(t *testing.T) {
 				// are exercised on small shapes.
 				threads := 1 + (i%3)*(i%3)
 				checkGemm(t, rnd, tc, threads)
+			}
+		})
+	}
+}
+
+// TestGemmHalfB runs a third of the cases with B stored as binary16 and as
+// bfloat16, converted panel by panel as it is packed, on every kernel.
+func TestGemmHalfB(t *testing.T) {
+	for _, mk := range testKernels() {
+		t.Run(mk.name, func(t *testing.T) {
+			defer useKernel(mk)()
+			rnd := rand.New(rand.NewPCG(7, 8))
+			for i, tc := range testCases(true) {
+				if i%3 != 0 {
+					continue
+				}
+				tc.halfB = 1 + i%2
+				checkGemm(t, rnd, tc, 1+i%2)
 			}
 		})
 	}

@@ -1,0 +1,83 @@
+//go:build !purego
+
+package cpuref
+
+import "golang.org/x/sys/cpu"
+
+// fourRowKernels says whether the four-row decode kernels (decode_amd64.s) can
+// run; useAVX512 picks their AVX-512 versions (values: for head dims that are
+// multiples of 32).
+var (
+	fourRowKernels = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+	useAVX512      = fourRowKernels && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+)
+
+//go:noescape
+func scoresF16x4(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+
+//go:noescape
+func scoresF32x4(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
+
+//go:noescape
+func valuesF16x4(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+
+//go:noescape
+func valuesF32x4(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
+
+//go:noescape
+func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+
+//go:noescape
+func scoresF32x4AVX512(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
+
+//go:noescape
+func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+
+//go:noescape
+func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
+
+// prefetchRows asks for lines cache lines of each of rows rows, stride bytes
+// apart, from p on (PREFETCHT0): the decode path fetches a tile of values, and
+// the next tile of keys, while it computes the scores of this one.
+//
+//go:noescape
+func prefetchRows(p *byte, stride int, rows int, lines int)
+
+// The slices are resliced to exactly what the kernels touch first, so that a
+// bad length panics here rather than reading out of bounds there.
+
+func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32) {
+	_, _, _ = q[4*dim-1], k[(n-1)*ldk+dim-1], s[3*lds+n-1]
+	if useAVX512 {
+		scoresF16x4AVX512(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
+		return
+	}
+	scoresF16x4(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
+}
+
+func scores4F32(q []float32, dim int, k []float32, ldk, n int, s []float32, lds int, scale float32) {
+	_, _, _ = q[4*dim-1], k[(n-1)*ldk+dim-1], s[3*lds+n-1]
+	if useAVX512 {
+		scoresF32x4AVX512(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
+		return
+	}
+	scoresF32x4(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
+}
+
+func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, ldo int) {
+	_, _, _ = p[3*ldp+n-1], v[(n-1)*ldv+dim-1], o[3*ldo+dim-1]
+	if useAVX512 && dim%32 == 0 {
+		valuesF16x4AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)
+		return
+	}
+	valuesF16x4(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)
+}
+
+func values4F32(p []float32, ldp, n int, v []float32, ldv, dim int, o []float32, ldo int) {
+	_, _, _ = p[3*ldp+n-1], v[(n-1)*ldv+dim-1], o[3*ldo+dim-1]
+	if useAVX512 && dim%32 == 0 {
+		valuesF32x4AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)
+		return
+	}
+	valuesF32x4(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)
+}

@@ -1,0 +1,975 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The decode path's products (decode.go) for four query rows at a time with
+// AVX2, FMA and F16C, or AVX-512: the scores of the rows against a tile of keys, and the
+// weighted sum of a tile of values. K and V are read as float16 (converted
+// eight at a time by VCVTPH2PS) or float32 straight from the cache, once.
+
+// func scoresF16x4(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+// s[r*lds+j] = scale * sum_d q[r*dim+d]*k[j*ldk+d] for r < 4, j < n; dim a multiple of 8.
+// Two keys a step (eight independent sums), then a last odd key.
+TEXT ·scoresF16x4(SB), NOSPLIT, $0-60
+	MOVQ q+0(FP), AX
+	MOVQ dim+8(FP), BX
+	SHLQ $2, BX              // q row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ k+16(FP), SI
+	MOVQ ldk+24(FP), DX
+	SHLQ $1, DX              // key stride in bytes
+	MOVQ n+32(FP), R11
+	MOVQ s+40(FP), DI
+	MOVQ lds+48(FP), R9
+	SHLQ $2, R9              // s row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	MOVQ dim+8(FP), R12
+	SHRQ $3, R12             // 8-element steps per key
+	CMPQ R11, $2
+	JLT  odd
+
+pairs:
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	MOVQ AX, R13             // q
+	MOVQ SI, R14             // key j
+	MOVQ R12, CX
+
+pairloop:
+	VCVTPH2PS (R14), Y4
+	VCVTPH2PS (R14)(DX*1), Y5
+	VMOVUPS (R13), Y0
+	VMOVUPS (R13)(BX*1), Y1
+	VMOVUPS (R13)(BX*2), Y2
+	VMOVUPS (R13)(R8*1), Y3
+	VFMADD231PS Y0, Y4, Y8
+	VFMADD231PS Y1, Y4, Y9
+	VFMADD231PS Y2, Y4, Y10
+	VFMADD231PS Y3, Y4, Y11
+	VFMADD231PS Y0, Y5, Y12
+	VFMADD231PS Y1, Y5, Y13
+	VFMADD231PS Y2, Y5, Y14
+	VFMADD231PS Y3, Y5, Y15
+	ADDQ $32, R13
+	ADDQ $16, R14
+	DECQ CX
+	JNZ  pairloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X8
+	VMULPS X6, X8, X8        // key j, rows 0..3
+	VHADDPS Y13, Y12, Y12
+	VHADDPS Y15, Y14, Y14
+	VHADDPS Y14, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPS X13, X12, X12
+	VMULPS X6, X12, X12      // key j+1
+	VMOVSS X8, (DI)
+	VEXTRACTPS $1, X8, (DI)(R9*1)
+	VEXTRACTPS $2, X8, (DI)(R9*2)
+	VEXTRACTPS $3, X8, (DI)(R10*1)
+	VMOVSS X12, 4(DI)
+	VEXTRACTPS $1, X12, 4(DI)(R9*1)
+	VEXTRACTPS $2, X12, 4(DI)(R9*2)
+	VEXTRACTPS $3, X12, 4(DI)(R10*1)
+	LEAQ (SI)(DX*2), SI
+	ADDQ $8, DI
+	SUBQ $2, R11
+	CMPQ R11, $2
+	JGE  pairs
+
+odd:
+	TESTQ R11, R11
+	JZ   done
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ AX, R13
+	MOVQ SI, R14
+	MOVQ R12, CX
+
+oddloop:
+	VCVTPH2PS (R14), Y4
+	VFMADD231PS (R13), Y4, Y8
+	VFMADD231PS (R13)(BX*1), Y4, Y9
+	VFMADD231PS (R13)(BX*2), Y4, Y10
+	VFMADD231PS (R13)(R8*1), Y4, Y11
+	ADDQ $32, R13
+	ADDQ $16, R14
+	DECQ CX
+	JNZ  oddloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X8
+	VMULPS X6, X8, X8
+	VMOVSS X8, (DI)
+	VEXTRACTPS $1, X8, (DI)(R9*1)
+	VEXTRACTPS $2, X8, (DI)(R9*2)
+	VEXTRACTPS $3, X8, (DI)(R10*1)
+
+done:
+	VZEROUPPER
+	RET
+
+// func scoresF32x4(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
+// s[r*lds+j] = scale * sum_d q[r*dim+d]*k[j*ldk+d] for r < 4, j < n; dim a multiple of 8.
+// Two keys a step (eight independent sums), then a last odd key.
+TEXT ·scoresF32x4(SB), NOSPLIT, $0-60
+	MOVQ q+0(FP), AX
+	MOVQ dim+8(FP), BX
+	SHLQ $2, BX              // q row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ k+16(FP), SI
+	MOVQ ldk+24(FP), DX
+	SHLQ $2, DX              // key stride in bytes
+	MOVQ n+32(FP), R11
+	MOVQ s+40(FP), DI
+	MOVQ lds+48(FP), R9
+	SHLQ $2, R9              // s row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	MOVQ dim+8(FP), R12
+	SHRQ $3, R12             // 8-element steps per key
+	CMPQ R11, $2
+	JLT  odd
+
+pairs:
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	MOVQ AX, R13             // q
+	MOVQ SI, R14             // key j
+	MOVQ R12, CX
+
+pairloop:
+	VMOVUPS (R14), Y4
+	VMOVUPS (R14)(DX*1), Y5
+	VMOVUPS (R13), Y0
+	VMOVUPS (R13)(BX*1), Y1
+	VMOVUPS (R13)(BX*2), Y2
+	VMOVUPS (R13)(R8*1), Y3
+	VFMADD231PS Y0, Y4, Y8
+	VFMADD231PS Y1, Y4, Y9
+	VFMADD231PS Y2, Y4, Y10
+	VFMADD231PS Y3, Y4, Y11
+	VFMADD231PS Y0, Y5, Y12
+	VFMADD231PS Y1, Y5, Y13
+	VFMADD231PS Y2, Y5, Y14
+	VFMADD231PS Y3, Y5, Y15
+	ADDQ $32, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  pairloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X8
+	VMULPS X6, X8, X8        // key j, rows 0..3
+	VHADDPS Y13, Y12, Y12
+	VHADDPS Y15, Y14, Y14
+	VHADDPS Y14, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPS X13, X12, X12
+	VMULPS X6, X12, X12      // key j+1
+	VMOVSS X8, (DI)
+	VEXTRACTPS $1, X8, (DI)(R9*1)
+	VEXTRACTPS $2, X8, (DI)(R9*2)
+	VEXTRACTPS $3, X8, (DI)(R10*1)
+	VMOVSS X12, 4(DI)
+	VEXTRACTPS $1, X12, 4(DI)(R9*1)
+	VEXTRACTPS $2, X12, 4(DI)(R9*2)
+	VEXTRACTPS $3, X12, 4(DI)(R10*1)
+	LEAQ (SI)(DX*2), SI
+	ADDQ $8, DI
+	SUBQ $2, R11
+	CMPQ R11, $2
+	JGE  pairs
+
+odd:
+	TESTQ R11, R11
+	JZ   done
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ AX, R13
+	MOVQ SI, R14
+	MOVQ R12, CX
+
+oddloop:
+	VMOVUPS (R14), Y4
+	VFMADD231PS (R13), Y4, Y8
+	VFMADD231PS (R13)(BX*1), Y4, Y9
+	VFMADD231PS (R13)(BX*2), Y4, Y10
+	VFMADD231PS (R13)(R8*1), Y4, Y11
+	ADDQ $32, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  oddloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X8
+	VMULPS X6, X8, X8
+	VMOVSS X8, (DI)
+	VEXTRACTPS $1, X8, (DI)(R9*1)
+	VEXTRACTPS $2, X8, (DI)(R9*2)
+	VEXTRACTPS $3, X8, (DI)(R10*1)
+
+done:
+	VZEROUPPER
+	RET
+
+// func valuesF16x4(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+// o[r*ldo+d] += sum_j p[r*ldp+j]*v[j*ldv+d] for r < 4, d < dim; dim a multiple of 16, n >= 1.
+// Sixteen columns of the four rows stay in eight registers while the keys stream past.
+TEXT ·valuesF16x4(SB), NOSPLIT, $0-64
+	MOVQ p+0(FP), AX
+	MOVQ ldp+8(FP), BX
+	SHLQ $2, BX              // p row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ v+24(FP), SI
+	MOVQ ldv+32(FP), DX
+	SHLQ $1, DX              // value row stride in bytes
+	MOVQ o+48(FP), DI
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	MOVQ dim+40(FP), R12
+	SHRQ $4, R12             // 16-column blocks
+
+block:
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	MOVQ AX, R13             // p[., j]
+	MOVQ SI, R14             // v[j, block]
+	MOVQ n+16(FP), CX
+
+keyloop:
+	VCVTPH2PS (R14), Y0
+	VCVTPH2PS 16(R14), Y1
+	VBROADCASTSS (R13), Y2
+	VFMADD231PS Y0, Y2, Y8
+	VFMADD231PS Y1, Y2, Y9
+	VBROADCASTSS (R13)(BX*1), Y3
+	VFMADD231PS Y0, Y3, Y10
+	VFMADD231PS Y1, Y3, Y11
+	VBROADCASTSS (R13)(BX*2), Y2
+	VFMADD231PS Y0, Y2, Y12
+	VFMADD231PS Y1, Y2, Y13
+	VBROADCASTSS (R13)(R8*1), Y3
+	VFMADD231PS Y0, Y3, Y14
+	VFMADD231PS Y1, Y3, Y15
+	ADDQ $4, R13
+	ADDQ DX, R14
+	DECQ CX
+	JNZ  keyloop
+
+	VADDPS (DI), Y8, Y8
+	VMOVUPS Y8, (DI)
+	VADDPS 32(DI), Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	VADDPS (DI)(R9*1), Y10, Y10
+	VMOVUPS Y10, (DI)(R9*1)
+	VADDPS 32(DI)(R9*1), Y11, Y11
+	VMOVUPS Y11, 32(DI)(R9*1)
+	VADDPS (DI)(R9*2), Y12, Y12
+	VMOVUPS Y12, (DI)(R9*2)
+	VADDPS 32(DI)(R9*2), Y13, Y13
+	VMOVUPS Y13, 32(DI)(R9*2)
+	VADDPS (DI)(R10*1), Y14, Y14
+	VMOVUPS Y14, (DI)(R10*1)
+	VADDPS 32(DI)(R10*1), Y15, Y15
+	VMOVUPS Y15, 32(DI)(R10*1)
+	ADDQ $64, DI
+	ADDQ $32, SI
+	DECQ R12
+	JNZ  block
+
+	VZEROUPPER
+	RET
+
+// func valuesF32x4(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
+// o[r*ldo+d] += sum_j p[r*ldp+j]*v[j*ldv+d] for r < 4, d < dim; dim a multiple of 16, n >= 1.
+// Sixteen columns of the four rows stay in eight registers while the keys stream past.
+TEXT ·valuesF32x4(SB), NOSPLIT, $0-64
+	MOVQ p+0(FP), AX
+	MOVQ ldp+8(FP), BX
+	SHLQ $2, BX              // p row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ v+24(FP), SI
+	MOVQ ldv+32(FP), DX
+	SHLQ $2, DX              // value row stride in bytes
+	MOVQ o+48(FP), DI
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	MOVQ dim+40(FP), R12
+	SHRQ $4, R12             // 16-column blocks
+
+block:
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	MOVQ AX, R13             // p[., j]
+	MOVQ SI, R14             // v[j, block]
+	MOVQ n+16(FP), CX
+
+keyloop:
+	VMOVUPS (R14), Y0
+	VMOVUPS 32(R14), Y1
+	VBROADCASTSS (R13), Y2
+	VFMADD231PS Y0, Y2, Y8
+	VFMADD231PS Y1, Y2, Y9
+	VBROADCASTSS (R13)(BX*1), Y3
+	VFMADD231PS Y0, Y3, Y10
+	VFMADD231PS Y1, Y3, Y11
+	VBROADCASTSS (R13)(BX*2), Y2
+	VFMADD231PS Y0, Y2, Y12
+	VFMADD231PS Y1, Y2, Y13
+	VBROADCASTSS (R13)(R8*1), Y3
+	VFMADD231PS Y0, Y3, Y14
+	VFMADD231PS Y1, Y3, Y15
+	ADDQ $4, R13
+	ADDQ DX, R14
+	DECQ CX
+	JNZ  keyloop
+
+	VADDPS (DI), Y8, Y8
+	VMOVUPS Y8, (DI)
+	VADDPS 32(DI), Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	VADDPS (DI)(R9*1), Y10, Y10
+	VMOVUPS Y10, (DI)(R9*1)
+	VADDPS 32(DI)(R9*1), Y11, Y11
+	VMOVUPS Y11, 32(DI)(R9*1)
+	VADDPS (DI)(R9*2), Y12, Y12
+	VMOVUPS Y12, (DI)(R9*2)
+	VADDPS 32(DI)(R9*2), Y13, Y13
+	VMOVUPS Y13, 32(DI)(R9*2)
+	VADDPS (DI)(R10*1), Y14, Y14
+	VMOVUPS Y14, (DI)(R10*1)
+	VADDPS 32(DI)(R10*1), Y15, Y15
+	VMOVUPS Y15, 32(DI)(R10*1)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ R12
+	JNZ  block
+
+	VZEROUPPER
+	RET
+
+// func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+// scoresF16x4 with AVX-512: four keys a step (sixteen independent sums of
+// sixteen lanes), then the last keys one by one; dim a multiple of 16.
+TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-60
+	MOVQ q+0(FP), AX
+	MOVQ dim+8(FP), BX
+	SHLQ $2, BX              // q row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ k+16(FP), SI
+	MOVQ ldk+24(FP), DX
+	SHLQ $1, DX              // key stride in bytes
+	LEAQ (DX)(DX*2), R12     // 3 keys
+	MOVQ n+32(FP), R11
+	MOVQ s+40(FP), DI
+	MOVQ lds+48(FP), R9
+	SHLQ $2, R9              // s row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	CMPQ R11, $4
+	JLT  single
+
+quads:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+	MOVQ AX, R13             // q
+	MOVQ SI, R14             // key j
+	MOVQ dim+8(FP), CX
+	SHRQ $4, CX              // 16-element steps
+
+quadloop:
+	VMOVUPS (R13), Z0
+	VMOVUPS (R13)(BX*1), Z1
+	VMOVUPS (R13)(BX*2), Z2
+	VMOVUPS (R13)(R8*1), Z3
+	VCVTPH2PS (R14), Z4
+	VCVTPH2PS (R14)(DX*1), Z5
+	VCVTPH2PS (R14)(DX*2), Z6
+	VCVTPH2PS (R14)(R12*1), Z7
+	VFMADD231PS Z0, Z4, Z16
+	VFMADD231PS Z1, Z4, Z17
+	VFMADD231PS Z2, Z4, Z18
+	VFMADD231PS Z3, Z4, Z19
+	VFMADD231PS Z0, Z5, Z20
+	VFMADD231PS Z1, Z5, Z21
+	VFMADD231PS Z2, Z5, Z22
+	VFMADD231PS Z3, Z5, Z23
+	VFMADD231PS Z0, Z6, Z24
+	VFMADD231PS Z1, Z6, Z25
+	VFMADD231PS Z2, Z6, Z26
+	VFMADD231PS Z3, Z6, Z27
+	VFMADD231PS Z0, Z7, Z28
+	VFMADD231PS Z1, Z7, Z29
+	VFMADD231PS Z2, Z7, Z30
+	VFMADD231PS Z3, Z7, Z31
+	ADDQ $64, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  quadloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VEXTRACTF64X4 $1, Z16, Y8
+	VADDPS Y16, Y8, Y8
+	VEXTRACTF64X4 $1, Z17, Y9
+	VADDPS Y17, Y9, Y9
+	VEXTRACTF64X4 $1, Z18, Y10
+	VADDPS Y18, Y10, Y10
+	VEXTRACTF64X4 $1, Z19, Y11
+	VADDPS Y19, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X12
+	VMULPS X6, X12, X12
+	VEXTRACTF64X4 $1, Z20, Y8
+	VADDPS Y20, Y8, Y8
+	VEXTRACTF64X4 $1, Z21, Y9
+	VADDPS Y21, Y9, Y9
+	VEXTRACTF64X4 $1, Z22, Y10
+	VADDPS Y22, Y10, Y10
+	VEXTRACTF64X4 $1, Z23, Y11
+	VADDPS Y23, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X13
+	VMULPS X6, X13, X13
+	VEXTRACTF64X4 $1, Z24, Y8
+	VADDPS Y24, Y8, Y8
+	VEXTRACTF64X4 $1, Z25, Y9
+	VADDPS Y25, Y9, Y9
+	VEXTRACTF64X4 $1, Z26, Y10
+	VADDPS Y26, Y10, Y10
+	VEXTRACTF64X4 $1, Z27, Y11
+	VADDPS Y27, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X14
+	VMULPS X6, X14, X14
+	VEXTRACTF64X4 $1, Z28, Y8
+	VADDPS Y28, Y8, Y8
+	VEXTRACTF64X4 $1, Z29, Y9
+	VADDPS Y29, Y9, Y9
+	VEXTRACTF64X4 $1, Z30, Y10
+	VADDPS Y30, Y10, Y10
+	VEXTRACTF64X4 $1, Z31, Y11
+	VADDPS Y31, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X15
+	VMULPS X6, X15, X15
+	VMOVSS X12, (DI)
+	VEXTRACTPS $1, X12, (DI)(R9*1)
+	VEXTRACTPS $2, X12, (DI)(R9*2)
+	VEXTRACTPS $3, X12, (DI)(R10*1)
+	VMOVSS X13, 4(DI)
+	VEXTRACTPS $1, X13, 4(DI)(R9*1)
+	VEXTRACTPS $2, X13, 4(DI)(R9*2)
+	VEXTRACTPS $3, X13, 4(DI)(R10*1)
+	VMOVSS X14, 8(DI)
+	VEXTRACTPS $1, X14, 8(DI)(R9*1)
+	VEXTRACTPS $2, X14, 8(DI)(R9*2)
+	VEXTRACTPS $3, X14, 8(DI)(R10*1)
+	VMOVSS X15, 12(DI)
+	VEXTRACTPS $1, X15, 12(DI)(R9*1)
+	VEXTRACTPS $2, X15, 12(DI)(R9*2)
+	VEXTRACTPS $3, X15, 12(DI)(R10*1)
+	LEAQ (SI)(DX*4), SI
+	ADDQ $16, DI
+	SUBQ $4, R11
+	CMPQ R11, $4
+	JGE  quads
+
+single:
+	TESTQ R11, R11
+	JZ   done
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	MOVQ AX, R13
+	MOVQ SI, R14
+	MOVQ dim+8(FP), CX
+	SHRQ $4, CX
+
+singleloop:
+	VCVTPH2PS (R14), Z4
+	VFMADD231PS (R13), Z4, Z16
+	VFMADD231PS (R13)(BX*1), Z4, Z17
+	VFMADD231PS (R13)(BX*2), Z4, Z18
+	VFMADD231PS (R13)(R8*1), Z4, Z19
+	ADDQ $64, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  singleloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VEXTRACTF64X4 $1, Z16, Y8
+	VADDPS Y16, Y8, Y8
+	VEXTRACTF64X4 $1, Z17, Y9
+	VADDPS Y17, Y9, Y9
+	VEXTRACTF64X4 $1, Z18, Y10
+	VADDPS Y18, Y10, Y10
+	VEXTRACTF64X4 $1, Z19, Y11
+	VADDPS Y19, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X12
+	VMULPS X6, X12, X12
+	VMOVSS X12, (DI)
+	VEXTRACTPS $1, X12, (DI)(R9*1)
+	VEXTRACTPS $2, X12, (DI)(R9*2)
+	VEXTRACTPS $3, X12, (DI)(R10*1)
+	ADDQ DX, SI
+	ADDQ $4, DI
+	DECQ R11
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func scoresF32x4AVX512(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
+// scoresF32x4 with AVX-512: four keys a step (sixteen independent sums of
+// sixteen lanes), then the last keys one by one; dim a multiple of 16.
+TEXT ·scoresF32x4AVX512(SB), NOSPLIT, $0-60
+	MOVQ q+0(FP), AX
+	MOVQ dim+8(FP), BX
+	SHLQ $2, BX              // q row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ k+16(FP), SI
+	MOVQ ldk+24(FP), DX
+	SHLQ $2, DX              // key stride in bytes
+	LEAQ (DX)(DX*2), R12     // 3 keys
+	MOVQ n+32(FP), R11
+	MOVQ s+40(FP), DI
+	MOVQ lds+48(FP), R9
+	SHLQ $2, R9              // s row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	CMPQ R11, $4
+	JLT  single
+
+quads:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+	MOVQ AX, R13             // q
+	MOVQ SI, R14             // key j
+	MOVQ dim+8(FP), CX
+	SHRQ $4, CX              // 16-element steps
+
+quadloop:
+	VMOVUPS (R13), Z0
+	VMOVUPS (R13)(BX*1), Z1
+	VMOVUPS (R13)(BX*2), Z2
+	VMOVUPS (R13)(R8*1), Z3
+	VMOVUPS (R14), Z4
+	VMOVUPS (R14)(DX*1), Z5
+	VMOVUPS (R14)(DX*2), Z6
+	VMOVUPS (R14)(R12*1), Z7
+	VFMADD231PS Z0, Z4, Z16
+	VFMADD231PS Z1, Z4, Z17
+	VFMADD231PS Z2, Z4, Z18
+	VFMADD231PS Z3, Z4, Z19
+	VFMADD231PS Z0, Z5, Z20
+	VFMADD231PS Z1, Z5, Z21
+	VFMADD231PS Z2, Z5, Z22
+	VFMADD231PS Z3, Z5, Z23
+	VFMADD231PS Z0, Z6, Z24
+	VFMADD231PS Z1, Z6, Z25
+	VFMADD231PS Z2, Z6, Z26
+	VFMADD231PS Z3, Z6, Z27
+	VFMADD231PS Z0, Z7, Z28
+	VFMADD231PS Z1, Z7, Z29
+	VFMADD231PS Z2, Z7, Z30
+	VFMADD231PS Z3, Z7, Z31
+	ADDQ $64, R13
+	ADDQ $64, R14
+	DECQ CX
+	JNZ  quadloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VEXTRACTF64X4 $1, Z16, Y8
+	VADDPS Y16, Y8, Y8
+	VEXTRACTF64X4 $1, Z17, Y9
+	VADDPS Y17, Y9, Y9
+	VEXTRACTF64X4 $1, Z18, Y10
+	VADDPS Y18, Y10, Y10
+	VEXTRACTF64X4 $1, Z19, Y11
+	VADDPS Y19, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X12
+	VMULPS X6, X12, X12
+	VEXTRACTF64X4 $1, Z20, Y8
+	VADDPS Y20, Y8, Y8
+	VEXTRACTF64X4 $1, Z21, Y9
+	VADDPS Y21, Y9, Y9
+	VEXTRACTF64X4 $1, Z22, Y10
+	VADDPS Y22, Y10, Y10
+	VEXTRACTF64X4 $1, Z23, Y11
+	VADDPS Y23, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X13
+	VMULPS X6, X13, X13
+	VEXTRACTF64X4 $1, Z24, Y8
+	VADDPS Y24, Y8, Y8
+	VEXTRACTF64X4 $1, Z25, Y9
+	VADDPS Y25, Y9, Y9
+	VEXTRACTF64X4 $1, Z26, Y10
+	VADDPS Y26, Y10, Y10
+	VEXTRACTF64X4 $1, Z27, Y11
+	VADDPS Y27, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X14
+	VMULPS X6, X14, X14
+	VEXTRACTF64X4 $1, Z28, Y8
+	VADDPS Y28, Y8, Y8
+	VEXTRACTF64X4 $1, Z29, Y9
+	VADDPS Y29, Y9, Y9
+	VEXTRACTF64X4 $1, Z30, Y10
+	VADDPS Y30, Y10, Y10
+	VEXTRACTF64X4 $1, Z31, Y11
+	VADDPS Y31, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X15
+	VMULPS X6, X15, X15
+	VMOVSS X12, (DI)
+	VEXTRACTPS $1, X12, (DI)(R9*1)
+	VEXTRACTPS $2, X12, (DI)(R9*2)
+	VEXTRACTPS $3, X12, (DI)(R10*1)
+	VMOVSS X13, 4(DI)
+	VEXTRACTPS $1, X13, 4(DI)(R9*1)
+	VEXTRACTPS $2, X13, 4(DI)(R9*2)
+	VEXTRACTPS $3, X13, 4(DI)(R10*1)
+	VMOVSS X14, 8(DI)
+	VEXTRACTPS $1, X14, 8(DI)(R9*1)
+	VEXTRACTPS $2, X14, 8(DI)(R9*2)
+	VEXTRACTPS $3, X14, 8(DI)(R10*1)
+	VMOVSS X15, 12(DI)
+	VEXTRACTPS $1, X15, 12(DI)(R9*1)
+	VEXTRACTPS $2, X15, 12(DI)(R9*2)
+	VEXTRACTPS $3, X15, 12(DI)(R10*1)
+	LEAQ (SI)(DX*4), SI
+	ADDQ $16, DI
+	SUBQ $4, R11
+	CMPQ R11, $4
+	JGE  quads
+
+single:
+	TESTQ R11, R11
+	JZ   done
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	MOVQ AX, R13
+	MOVQ SI, R14
+	MOVQ dim+8(FP), CX
+	SHRQ $4, CX
+
+singleloop:
+	VMOVUPS (R14), Z4
+	VFMADD231PS (R13), Z4, Z16
+	VFMADD231PS (R13)(BX*1), Z4, Z17
+	VFMADD231PS (R13)(BX*2), Z4, Z18
+	VFMADD231PS (R13)(R8*1), Z4, Z19
+	ADDQ $64, R13
+	ADDQ $64, R14
+	DECQ CX
+	JNZ  singleloop
+
+	VBROADCASTSS scale+56(FP), X6
+	VEXTRACTF64X4 $1, Z16, Y8
+	VADDPS Y16, Y8, Y8
+	VEXTRACTF64X4 $1, Z17, Y9
+	VADDPS Y17, Y9, Y9
+	VEXTRACTF64X4 $1, Z18, Y10
+	VADDPS Y18, Y10, Y10
+	VEXTRACTF64X4 $1, Z19, Y11
+	VADDPS Y19, Y11, Y11
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y11, Y10, Y10
+	VHADDPS Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X12
+	VMULPS X6, X12, X12
+	VMOVSS X12, (DI)
+	VEXTRACTPS $1, X12, (DI)(R9*1)
+	VEXTRACTPS $2, X12, (DI)(R9*2)
+	VEXTRACTPS $3, X12, (DI)(R10*1)
+	ADDQ DX, SI
+	ADDQ $4, DI
+	DECQ R11
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+// valuesF16x4 with AVX-512: thirty-two columns of the four rows in eight
+// registers while the keys stream past; dim a multiple of 32, n >= 1.
+TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-64
+	MOVQ p+0(FP), AX
+	MOVQ ldp+8(FP), BX
+	SHLQ $2, BX              // p row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ v+24(FP), SI
+	MOVQ ldv+32(FP), DX
+	SHLQ $1, DX              // value row stride in bytes
+	MOVQ o+48(FP), DI
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	MOVQ dim+40(FP), R12
+	SHRQ $5, R12             // 32-column blocks
+
+block:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ AX, R13             // p[., j]
+	MOVQ SI, R14             // v[j, block]
+	MOVQ n+16(FP), CX
+
+keyloop:
+	VCVTPH2PS (R14), Z0
+	VCVTPH2PS 32(R14), Z1
+	VBROADCASTSS (R13), Z2
+	VFMADD231PS Z0, Z2, Z16
+	VFMADD231PS Z1, Z2, Z17
+	VBROADCASTSS (R13)(BX*1), Z3
+	VFMADD231PS Z0, Z3, Z18
+	VFMADD231PS Z1, Z3, Z19
+	VBROADCASTSS (R13)(BX*2), Z2
+	VFMADD231PS Z0, Z2, Z20
+	VFMADD231PS Z1, Z2, Z21
+	VBROADCASTSS (R13)(R8*1), Z3
+	VFMADD231PS Z0, Z3, Z22
+	VFMADD231PS Z1, Z3, Z23
+	ADDQ $4, R13
+	ADDQ DX, R14
+	DECQ CX
+	JNZ  keyloop
+
+	VADDPS (DI), Z16, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS 64(DI), Z17, Z17
+	VMOVUPS Z17, 64(DI)
+	VADDPS (DI)(R9*1), Z18, Z18
+	VMOVUPS Z18, (DI)(R9*1)
+	VADDPS 64(DI)(R9*1), Z19, Z19
+	VMOVUPS Z19, 64(DI)(R9*1)
+	VADDPS (DI)(R9*2), Z20, Z20
+	VMOVUPS Z20, (DI)(R9*2)
+	VADDPS 64(DI)(R9*2), Z21, Z21
+	VMOVUPS Z21, 64(DI)(R9*2)
+	VADDPS (DI)(R10*1), Z22, Z22
+	VMOVUPS Z22, (DI)(R10*1)
+	VADDPS 64(DI)(R10*1), Z23, Z23
+	VMOVUPS Z23, 64(DI)(R10*1)
+	ADDQ $128, DI
+	ADDQ $64, SI
+	DECQ R12
+	JNZ  block
+
+	VZEROUPPER
+	RET
+
+// func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
+// valuesF32x4 with AVX-512: thirty-two columns of the four rows in eight
+// registers while the keys stream past; dim a multiple of 32, n >= 1.
+TEXT ·valuesF32x4AVX512(SB), NOSPLIT, $0-64
+	MOVQ p+0(FP), AX
+	MOVQ ldp+8(FP), BX
+	SHLQ $2, BX              // p row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ v+24(FP), SI
+	MOVQ ldv+32(FP), DX
+	SHLQ $2, DX              // value row stride in bytes
+	MOVQ o+48(FP), DI
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	MOVQ dim+40(FP), R12
+	SHRQ $5, R12             // 32-column blocks
+
+block:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ AX, R13             // p[., j]
+	MOVQ SI, R14             // v[j, block]
+	MOVQ n+16(FP), CX
+
+keyloop:
+	VMOVUPS (R14), Z0
+	VMOVUPS 64(R14), Z1
+	VBROADCASTSS (R13), Z2
+	VFMADD231PS Z0, Z2, Z16
+	VFMADD231PS Z1, Z2, Z17
+	VBROADCASTSS (R13)(BX*1), Z3
+	VFMADD231PS Z0, Z3, Z18
+	VFMADD231PS Z1, Z3, Z19
+	VBROADCASTSS (R13)(BX*2), Z2
+	VFMADD231PS Z0, Z2, Z20
+	VFMADD231PS Z1, Z2, Z21
+	VBROADCASTSS (R13)(R8*1), Z3
+	VFMADD231PS Z0, Z3, Z22
+	VFMADD231PS Z1, Z3, Z23
+	ADDQ $4, R13
+	ADDQ DX, R14
+	DECQ CX
+	JNZ  keyloop
+
+	VADDPS (DI), Z16, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS 64(DI), Z17, Z17
+	VMOVUPS Z17, 64(DI)
+	VADDPS (DI)(R9*1), Z18, Z18
+	VMOVUPS Z18, (DI)(R9*1)
+	VADDPS 64(DI)(R9*1), Z19, Z19
+	VMOVUPS Z19, 64(DI)(R9*1)
+	VADDPS (DI)(R9*2), Z20, Z20
+	VMOVUPS Z20, (DI)(R9*2)
+	VADDPS 64(DI)(R9*2), Z21, Z21
+	VMOVUPS Z21, 64(DI)(R9*2)
+	VADDPS (DI)(R10*1), Z22, Z22
+	VMOVUPS Z22, (DI)(R10*1)
+	VADDPS 64(DI)(R10*1), Z23, Z23
+	VMOVUPS Z23, 64(DI)(R10*1)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	DECQ R12
+	JNZ  block
+
+	VZEROUPPER
+	RET
+
+// func prefetchRows(p *byte, stride int, rows int, lines int)
+// PREFETCHT0 of lines cache lines from each of rows rows, stride bytes apart.
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ rows+16(FP), CX
+	TESTQ CX, CX
+	JZ   pfdone
+
+pfrow:
+	MOVQ SI, DI
+	MOVQ lines+24(FP), BX
+
+pfline:
+	PREFETCHT0 (DI)
+	ADDQ $64, DI
+	DECQ BX
+	JNZ  pfline
+	ADDQ DX, SI
+	DECQ CX
+	JNZ  pfrow
+
+pfdone:
+	RET
