@@ -225,29 +225,13 @@ func (p *Attention) Softmax32(scores []float32) []float32 {
 }
 
 // Attend64 is out[b,h] = w[b,h]*v[b,h], skipping weights that are exactly zero.
-func (p *Attention) Attend64(w []float64) []float64 {
-	out := make([]float64, p.Rows()*p.Dv)
-	for bh := range p.B * p.H {
-		for i := range p.Sq {
-			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
-			for j := range p.Sk {
-				wj := w[(bh*p.Sq+i)*p.Sk+j]
-				if wj == 0 {
-					continue
-				}
-				vj := p.V[(p.kvIndex(bh)*p.Sk+j)*p.Dv:][:p.Dv]
-				for d := range o {
-					o[d] += wj * float64(vj[d])
-				}
-			}
-		}
-	}
-	return out
-}
+func (p *Attention) Attend64(w []float64) []float64 { return attend(p, w) }
 
 // Attend32 is Attend64 in float32.
-func (p *Attention) Attend32(w []float32) []float32 {
-	out := make([]float32, p.Rows()*p.Dv)
+func (p *Attention) Attend32(w []float32) []float32 { return attend(p, w) }
+
+func attend[T float32 | float64](p *Attention, w []T) []T {
+	out := make([]T, p.Rows()*p.Dv)
 	for bh := range p.B * p.H {
 		for i := range p.Sq {
 			o := out[(bh*p.Sq+i)*p.Dv:][:p.Dv]
@@ -258,7 +242,7 @@ func (p *Attention) Attend32(w []float32) []float32 {
 				}
 				vj := p.V[(p.kvIndex(bh)*p.Sk+j)*p.Dv:][:p.Dv]
 				for d := range o {
-					o[d] += wj * vj[d]
+					o[d] += wj * T(vj[d])
 				}
 			}
 		}
