@@ -1,6 +1,10 @@
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/clattn/clattn/backend"
+)
 
 // attentionConfig is the tiling of the attention kernels, passed as build-time
 // defines. A Tuning (SetTuning) may replace the fused-kernel tiles.
@@ -26,6 +30,10 @@ type attentionConfig struct {
 	// attn_softmax: SoftmaxGroup work-items per row (a power of two). With CPU,
 	// attn_softmax_cpu: SoftmaxGroup rows per work-group, one per work-item.
 	SoftmaxGroup int
+
+	// decode_split (GPUs): DecodeLocal work-items per group (a power of two);
+	// the CPU kernel runs one per group.
+	DecodeLocal int
 }
 
 // The shipped attention tilings (classProfiles picks one per device class;
@@ -46,11 +54,11 @@ var (
 	// and 127 at d=128, no spills, 16 warps per SM (25%, bound by registers);
 	// the attn_bmm tile 40-45 registers and the softmax 35, 40-48 warps.
 	attentionConfigNVIDIA = attentionConfig{BM: 64, BN: 32, TR: 16, TC: 16, LPad: 1,
-		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256}
+		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256, DecodeLocal: 128}
 	// attentionConfigGeneric: smaller tiles for smaller register files and
 	// local memories.
 	attentionConfigGeneric = attentionConfig{BM: 32, BN: 32, TR: 8, TC: 16, LPad: 1,
-		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128}
+		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128, DecodeLocal: 64}
 )
 
 // padHeadDim rounds a head dim up to the granularity of the specialised builds
@@ -173,4 +181,119 @@ func (c attentionConfig) bmmOptions(bNK, skipZero bool) []string {
 		o = append(o, "-DSKIP_ZERO_A")
 	}
 	return o
+}
+
+// decodeMaxRows is the most query rows (Sq) that Attention sends to the decode
+// kernel (kernels/decode.cl); decodeMaxHeadDim the largest head dims it takes.
+const (
+	decodeMaxRows    = 16
+	decodeMaxHeadDim = 256
+)
+
+// useDecode is the one rule that chooses between the decode (flash-decoding)
+// and the prefill (flash) kernels: a few query rows (one decode step, a short
+// chunk or a speculative batch) take the decode kernel, which splits the keys
+// over many work-groups and reads each K/V head once for all of its query
+// heads; longer queries take the prefill kernel, which already has a
+// work-group per block of query rows.
+func useDecode(dims backend.AttentionDims) bool {
+	return dims.SeqQ <= decodeMaxRows && dims.DimK <= decodeMaxHeadDim && dims.DimV <= decodeMaxHeadDim
+}
+
+// decodePlan is one decode launch: RB query rows per work-group (rowBlocks
+// blocks per KV head), the keys cut into splits slices of sliceLen, and on GPUs
+// local work-items per group and a score block of sl keys.
+type decodePlan struct {
+	cpu                  bool
+	rb, rowBlocks        int
+	splits, sliceLen     int
+	local, sl            int
+	dkp, dvp             int
+	groupsPerSplit       int // batch x KV heads x row blocks
+	splitGroupsPerDevice int // work-groups the plan aims at (for tests and docs)
+}
+
+// Decode shape choices per device class (decodePlanFor):
+//
+//	class   rows/group  work-items  slice                  why
+//	CPU     <= 8        1           >= 256 keys, ~4 groups  one work-item walks its slice in float16
+//	                                 per compute unit        vectors; few large groups keep PoCL's
+//	                                                         scheduling cost and the merge small
+//	GPU     <= 16       128 (64 on  ~4 groups per compute   lanes along the head dim read V rows
+//	        (pow. 2)    generic)    unit, <= the local     coalesced; the slice's scores live in
+//	                                score block             local memory, reduced once per slice
+const (
+	decodeCPURows       = 8
+	decodeGPURows       = 16
+	decodeGroupsPerUnit = 4
+	decodeCPUMinSlice   = 256
+	decodeGPUMinSlice   = 64
+	decodeGPUMaxSlice   = 2048
+)
+
+// decodePlanFor splits a decode call of dims over the device; c says which
+// kernel (c.CPU) and its work-group size (c.DecodeLocal).
+func decodePlanFor(c attentionConfig, info DeviceInfo, dims backend.AttentionDims) (decodePlan, error) {
+	groupRows := dims.Group() * dims.SeqQ
+	p := decodePlan{cpu: c.CPU, dkp: padHeadDim16(dims.DimK), dvp: padHeadDim16(dims.DimV)}
+	minSlice, maxSlice := decodeCPUMinSlice, max(dims.SeqK, 1)
+	if c.CPU {
+		p.rb = min(groupRows, decodeCPURows)
+		p.local = 1
+	} else {
+		p.rb = min(nextPow2(groupRows), decodeGPURows)
+		p.local = max(c.DecodeLocal, p.rb)
+		minSlice = decodeGPUMinSlice
+		// The largest score block that leaves half the local memory to other groups.
+		maxSlice = decodeGPUMaxSlice
+		for maxSlice > minSlice && decodeLocalBytes(p.rb, maxSlice, p.local, p.dkp, p.dvp) > localLimit(info)/2 {
+			maxSlice /= 2
+		}
+		if decodeLocalBytes(p.rb, maxSlice, p.local, p.dkp, p.dvp) > localLimit(info) || p.local > max(info.MaxWorkGroupSize, 1) {
+			return p, fmt.Errorf("decode kernel: head dims %d, %d do not fit %d bytes of local memory and %d work-items",
+				dims.DimK, dims.DimV, localLimit(info), info.MaxWorkGroupSize)
+		}
+	}
+	p.rowBlocks = ceilDiv(groupRows, p.rb)
+	p.groupsPerSplit = dims.Batch * dims.HeadsKV * p.rowBlocks
+	p.splitGroupsPerDevice = decodeGroupsPerUnit * max(info.ComputeUnits, 1)
+	splits := ceilDiv(p.splitGroupsPerDevice, max(p.groupsPerSplit, 1))
+	splits = min(splits, max(ceilDiv(dims.SeqK, minSlice), 1)) // no slice shorter than minSlice
+	splits = max(splits, ceilDiv(dims.SeqK, maxSlice))         // none longer than the score block
+	p.sliceLen = roundUp(max(ceilDiv(dims.SeqK, max(splits, 1)), 1), 16)
+	p.splits = max(ceilDiv(dims.SeqK, p.sliceLen), 1)
+	p.sl = max(nextPow2(p.sliceLen), decodeGPUMinSlice)
+	return p, nil
+}
+
+// options are the decode kernel's build options.
+func (p decodePlan) options() []string {
+	if p.cpu {
+		return []string{fmt.Sprintf("-DDECODE_CPU -DRB=%d -DDKP=%d -DDVP=%d", p.rb, p.dkp, p.dvp)}
+	}
+	return []string{fmt.Sprintf("-DRB=%d -DNT=%d -DSL=%d -DDKP=%d -DDVP=%d", p.rb, p.local, p.sl, p.dkp, p.dvp)}
+}
+
+// decodeLocalBytes is the local memory of decode_split (kernels/decode.cl): the
+// query rows, the score block (which the key groups' sums reuse), the
+// reduction array and the row maxima and sums.
+func decodeLocalBytes(rb, sl, nt, dkp, dvp int) int64 {
+	cv := dvp / 4
+	kg := 1
+	if cv < nt {
+		kg = nt / cv
+	}
+	return int64(4 * (rb*dkp + max(rb*sl, kg*rb*dvp) + nt + 2*rb))
+}
+
+// padHeadDim16 rounds a head dim up to a multiple of 16 (at least 16).
+func padHeadDim16(d int) int { return max(roundUp(d, 16), 16) }
+
+// nextPow2 is the smallest power of two >= n (1 for n <= 1).
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }

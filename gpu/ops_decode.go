@@ -1,0 +1,75 @@
+package gpu
+
+import (
+	"slices"
+
+	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/gpu/internal/cl"
+)
+
+// decodeAttention runs the fused attention of a checked call with the decode
+// kernels (kernels/decode.cl) as plan p splits it: decode_split writes each
+// slice's partial max, sum and output into the device's decode scratch buffer,
+// decode_combine merges them into out. The scratch is shared by every call, so
+// the two launches are enqueued under decodeMu: the in-order queue then runs each
+// call's pair without another call's writes in between.
+func (d *Device) decodeAttention(p decodePlan, dims backend.AttentionDims, out, q, k, v backend.Heads, opt backend.AttentionOptions) error {
+	const op = "Attention"
+	rows := dims.Batch * dims.Heads * dims.SeqQ
+	floats := p.splits * rows * (dims.DimV + 2)
+	d.decodeMu.Lock()
+	defer d.decodeMu.Unlock()
+	part, err := d.decodeScratch(op, floats)
+	if err != nil {
+		return err
+	}
+	m := maskParamsOf(dims, opt)
+	args := slices.Concat(viewArgs(q), viewArgs(k), viewArgs(v), m.masks(),
+		[]any{headsOf(dims), dims.Group(), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)},
+		m.causality(), []any{p.rowBlocks, p.splits, p.sliceLen, part})
+	kernel := "decode_split"
+	if p.cpu {
+		kernel = "decode_split_cpu"
+	}
+	// Every work-group along dimension 0: NVIDIA allows 65535 along 1 and 2.
+	if err := d.launch(launch{
+		op: op, file: "decode.cl", kernel: kernel, options: append(p.options(), kAndVOptions(k.T, v.T)...),
+		global:     []int{p.groupsPerSplit * p.splits * p.local},
+		local:      []int{p.local},
+		fixedLocal: true,
+		args:       args,
+	}); err != nil {
+		return err
+	}
+	const group = 64
+	return d.launch(launch{
+		op: op, file: "decode.cl", kernel: "decode_combine",
+		global: []int{roundUp(rows*dims.DimV, group)}, local: []int{group},
+		args: []any{part, p.splits, rows, headsOf(dims), dims.SeqQ, dims.DimV,
+			out.T, out.Offset, out.BatchStride, out.HeadStride, out.SeqStride},
+	})
+}
+
+// decodeScratch returns the device's decode scratch buffer with room for at
+// least n floats, replacing a smaller one (OpenCL frees the old buffer once the
+// kernels queued on it are done). The caller holds decodeMu.
+func (d *Device) decodeScratch(op string, n int) (*cl.Mem, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.scratch != nil && d.scratch.Size() >= 4*n {
+		return d.scratch, nil
+	}
+	size := int64(4 * n)
+	if size > d.info.MaxAlloc {
+		return nil, d.wrap(op, backend.ArgumentErrorf(op, "decode partials need %d bytes; the largest buffer is %d", size, d.info.MaxAlloc))
+	}
+	m, err := d.drv.createBuffer(d.ctx, int(size))
+	if err != nil {
+		return nil, d.wrap(op, err)
+	}
+	if d.scratch != nil {
+		_ = d.scratch.Release()
+	}
+	d.scratch = m
+	return m, nil
+}

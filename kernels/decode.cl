@@ -1,0 +1,517 @@
+// Decode attention (flash-decoding): the fused attention of flash.cl for a few
+// query rows (Sq 1..16, one decode step or a short chunk) against a long K/V,
+// where one work-group per (batch, head) would leave most of the device idle
+// and read every K/V head once per query head.
+//
+// The rows of one (batch, KV head) are its group's query heads times Sq: row rr
+// is query head kvh*group + rr / sq, position rr % sq. They are cut into blocks
+// of RB rows, and the keys into splits of sliceLen keys. One work-group takes one
+// (batch, KV head, row block, split): it reads the K/V rows of its slice once for
+// all RB rows, and writes for each row its partial max m, partial sum
+// l = sum exp(s - m) and unnormalised output sum p*v. decode_combine then merges
+// the splits of each row: M = max m_s, out = sum o_s e^(m_s - M) / sum l_s e^(m_s - M).
+// Work-groups are numbered along dimension 0 only (NVIDIA allows 65535 along 1, 2):
+// group = ((b*hkv + kvh)*rowBlocks + rowBlock)*splits + split.
+//
+// Masks and numerics are flash.cl's (mask_score in common.cl): a masked score is
+// replaced by -inf, a row with nothing visible gives zeros, values whose
+// probability is exactly 0 are skipped so NaN or Inf there never leaks, exp (not
+// native_exp). K (V) is half with K_HALF (V_HALF). The partials share one buffer,
+// part: pOut [splits][rows][dv], then pMax and pSum [splits][rows], rows =
+// batch*heads*sq indexed (b*heads + h)*sq + i.
+//
+// decode_split_cpu (DECODE_CPU, for CPU devices such as PoCL): one work-item per
+// work-group, float16 vectors along the head dim. It walks its slice 16 keys at a
+// time: converts the 16 K and V rows to float once, forms each row's 16 scores as
+// float16 dot-product partials folded into one vector (fold16), then runs the
+// online softmax and the p*v update on vectors.
+//
+// decode_split (GPUs): NT work-items. Each work-item scores whole keys (all RB
+// rows, K read along the head dim, the query rows broadcast from local memory)
+// into a local score block S[RB][SL] holding the whole slice; the row maxima and
+// sums are reduced once per slice; then the work-items, lanes along the value
+// columns (4 per work-item, consecutive work-items on consecutive columns:
+// coalesced V reads) and KG key groups, accumulate p*v in registers, and the key
+// groups are summed through local memory. No barrier sits inside a loop.
+//
+// Defines: RB rows per work-group, DKP and DVP the head dims padded (multiples of
+// 16), with DECODE_CPU nothing else; otherwise NT work-items, SL the most keys of
+// a slice.
+
+#ifndef RB
+#define RB 4
+#endif
+#ifndef DKP
+#define DKP 64
+#endif
+#ifndef DVP
+#define DVP 64
+#endif
+#ifndef NT
+#define NT 64
+#endif
+#ifndef SL
+#define SL 256
+#endif
+
+#if DKP % 16 != 0 || DVP % 16 != 0
+#error "DKP and DVP must be multiples of 16"
+#endif
+
+// decode_row maps row rr of KV head kvh's block to its query head h and position
+// i, and returns its index in the partial arrays.
+inline int decode_row(int rr, int b, int kvh, int heads, int group, int sq, int *h, int *i) {
+    const int hh = rr / sq;
+    *i = rr - hh * sq;
+    *h = kvh * group + hh;
+    return (b * heads + *h) * sq + *i;
+}
+
+#ifdef DECODE_CPU
+
+#define DKV (DKP / 16)
+#define DVV (DVP / 16)
+
+inline float16 nan_max16(float16 a, float16 b) { return select(b, a, (a > b) || isnan(a)); }
+
+// nan_hmax16 is the largest lane of x, NaN if any lane is NaN.
+inline float nan_hmax16(float16 x) {
+    float8 a = select(x.hi, x.lo, (x.lo > x.hi) || isnan(x.lo));
+    float4 b = select(a.hi, a.lo, (a.lo > a.hi) || isnan(a.lo));
+    float2 c = select(b.hi, b.lo, (b.lo > b.hi) || isnan(b.lo));
+    return nan_max(c.x, c.y);
+}
+
+// pair_sums adds the neighbouring lanes of a into the low half and those of b
+// into the high half.
+inline float16 pair_sums(float16 a, float16 b) { return (float16)(a.even + a.odd, b.even + b.odd); }
+
+// fold16 turns 16 vectors of partial sums, t[u] for key u, into one vector whose
+// lane u is the sum of t[u]'s lanes: four levels of pair_sums, each halving the
+// vectors and keeping the keys in order.
+inline float16 fold16(const float16 *t) {
+    float16 c[8], d[4], e[2];
+    for (int u = 0; u < 8; ++u) {
+        c[u] = pair_sums(t[2 * u], t[2 * u + 1]);
+    }
+    for (int u = 0; u < 4; ++u) {
+        d[u] = pair_sums(c[2 * u], c[2 * u + 1]);
+    }
+    e[0] = pair_sums(d[0], d[1]);
+    e[1] = pair_sums(d[2], d[3]);
+    return pair_sums(e[0], e[1]);
+}
+
+// load_k_row16 (load_v_row16) reads elements d0 ... d0+15 of a K (V) row of n
+// elements at p, zeros past n.
+#define DEFINE_LOAD_ROW16(name, T, LOAD, LOAD16)                 \
+    inline float16 name(__global const T *p, int d0, int n) {    \
+        if (d0 + 16 <= n) {                                      \
+            return LOAD16(p, d0);                                \
+        }                                                        \
+        float lane[16];                                          \
+        for (int u = 0; u < 16; ++u) {                           \
+            lane[u] = d0 + u < n ? LOAD(p, d0 + u) : 0.0f;       \
+        }                                                        \
+        return vload16(0, lane);                                 \
+    }
+DEFINE_LOAD_ROW16(load_k_row16, k_t, load_k, load_k16)
+DEFINE_LOAD_ROW16(load_v_row16, v_t, load_v, load_v16)
+
+// load_q16 reads elements d0 ... d0+15 of a query row of n floats at p, zeros past n.
+inline float16 load_q16(__global const float *p, int d0, int n) {
+    if (d0 + 16 <= n) {
+        return vload16(0, p + d0);
+    }
+    float lane[16];
+    for (int u = 0; u < 16; ++u) {
+        lane[u] = d0 + u < n ? p[d0 + u] : 0.0f;
+    }
+    return vload16(0, lane);
+}
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
+decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
+                 __global const k_t *k, int kOff, int kB, int kH, int kS,
+                 __global const v_t *v, int vOff, int vB, int vH, int vS,
+                 __global const float *mask, int maskKind, int maskB, int maskH,
+                 __global const float *pad, int hasPad, int heads, int group, int sq, int sk,
+                 int dk, int dv, float scale, int causal, int causalOffset,
+                 int rowBlocks, int splits, int sliceLen, __global float *part) {
+    const int gid = get_group_id(0);
+    const int split = gid % splits;
+    const int rb = gid / splits % rowBlocks;
+    const int bk = gid / splits / rowBlocks;
+    const int hkv = heads / group;
+    const int b = bk / hkv;
+    const int kvh = bk - b * hkv;
+    const int groupRows = group * sq;
+    const int rows = get_global_size(0) / (splits * rowBlocks) * group * sq;
+    const int nr = min(RB, groupRows - rb * RB);
+    __global float *pOut = part;
+    __global float *pMax = pOut + splits * rows * dv;
+    __global float *pSum = pMax + splits * rows;
+
+    int row[RB], qi[RB], maskBase[RB];
+    float16 qv[RB][DKV], acc[RB][DVV];
+    float m[RB], l[RB];
+    int lastVisible = -1; // the last key any row of the block sees
+    for (int r = 0; r < RB; ++r) {
+        int h = 0, i = 0;
+        row[r] = r < nr ? decode_row(rb * RB + r, b, kvh, heads, group, sq, &h, &i) : -1;
+        qi[r] = i;
+        maskBase[r] = b * maskB + h * maskH;
+        for (int c = 0; c < DKV; ++c) {
+            qv[r][c] = r < nr ? load_q16(q + qOff + b * qB + h * qH + i * qS, 16 * c, dk) : 0.0f;
+        }
+        for (int c = 0; c < DVV; ++c) {
+            acc[r][c] = 0.0f;
+        }
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+        if (r < nr) {
+            lastVisible = max(lastVisible, causal ? min(i + causalOffset, sk - 1) : sk - 1);
+        }
+    }
+
+    const int kBase = kOff + b * kB + kvh * kH;
+    const int vBase = vOff + b * vB + kvh * vH;
+    const int j0 = split * sliceLen;
+    const int j1 = min(min(j0 + sliceLen, sk), lastVisible + 1);
+    const bool maskOrPad = hasPad || maskKind != 0;
+
+    for (int c0 = j0; c0 < j1; c0 += 16) {
+        const int n = min(16, j1 - c0);
+        float16 kc[16][DKV], vc[16][DVV];
+        bool vBad = false;
+        for (int u = 0; u < 16; ++u) {
+            for (int c = 0; c < DKV; ++c) {
+                kc[u][c] = u < n ? load_k_row16(k + kBase + (c0 + u) * kS, 16 * c, dk) : 0.0f;
+            }
+            for (int c = 0; c < DVV; ++c) {
+                vc[u][c] = u < n ? load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv) : 0.0f;
+                vBad |= any(!isfinite(vc[u][c]));
+            }
+        }
+        float pl[RB][16];
+        for (int r = 0; r < nr; ++r) {
+            float16 t[16];
+            for (int u = 0; u < 16; ++u) {
+                float16 s = kc[u][0] * qv[r][0];
+                for (int c = 1; c < DKV; ++c) {
+                    s = fma(kc[u][c], qv[r][c], s);
+                }
+                t[u] = s;
+            }
+            float16 x = scale * fold16(t);
+            const int i = qi[r];
+            // Lane by lane only where a mask can hide a key.
+            if (maskOrPad || n < 16 || (causal && c0 + 15 > i + causalOffset)) {
+                float lane[16];
+                vstore16(x, 0, lane);
+                for (int u = 0; u < 16; ++u) {
+                    lane[u] = u >= n ? -INFINITY
+                        : mask_score(lane[u], i, c0 + u, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase[r]);
+                }
+                x = vload16(0, lane);
+            }
+            const float mNew = nan_max(m[r], nan_hmax16(x));
+            // exp(-inf - -inf) would be NaN: a row with nothing visible yet keeps zeros.
+            const float alpha = m[r] == -INFINITY ? 0.0f : exp(m[r] - mNew);
+            const float16 p = mNew == -INFINITY ? (float16)0.0f : exp(x - mNew);
+            l[r] = l[r] * alpha + hsum16(p);
+            m[r] = mNew;
+            vstore16(p, 0, pl[r]);
+            for (int c = 0; c < DVV; ++c) {
+                acc[r][c] *= alpha;
+            }
+        }
+        for (int r = 0; r < nr; ++r) {
+            for (int c = 0; c < DVV; ++c) {
+                float16 a = acc[r][c];
+                if (vBad) {
+                    // Values whose probability is exactly 0 are skipped: this chunk holds NaN or Inf.
+                    for (int u = 0; u < n; ++u) {
+                        if (pl[r][u] != 0.0f) {
+                            a = fma((float16)pl[r][u], vc[u][c], a);
+                        }
+                    }
+                } else {
+                    for (int u = 0; u < n; ++u) {
+                        a = fma((float16)pl[r][u], vc[u][c], a);
+                    }
+                }
+                acc[r][c] = a;
+            }
+        }
+    }
+
+    for (int r = 0; r < nr; ++r) {
+        const int at = split * rows + row[r];
+        pMax[at] = m[r];
+        pSum[at] = l[r];
+        __global float *o = pOut + at * dv;
+        for (int c = 0; c < DVV; ++c) {
+            float lane[16];
+            vstore16(acc[r][c], 0, lane);
+            for (int e = 0; e < 16 && 16 * c + e < dv; ++e) {
+                o[16 * c + e] = lane[e];
+            }
+        }
+    }
+}
+
+#else // !DECODE_CPU
+
+#define CV (DVP / 4)                       // 4-column groups of a value row
+#define KG (CV >= NT ? 1 : NT / CV)        // key groups of the p*v phase
+#define CPT ((CV + NT - 1) / NT)           // column groups per work-item
+#define SBUF (RB * SL > KG * RB * DVP ? RB * SL : KG * RB * DVP)
+#define WPR (NT / RB)                      // work-items per row in the reductions
+
+#if NT % RB != 0
+#error "NT must be a multiple of RB"
+#endif
+
+// load4_k (load4_v) reads elements d ... d+3 of a K (V) row of n elements at p,
+// zeros past n.
+#define DEFINE_LOAD4(name, T, LOAD, LOAD4)                       \
+    inline float4 name(__global const T *p, int d, int n) {      \
+        if (d + 4 <= n) {                                        \
+            return LOAD4(p, d);                                  \
+        }                                                        \
+        float x[4];                                              \
+        for (int e = 0; e < 4; ++e) {                            \
+            x[e] = d + e < n ? LOAD(p, d + e) : 0.0f;            \
+        }                                                        \
+        return vload4(0, x);                                     \
+    }
+DEFINE_LOAD4(load4_k, k_t, load_k, load_k4)
+DEFINE_LOAD4(load4_v, v_t, load_v, load_v4)
+
+__kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void
+decode_split(__global const float *q, int qOff, int qB, int qH, int qS,
+             __global const k_t *k, int kOff, int kB, int kH, int kS,
+             __global const v_t *v, int vOff, int vB, int vH, int vS,
+             __global const float *mask, int maskKind, int maskB, int maskH,
+             __global const float *pad, int hasPad, int heads, int group, int sq, int sk,
+             int dk, int dv, float scale, int causal, int causalOffset,
+             int rowBlocks, int splits, int sliceLen, __global float *part) {
+    __local float4 Qs[RB][DKP / 4];
+    __local float S[SBUF];
+    __local float Red[NT];
+    __local float RowMax[RB];
+    __local float RowSum[RB];
+
+    const int lid = get_local_id(0);
+    const int gid = get_group_id(0);
+    const int split = gid % splits;
+    const int rb = gid / splits % rowBlocks;
+    const int bk = gid / splits / rowBlocks;
+    const int hkv = heads / group;
+    const int b = bk / hkv;
+    const int kvh = bk - b * hkv;
+    const int groupRows = group * sq;
+    const int rows = get_num_groups(0) / (splits * rowBlocks) * group * sq;
+    const int nr = min(RB, groupRows - rb * RB);
+    __global float *pOut = part;
+    __global float *pMax = pOut + splits * rows * dv;
+    __global float *pSum = pMax + splits * rows;
+
+    // The query rows of the block, zero past dk and for rows past the group.
+    for (int idx = lid; idx < RB * DKP / 4; idx += NT) {
+        const int r = idx / (DKP / 4);
+        const int c = idx - r * (DKP / 4);
+        int h = 0, i = 0;
+        float x[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (r < nr) {
+            decode_row(rb * RB + r, b, kvh, heads, group, sq, &h, &i);
+            const int base = qOff + b * qB + h * qH + i * qS;
+            for (int e = 0; e < 4; ++e) {
+                if (4 * c + e < dk) {
+                    x[e] = q[base + 4 * c + e];
+                }
+            }
+        }
+        Qs[r][c] = vload4(0, x);
+    }
+    // The keys of the slice that some row of the block may see.
+    int lastVisible = -1;
+    for (int r = 0; r < nr; ++r) {
+        int h, i;
+        decode_row(rb * RB + r, b, kvh, heads, group, sq, &h, &i);
+        lastVisible = max(lastVisible, causal ? min(i + causalOffset, sk - 1) : sk - 1);
+    }
+    const int j0 = split * sliceLen;
+    const int n = max(0, min(min(sliceLen, sk - j0), lastVisible + 1 - j0));
+    const int kBase = kOff + b * kB + kvh * kH;
+    const int vBase = vOff + b * vB + kvh * vH;
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    // Scores: one key per work-item at a time, every row of the block.
+    for (int jj = lid; jj < n; jj += NT) {
+        const int j = j0 + jj;
+        __global const k_t *kr = k + kBase + j * kS;
+        float s[RB];
+        #pragma unroll
+        for (int r = 0; r < RB; ++r) {
+            s[r] = 0.0f;
+        }
+        for (int c = 0; c < DKP / 4; ++c) {
+            const float4 kv4 = load4_k(kr, 4 * c, dk);
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                const float4 q4 = Qs[r][c];
+                s[r] = fma(q4.s0, kv4.s0, fma(q4.s1, kv4.s1, fma(q4.s2, kv4.s2, fma(q4.s3, kv4.s3, s[r]))));
+            }
+        }
+        #pragma unroll
+        for (int r = 0; r < RB; ++r) {
+            float x = -INFINITY;
+            if (r < nr) {
+                int h, i;
+                decode_row(rb * RB + r, b, kvh, heads, group, sq, &h, &i);
+                x = mask_score(scale * s[r], i, j, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind,
+                               b * maskB + h * maskH);
+            }
+            S[r * SL + jj] = x;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    // Row maxima: WPR work-items per row take strided keys, then one combines.
+    const int rr = lid / WPR, wr = lid - rr * WPR;
+    {
+        float mx = -INFINITY;
+        for (int jj = wr; jj < n; jj += WPR) {
+            mx = nan_max(mx, S[rr * SL + jj]);
+        }
+        Red[lid] = mx;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (wr == 0) {
+        float mx = -INFINITY;
+        for (int u = 0; u < WPR; ++u) {
+            mx = nan_max(mx, Red[lid + u]);
+        }
+        RowMax[rr] = mx;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // Probabilities in place of the scores, and their sums.
+    {
+        const float mx = RowMax[rr];
+        float sum = 0.0f;
+        for (int jj = wr; jj < n; jj += WPR) {
+            // exp(-inf - -inf) would be NaN: a row with nothing visible keeps zeros.
+            const float p = mx == -INFINITY ? 0.0f : exp(S[rr * SL + jj] - mx);
+            S[rr * SL + jj] = p;
+            sum += p;
+        }
+        Red[lid] = sum;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (wr == 0) {
+        float sum = 0.0f;
+        for (int u = 0; u < WPR; ++u) {
+            sum += Red[lid + u];
+        }
+        RowSum[rr] = sum;
+    }
+
+    // p*v: column group cg (4 columns), key group kg.
+    const int kg = lid / min(CV, NT);
+    const int cg0 = lid - kg * min(CV, NT);
+    float4 acc[RB][CPT];
+    #pragma unroll
+    for (int r = 0; r < RB; ++r) {
+        #pragma unroll
+        for (int c = 0; c < CPT; ++c) {
+            acc[r][c] = 0.0f;
+        }
+    }
+    if (kg < KG) {
+        for (int jj = kg; jj < n; jj += KG) {
+            __global const v_t *vr = v + vBase + (j0 + jj) * vS;
+            #pragma unroll
+            for (int c = 0; c < CPT; ++c) {
+                const int cg = cg0 + c * NT;
+                const float4 v4 = cg < CV ? load4_v(vr, 4 * cg, dv) : (float4)0.0f;
+                #pragma unroll
+                for (int r = 0; r < RB; ++r) {
+                    const float p = S[r * SL + jj];
+                    // Values whose probability is exactly 0 are skipped, so NaN or Inf there never leaks.
+                    if (p != 0.0f) {
+                        acc[r][c] = fma((float4)p, v4, acc[r][c]);
+                    }
+                }
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // The key groups' sums, through S (the probabilities are dead).
+    if (kg < KG) {
+        #pragma unroll
+        for (int r = 0; r < RB; ++r) {
+            #pragma unroll
+            for (int c = 0; c < CPT; ++c) {
+                const int cg = cg0 + c * NT;
+                if (cg < CV) {
+                    vstore4(acc[r][c], 0, &S[(kg * RB + r) * DVP + 4 * cg]);
+                }
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int idx = lid; idx < nr * dv; idx += NT) {
+        const int r = idx / dv;
+        const int d = idx - r * dv;
+        float o = 0.0f;
+        for (int g = 0; g < KG; ++g) {
+            o += S[(g * RB + r) * DVP + d];
+        }
+        int h, i;
+        const int at = split * rows + decode_row(rb * RB + r, b, kvh, heads, group, sq, &h, &i);
+        pOut[at * dv + d] = o;
+        if (d == 0) {
+            pMax[at] = RowMax[r];
+            pSum[at] = RowSum[r];
+        }
+    }
+}
+
+#endif // DECODE_CPU
+
+// decode_combine merges the splits of each row into out (a [B, H, Sq, Dv] view):
+// one work-item per output element, the elements along dimension 0.
+__kernel void decode_combine(__global const float *part, int splits, int rows, int heads, int sq, int dv,
+                             __global float *out, int oOff, int oB, int oH, int oS) {
+    const int idx = get_global_id(0);
+    if (idx >= rows * dv) {
+        return;
+    }
+    __global const float *pOut = part;
+    __global const float *pMax = pOut + splits * rows * dv;
+    __global const float *pSum = pMax + splits * rows;
+    const int row = idx / dv;
+    const int d = idx - row * dv;
+    float mx = -INFINITY;
+    for (int s = 0; s < splits; ++s) {
+        mx = nan_max(mx, pMax[s * rows + row]);
+    }
+    float sum = 0.0f, o = 0.0f;
+    if (mx != -INFINITY) {
+        for (int s = 0; s < splits; ++s) {
+            const float ms = pMax[s * rows + row];
+            if (ms != -INFINITY) {
+                const float w = exp(ms - mx);
+                sum = fma(pSum[s * rows + row], w, sum);
+                o = fma(pOut[(s * rows + row) * dv + d], w, o);
+            }
+        }
+    }
+    const int i = row % sq;
+    const int bh = row / sq;
+    const int b = bh / heads;
+    const int h = bh - b * heads;
+    out[oOff + b * oB + h * oH + i * oS + d] = sum == 0.0f ? 0.0f : o / sum;
+}
