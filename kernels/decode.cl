@@ -21,10 +21,12 @@
 // batch*heads*sq indexed (b*heads + h)*sq + i.
 //
 // decode_split_cpu (DECODE_CPU, for CPU devices such as PoCL): one work-item per
-// work-group, float16 vectors along the head dim. It walks its slice 16 keys at a
-// time: converts the 16 K and V rows to float once, forms each row's 16 scores as
-// float16 dot-product partials folded into one vector (fold16), then runs the
-// online softmax and the p*v update on vectors.
+// work-group, float16 vectors along the head dim. It walks its slice in chunks
+// of KC keys: each K row is read and converted once and dotted with every row of
+// the block (the query pre-scaled); the chunk's scores get an online softmax as
+// float16 vectors (vector exp); then value columns outer, keys inner, each V
+// element is read once into the block's accumulators. Only a chunk with a
+// probability of exactly 0 takes the branch that skips such values.
 //
 // decode_split (GPUs): NT work-items. Each work-item scores whole keys (all RB
 // rows, K read along the head dim, the query rows broadcast from local memory)
@@ -71,8 +73,11 @@ inline int decode_row(int rr, int b, int kvh, int heads, int group, int sq, int 
 
 #define DKV (DKP / 16)
 #define DVV (DVP / 16)
+#define KC 64 // keys per chunk
 
-inline float16 nan_max16(float16 a, float16 b) { return select(b, a, (a > b) || isnan(a)); }
+#if KC % 16 != 0
+#error "KC must be a multiple of 16"
+#endif
 
 // nan_hmax16 is the largest lane of x, NaN if any lane is NaN.
 inline float nan_hmax16(float16 x) {
@@ -80,26 +85,6 @@ inline float nan_hmax16(float16 x) {
     float4 b = select(a.hi, a.lo, (a.lo > a.hi) || isnan(a.lo));
     float2 c = select(b.hi, b.lo, (b.lo > b.hi) || isnan(b.lo));
     return nan_max(c.x, c.y);
-}
-
-// pair_sums adds the neighbouring lanes of a into the low half and those of b
-// into the high half.
-inline float16 pair_sums(float16 a, float16 b) { return (float16)(a.even + a.odd, b.even + b.odd); }
-
-// fold16 turns 16 vectors of partial sums, t[u] for key u, into one vector whose
-// lane u is the sum of t[u]'s lanes: four levels of pair_sums, each halving the
-// vectors and keeping the keys in order.
-inline float16 fold16(const float16 *t) {
-    float16 c[8], d[4], e[2];
-    for (int u = 0; u < 8; ++u) {
-        c[u] = pair_sums(t[2 * u], t[2 * u + 1]);
-    }
-    for (int u = 0; u < 4; ++u) {
-        d[u] = pair_sums(c[2 * u], c[2 * u + 1]);
-    }
-    e[0] = pair_sums(d[0], d[1]);
-    e[1] = pair_sums(d[2], d[3]);
-    return pair_sums(e[0], e[1]);
 }
 
 // load_k_row16 (load_v_row16) reads elements d0 ... d0+15 of a K (V) row of n
@@ -162,7 +147,7 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
         qi[r] = i;
         maskBase[r] = b * maskB + h * maskH;
         for (int c = 0; c < DKV; ++c) {
-            qv[r][c] = r < nr ? load_q16(q + qOff + b * qB + h * qH + i * qS, 16 * c, dk) : 0.0f;
+            qv[r][c] = r < nr ? scale * load_q16(q + qOff + b * qB + h * qH + i * qS, 16 * c, dk) : 0.0f;
         }
         for (int c = 0; c < DVV; ++c) {
             acc[r][c] = 0.0f;
@@ -180,68 +165,95 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     const int j1 = min(min(j0 + sliceLen, sk), lastVisible + 1);
     const bool maskOrPad = hasPad || maskKind != 0;
 
-    for (int c0 = j0; c0 < j1; c0 += 16) {
-        const int n = min(16, j1 - c0);
-        float16 kc[16][DKV], vc[16][DVV];
-        bool vBad = false;
-        for (int u = 0; u < 16; ++u) {
+    float sc[RB][KC]; // scores, then probabilities, of the chunk
+    for (int c0 = j0; c0 < j1; c0 += KC) {
+        const int n = min(KC, j1 - c0);
+        bool zeroP = false; // some probability of the chunk is exactly 0
+        // Scores: each K row read (and converted) once for every row of the block.
+        for (int u = 0; u < n; ++u) {
+            __global const k_t *kr = k + kBase + (c0 + u) * kS;
+            float16 kv[DKV];
+            #pragma unroll
             for (int c = 0; c < DKV; ++c) {
-                kc[u][c] = u < n ? load_k_row16(k + kBase + (c0 + u) * kS, 16 * c, dk) : 0.0f;
+                kv[c] = load_k_row16(kr, 16 * c, dk);
             }
-            for (int c = 0; c < DVV; ++c) {
-                vc[u][c] = u < n ? load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv) : 0.0f;
-                vBad |= any(!isfinite(vc[u][c]));
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                float16 s = kv[0] * qv[r][0];
+                #pragma unroll
+                for (int c = 1; c < DKV; ++c) {
+                    s = fma(kv[c], qv[r][c], s);
+                }
+                sc[r][u] = hsum16(s);
             }
         }
-        float pl[RB][16];
+        // Online softmax over the chunk, 16 keys a vector.
         for (int r = 0; r < nr; ++r) {
-            float16 t[16];
-            for (int u = 0; u < 16; ++u) {
-                float16 s = kc[u][0] * qv[r][0];
-                for (int c = 1; c < DKV; ++c) {
-                    s = fma(kc[u][c], qv[r][c], s);
-                }
-                t[u] = s;
-            }
-            float16 x = scale * fold16(t);
             const int i = qi[r];
-            // Lane by lane only where a mask can hide a key.
-            if (maskOrPad || n < 16 || (causal && c0 + 15 > i + causalOffset)) {
-                float lane[16];
-                vstore16(x, 0, lane);
-                for (int u = 0; u < 16; ++u) {
-                    lane[u] = u >= n ? -INFINITY
-                        : mask_score(lane[u], i, c0 + u, b, sk, causal, causalOffset, pad, hasPad, mask, maskKind, maskBase[r]);
+            float16 mx16 = -INFINITY;
+            for (int u0 = 0; u0 < KC; u0 += 16) {
+                float16 x = vload16(0, &sc[r][u0]);
+                // Lane by lane only where a mask can hide a key.
+                if (maskOrPad || u0 + 16 > n || (causal && c0 + u0 + 15 > i + causalOffset)) {
+                    for (int e = 0; e < 16; ++e) {
+                        sc[r][u0 + e] = u0 + e >= n ? -INFINITY
+                            : mask_score(sc[r][u0 + e], i, c0 + u0 + e, b, sk, causal, causalOffset, pad, hasPad,
+                                         mask, maskKind, maskBase[r]);
+                    }
+                    x = vload16(0, &sc[r][u0]);
                 }
-                x = vload16(0, lane);
+                mx16 = select(mx16, x, (x > mx16) || isnan(x));
             }
-            const float mNew = nan_max(m[r], nan_hmax16(x));
+            const float mNew = nan_max(m[r], nan_hmax16(mx16));
             // exp(-inf - -inf) would be NaN: a row with nothing visible yet keeps zeros.
             const float alpha = m[r] == -INFINITY ? 0.0f : exp(m[r] - mNew);
-            const float16 p = mNew == -INFINITY ? (float16)0.0f : exp(x - mNew);
-            l[r] = l[r] * alpha + hsum16(p);
+            float16 sum = 0.0f;
+            int16 zero = 0;
+            for (int u0 = 0; u0 < KC; u0 += 16) {
+                const float16 p = mNew == -INFINITY ? (float16)0.0f : exp(vload16(0, &sc[r][u0]) - mNew);
+                vstore16(p, 0, &sc[r][u0]);
+                sum += p;
+                zero |= p == 0.0f;
+            }
+            zeroP |= any(zero);
+            l[r] = l[r] * alpha + hsum16(sum);
             m[r] = mNew;
-            vstore16(p, 0, pl[r]);
             for (int c = 0; c < DVV; ++c) {
                 acc[r][c] *= alpha;
             }
         }
-        for (int r = 0; r < nr; ++r) {
-            for (int c = 0; c < DVV; ++c) {
-                float16 a = acc[r][c];
-                if (vBad) {
-                    // Values whose probability is exactly 0 are skipped: this chunk holds NaN or Inf.
-                    for (int u = 0; u < n; ++u) {
-                        if (pl[r][u] != 0.0f) {
-                            a = fma((float16)pl[r][u], vc[u][c], a);
+        // p*v: value columns outer, keys inner, so the block's accumulators of a
+        // column group stay in registers; each V element is read once. Where a
+        // probability is exactly 0 its value is skipped, so NaN or Inf there
+        // (a masked or padded key) never leaks.
+        #pragma unroll
+        for (int c = 0; c < DVV; ++c) {
+            float16 a[RB];
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                a[r] = acc[r][c];
+            }
+            if (zeroP) {
+                for (int u = 0; u < n; ++u) {
+                    const float16 vv = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                    for (int r = 0; r < nr; ++r) {
+                        if (sc[r][u] != 0.0f) {
+                            a[r] = fma((float16)sc[r][u], vv, a[r]);
                         }
                     }
-                } else {
-                    for (int u = 0; u < n; ++u) {
-                        a = fma((float16)pl[r][u], vc[u][c], a);
+                }
+            } else {
+                for (int u = 0; u < n; ++u) {
+                    const float16 vv = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                    #pragma unroll
+                    for (int r = 0; r < RB; ++r) {
+                        a[r] = fma((float16)sc[r][u], vv, a[r]);
                     }
                 }
-                acc[r][c] = a;
+            }
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                acc[r][c] = a[r];
             }
         }
     }
