@@ -8,41 +8,29 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// Memory bandwidth benchmark shape (MemoryBandwidth): a buffer of
-// bandwidthBytes, within the device's largest buffer and a quarter of its
-// memory (1 GiB is 20x an H100's L2 and 4x the 260 MiB L3 of the CI machine),
-// read in bandwidthPasses timed passes after one untimed.
-const (
-	bandwidthBytes  = 1 << 30
-	bandwidthPasses = 5
-)
+// bandwidthPasses is the number of timed passes ReadBandwidth takes the median of.
+const bandwidthPasses = 5
 
-// MemoryBandwidth measures the device's global-memory read bandwidth in GB/s
-// (1e9 bytes per second): stream_read (kernels/bandwidth.cl) reads a buffer far
-// larger than the caches once per pass, timed by OpenCL profiling; the result
-// is the median pass. It is the floor a memory-bound kernel such as decode
-// attention is measured against (gpubench bench reports it as memory_gbps).
-// It allocates the buffer for the call and frees it before returning.
-func (d *Device) MemoryBandwidth() (float64, error) {
-	info := d.Info()
-	return d.memoryBandwidth(min(int64(bandwidthBytes), info.MaxAlloc, info.GlobalMem/4))
-}
-
-// memoryBandwidth is MemoryBandwidth over a buffer of size bytes.
-func (d *Device) memoryBandwidth(size int64) (float64, error) {
-	const op = "MemoryBandwidth"
-	s := d.streamShape()
-	n := int(size / int64(4*s.vw))
-	if n == 0 {
-		return 0, d.wrap(op, fmt.Errorf("%w: no room for a buffer (largest %d bytes, memory %d)",
-			backend.ErrTooLarge, d.info.MaxAlloc, d.info.GlobalMem))
+// ReadBandwidth measures the device's global-memory read bandwidth in GB/s (1e9
+// bytes per second): stream_read (kernels/bandwidth.cl) reads a buffer of the
+// given size (at least 1 MiB; pass one far larger than the caches, as
+// bench.BandwidthBytes, 1 GiB, is) once per pass, timed by OpenCL profiling;
+// the result is the median of a few passes after one untimed. It is the floor
+// a memory-bound kernel such as decode attention is judged against (package
+// bench). The buffer is allocated (zero-filled) for the call and freed after.
+func (d *Device) ReadBandwidth(bytes int) (float64, error) {
+	const op = "ReadBandwidth"
+	if bytes < 1<<20 {
+		return 0, backend.ArgumentErrorf(op, "%d bytes, want at least 1 MiB", bytes)
 	}
-	src, err := d.Alloc(n * s.vw)
+	s := d.streamShape()
+	n := bytes / (4 * s.vw)
+	src, err := d.newBuffer(op, n*s.vw)
 	if err != nil {
 		return 0, err
 	}
 	defer src.Release()
-	sums, err := d.Alloc(s.groups * s.local)
+	sums, err := d.newBuffer(op, s.groups*s.local)
 	if err != nil {
 		return 0, err
 	}
@@ -65,6 +53,15 @@ func (d *Device) memoryBandwidth(size int64) (float64, error) {
 	return float64(4*n*s.vw) / median.Seconds() / 1e9, nil
 }
 
+// newBuffer is a zero-filled float32 tensor of n elements made for op.
+func (d *Device) newBuffer(op string, n int) (*Tensor, error) {
+	if err := d.enter(op); err != nil {
+		return nil, err
+	}
+	defer d.life.RUnlock()
+	return d.newTensor(op, []int{n}, true)
+}
+
 // streamShape is how stream_read covers the buffer: float4 reads by 256
 // work-items in 8 groups per compute unit on GPUs; float16 reads by one
 // work-item per group, 4 groups (sequential streams) per core on devices that
@@ -81,7 +78,7 @@ func (d *Device) streamShape() streamShape {
 // streamRead enqueues one stream_read pass over src, each work-item's sum into
 // sums (s.groups*s.local floats).
 func (d *Device) streamRead(s streamShape, src, sums backend.Tensor) error {
-	const op = "MemoryBandwidth"
+	const op = "ReadBandwidth"
 	if err := d.enter(op); err != nil {
 		return err
 	}

@@ -3,12 +3,14 @@ package gpu
 import (
 	"testing"
 
+	"github.com/clattn/clattn/backend"
 	"github.com/stretchr/testify/require"
 )
 
 // TestStreamReadSumsEveryElement checks that the bandwidth kernel reads every
 // element of its buffer exactly once, in the shapes of a CPU device and of a
-// GPU, then that MemoryBandwidth over a small buffer gives a positive figure.
+// GPU, then that ReadBandwidth over a small buffer gives a positive figure and
+// a buffer under 1 MiB is refused.
 func TestStreamReadSumsEveryElement(t *testing.T) {
 	d, _ := openFault(t)
 	for _, s := range []streamShape{d.streamShape(), {vw: 4, local: 64, groups: 5}, {vw: 16, local: 1, groups: 3}} {
@@ -34,7 +36,9 @@ func TestStreamReadSumsEveryElement(t *testing.T) {
 		require.NoError(t, src.Release())
 		require.NoError(t, sums.Release())
 	}
-	gbps, err := d.memoryBandwidth(16 << 20)
+	gbps, err := d.ReadBandwidth(16 << 20)
 	require.NoError(t, err)
 	require.Greater(t, gbps, 0.0)
+	_, err = d.ReadBandwidth(1000)
+	require.ErrorIs(t, err, backend.ErrArgument)
 }

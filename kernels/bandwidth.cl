@@ -1,5 +1,5 @@
 // stream_read reads a buffer once, as a device's memory bandwidth benchmark
-// (gpu.Device.MemoryBandwidth): work-group g sums its contiguous block of
+// (gpu.Device.ReadBandwidth): work-group g sums its contiguous block of
 // perGroup vectors of VW floats, its work-items taking consecutive vectors
 // (coalesced on GPUs; one sequential stream per group on CPU devices, whose
 // groups are one work-item), and each work-item stores its sum so that the

@@ -37,7 +37,7 @@
 //	                   rows against many keys, split over work-groups (Attention);
 //	                   decode_split_cpu: the same, shaped for CPU devices.
 //	kvcache.cl         write_kv: rows written into a float32 or half KV cache (WriteKV).
-//	bandwidth.cl       stream_read: one read of a large buffer (gpu.Device.MemoryBandwidth).
+//	bandwidth.cl       stream_read: one read of a large buffer (gpu.Device.ReadBandwidth).
 //
 // The kernels use exp, sin and cos (never native_*) and are built without
 // -cl-fast-relaxed-math.
