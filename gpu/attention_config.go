@@ -204,24 +204,26 @@ func useDecode(dims backend.AttentionDims) bool {
 // blocks per KV head), the keys cut into splits slices of sliceLen, and on GPUs
 // local work-items per group and a score block of sl keys.
 type decodePlan struct {
-	cpu                  bool
-	rb, rowBlocks        int
-	splits, sliceLen     int
-	local, sl            int
-	dkp, dvp             int
-	groupsPerSplit       int // batch x KV heads x row blocks
-	splitGroupsPerDevice int // work-groups the plan aims at (for tests and docs)
+	cpu              bool
+	rb, rowBlocks    int
+	splits, sliceLen int
+	local, sl        int
+	dkp, dvp         int
+	groupsPerSplit   int // batch x KV heads x row blocks
 }
 
-// Decode shape choices per device class (decodePlanFor):
+// Decode shapes (decodePlanFor). Both kernels aim at decodeGroupsPerUnit
+// work-groups per compute unit, splitting the keys no finer than a minimum
+// slice:
 //
-//	class   rows/group  work-items  slice                  why
-//	CPU     <= 8        1           >= 256 keys, ~4 groups  one work-item walks its slice in float16
-//	                                 per compute unit        vectors; few large groups keep PoCL's
-//	                                                         scheduling cost and the merge small
-//	GPU     <= 16       128 (64 on  ~4 groups per compute   lanes along the head dim read V rows
-//	        (pow. 2)    generic)    unit, <= the local     coalesced; the slice's scores live in
-//	                                score block             local memory, reduced once per slice
+//	kernel            rows per group            work-items          slice (keys)          why
+//	decode_split_cpu  up to 8                   1                   >= 256                one sequential walk per group in
+//	                                                                                      float16 vectors; few large groups
+//	                                                                                      keep PoCL's scheduling and the
+//	                                                                                      merge small
+//	decode_split      up to 16 (a power of 2)   DecodeLocal (128    64 ... 2048, the      V read coalesced along the head
+//	                  whose score block fits    NVIDIA/AMD, 64      slice's scores in     dim; one reduction per slice;
+//	                                            others)             half the local mem.   several groups per unit
 const (
 	decodeCPURows       = 8
 	decodeGPURows       = 16
@@ -241,29 +243,50 @@ func decodePlanFor(c attentionConfig, info DeviceInfo, dims backend.AttentionDim
 		p.rb = min(groupRows, decodeCPURows)
 		p.local = 1
 	} else {
-		p.rb = min(nextPow2(groupRows), decodeGPURows)
-		p.local = max(c.DecodeLocal, p.rb)
+		// The most rows (a power of two, up to decodeGPURows) whose score block
+		// of at least decodeGPUMinSlice keys fits; the largest score block that
+		// leaves half the local memory to other groups.
 		minSlice = decodeGPUMinSlice
-		// The largest score block that leaves half the local memory to other groups.
-		maxSlice = decodeGPUMaxSlice
-		for maxSlice > minSlice && decodeLocalBytes(p.rb, maxSlice, p.local, p.dkp, p.dvp) > localLimit(info)/2 {
-			maxSlice /= 2
+		fits := func(rb, sl int) bool {
+			return decodeLocalBytes(rb, sl, max(c.DecodeLocal, rb), p.dkp, p.dvp) <= localLimit(info)/2
 		}
-		if decodeLocalBytes(p.rb, maxSlice, p.local, p.dkp, p.dvp) > localLimit(info) || p.local > max(info.MaxWorkGroupSize, 1) {
+		p.rb = min(nextPow2(groupRows), decodeGPURows)
+		for p.rb > 1 && !fits(p.rb, minSlice) {
+			p.rb /= 2
+		}
+		p.local = max(c.DecodeLocal, p.rb)
+		if !fits(p.rb, minSlice) || p.local > max(info.MaxWorkGroupSize, 1) {
 			return p, fmt.Errorf("decode kernel: head dims %d, %d do not fit %d bytes of local memory and %d work-items",
 				dims.DimK, dims.DimV, localLimit(info), info.MaxWorkGroupSize)
+		}
+		maxSlice = decodeGPUMaxSlice
+		for maxSlice > minSlice && !fits(p.rb, maxSlice) {
+			maxSlice /= 2
 		}
 	}
 	p.rowBlocks = ceilDiv(groupRows, p.rb)
 	p.groupsPerSplit = dims.Batch * dims.HeadsKV * p.rowBlocks
-	p.splitGroupsPerDevice = decodeGroupsPerUnit * max(info.ComputeUnits, 1)
-	splits := ceilDiv(p.splitGroupsPerDevice, max(p.groupsPerSplit, 1))
+	splits := ceilDiv(decodeGroupsPerUnit*max(info.ComputeUnits, 1), max(p.groupsPerSplit, 1))
 	splits = min(splits, max(ceilDiv(dims.SeqK, minSlice), 1)) // no slice shorter than minSlice
 	splits = max(splits, ceilDiv(dims.SeqK, maxSlice))         // none longer than the score block
 	p.sliceLen = roundUp(max(ceilDiv(dims.SeqK, max(splits, 1)), 1), 16)
 	p.splits = max(ceilDiv(dims.SeqK, p.sliceLen), 1)
 	p.sl = max(nextPow2(p.sliceLen), decodeGPUMinSlice)
+	if b, limit := p.scratchBytes(dims), min(info.MaxAlloc/2, decodeMaxScratch); b > limit {
+		return p, fmt.Errorf("decode kernel: %d splits of %d rows need %d bytes of partials, more than %d",
+			p.splits, dims.Batch*dims.Heads*dims.SeqQ, b, limit)
+	}
 	return p, nil
+}
+
+// decodeMaxScratch bounds the decode partials; a call that needs more (many
+// rows and keys at once) takes the prefill kernel, which has parallelism enough.
+const decodeMaxScratch = 256 << 20
+
+// scratchBytes is the size of the partials of p for dims: per split and query
+// row an output of DimV floats, a max and a sum.
+func (p decodePlan) scratchBytes(dims backend.AttentionDims) int64 {
+	return 4 * int64(p.splits) * int64(dims.Batch*dims.Heads*dims.SeqQ) * int64(dims.DimV+2)
 }
 
 // options are the decode kernel's build options.

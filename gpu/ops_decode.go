@@ -16,10 +16,9 @@ import (
 func (d *Device) decodeAttention(p decodePlan, dims backend.AttentionDims, out, q, k, v backend.Heads, opt backend.AttentionOptions) error {
 	const op = "Attention"
 	rows := dims.Batch * dims.Heads * dims.SeqQ
-	floats := p.splits * rows * (dims.DimV + 2)
 	d.decodeMu.Lock()
 	defer d.decodeMu.Unlock()
-	part, err := d.decodeScratch(op, floats)
+	part, err := d.decodeScratch(op, p.scratchBytes(dims))
 	if err != nil {
 		return err
 	}
@@ -51,17 +50,14 @@ func (d *Device) decodeAttention(p decodePlan, dims backend.AttentionDims, out, 
 }
 
 // decodeScratch returns the device's decode scratch buffer with room for at
-// least n floats, replacing a smaller one (OpenCL frees the old buffer once the
-// kernels queued on it are done). The caller holds decodeMu.
-func (d *Device) decodeScratch(op string, n int) (*cl.Mem, error) {
+// least size bytes (decodePlanFor bounds it), replacing a smaller one (OpenCL
+// frees the old buffer once the kernels queued on it are done). The caller
+// holds decodeMu.
+func (d *Device) decodeScratch(op string, size int64) (*cl.Mem, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.scratch != nil && d.scratch.Size() >= 4*n {
+	if d.scratch != nil && int64(d.scratch.Size()) >= size {
 		return d.scratch, nil
-	}
-	size := int64(4 * n)
-	if size > d.info.MaxAlloc {
-		return nil, d.wrap(op, backend.ArgumentErrorf(op, "decode partials need %d bytes; the largest buffer is %d", size, d.info.MaxAlloc))
 	}
 	m, err := d.drv.createBuffer(d.ctx, int(size))
 	if err != nil {
