@@ -369,6 +369,8 @@ decode_split(__global const float *q, int qOff, int qB, int qH, int qS,
         for (int r = 0; r < RB; ++r) {
             s[r] = 0.0f;
         }
+        // Unrolled so that a work-item has several loads of its K row in flight.
+        #pragma unroll 8
         for (int c = 0; c < DKP / 4; ++c) {
             const float4 kv4 = load4_k(kr, 4 * c, dk);
             #pragma unroll
