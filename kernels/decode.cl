@@ -169,22 +169,35 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     for (int c0 = j0; c0 < j1; c0 += KC) {
         const int n = min(KC, j1 - c0);
         bool zeroP = false; // some probability of the chunk is exactly 0
-        // Scores: each K row read (and converted) once for every row of the block.
-        for (int u = 0; u < n; ++u) {
-            __global const k_t *kr = k + kBase + (c0 + u) * kS;
-            float16 kv[DKV];
+        // Scores: each K row read (and converted) once for every row of the
+        // block, two keys at a time, so that 2*RB independent FMA chains (and
+        // their horizontal sums) overlap instead of waiting on each other.
+        for (int u = 0; u < n; u += 2) {
+            const bool two = u + 1 < n;
+            __global const k_t *k0 = k + kBase + (c0 + u) * kS;
+            __global const k_t *k1 = two ? k0 + kS : k0;
+            float16 s0[RB], s1[RB];
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                s0[r] = 0.0f;
+                s1[r] = 0.0f;
+            }
             #pragma unroll
             for (int c = 0; c < DKV; ++c) {
-                kv[c] = load_k_row16(kr, 16 * c, dk);
+                const float16 x0 = load_k_row16(k0, 16 * c, dk);
+                const float16 x1 = load_k_row16(k1, 16 * c, dk);
+                #pragma unroll
+                for (int r = 0; r < RB; ++r) {
+                    s0[r] = fma(x0, qv[r][c], s0[r]);
+                    s1[r] = fma(x1, qv[r][c], s1[r]);
+                }
             }
             #pragma unroll
             for (int r = 0; r < RB; ++r) {
-                float16 s = kv[0] * qv[r][0];
-                #pragma unroll
-                for (int c = 1; c < DKV; ++c) {
-                    s = fma(kv[c], qv[r][c], s);
+                sc[r][u] = hsum16(s0[r]);
+                if (two) {
+                    sc[r][u + 1] = hsum16(s1[r]);
                 }
-                sc[r][u] = hsum16(s);
             }
         }
         // Online softmax over the chunk, 16 keys a vector.
@@ -243,12 +256,33 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     }
                 }
             } else {
-                for (int u = 0; u < n; ++u) {
-                    const float16 vv = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                // Two keys at a time into two sums per row: 2*RB independent chains.
+                float16 b2[RB];
+                #pragma unroll
+                for (int r = 0; r < RB; ++r) {
+                    b2[r] = 0.0f;
+                }
+                int u = 0;
+                for (; u + 1 < n; u += 2) {
+                    __global const v_t *v0 = v + vBase + (c0 + u) * vS;
+                    const float16 x0 = load_v_row16(v0, 16 * c, dv);
+                    const float16 x1 = load_v_row16(v0 + vS, 16 * c, dv);
                     #pragma unroll
                     for (int r = 0; r < RB; ++r) {
-                        a[r] = fma((float16)sc[r][u], vv, a[r]);
+                        a[r] = fma((float16)sc[r][u], x0, a[r]);
+                        b2[r] = fma((float16)sc[r][u + 1], x1, b2[r]);
                     }
+                }
+                if (u < n) {
+                    const float16 x0 = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                    #pragma unroll
+                    for (int r = 0; r < RB; ++r) {
+                        a[r] = fma((float16)sc[r][u], x0, a[r]);
+                    }
+                }
+                #pragma unroll
+                for (int r = 0; r < RB; ++r) {
+                    a[r] += b2[r];
                 }
             }
             #pragma unroll
