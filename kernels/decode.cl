@@ -22,11 +22,12 @@
 //
 // decode_split_cpu (DECODE_CPU, for CPU devices such as PoCL): one work-item per
 // work-group, float16 vectors along the head dim. It walks its slice in chunks
-// of KC keys: each K row is read and converted once and dotted with every row of
-// the block (the query pre-scaled); the chunk's scores get an online softmax as
-// float16 vectors (vector exp); then value columns outer, keys inner, each V
-// element is read once into the block's accumulators. Only a chunk with a
-// probability of exactly 0 takes the branch that skips such values.
+// of KC keys, two keys at a time: each K row is read and converted once and
+// dotted with every row of the block (the query pre-scaled), and the key's V row
+// is read in the same sequential sweep and kept converted; the chunk's scores
+// get an online softmax as float16 vectors (vector exp); then value columns
+// outer, keys inner, the block's accumulators stay in registers. Only a chunk
+// with a probability of exactly 0 takes the branch that skips such values.
 //
 // decode_split (GPUs): NT work-items. Each work-item scores whole keys (all RB
 // rows, K read along the head dim, the query rows broadcast from local memory)
@@ -165,7 +166,8 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     const int j1 = min(min(j0 + sliceLen, sk), lastVisible + 1);
     const bool maskOrPad = hasPad || maskKind != 0;
 
-    float sc[RB][KC]; // scores, then probabilities, of the chunk
+    float sc[RB][KC];      // scores, then probabilities, of the chunk
+    float16 vc[KC][DVV];   // the chunk's values as floats
     for (int c0 = j0; c0 < j1; c0 += KC) {
         const int n = min(KC, j1 - c0);
         bool zeroP = false; // some probability of the chunk is exactly 0
@@ -197,6 +199,18 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                 sc[r][u] = hsum16(s0[r]);
                 if (two) {
                     sc[r][u + 1] = hsum16(s1[r]);
+                }
+            }
+            // The keys' V rows, read in the same sequential sweep, converted once.
+            __global const v_t *v0 = v + vBase + (c0 + u) * vS;
+            #pragma unroll
+            for (int c = 0; c < DVV; ++c) {
+                vc[u][c] = load_v_row16(v0, 16 * c, dv);
+            }
+            if (two) {
+                #pragma unroll
+                for (int c = 0; c < DVV; ++c) {
+                    vc[u + 1][c] = load_v_row16(v0 + vS, 16 * c, dv);
                 }
             }
         }
@@ -248,7 +262,7 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
             }
             if (zeroP) {
                 for (int u = 0; u < n; ++u) {
-                    const float16 vv = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                    const float16 vv = vc[u][c];
                     for (int r = 0; r < nr; ++r) {
                         if (sc[r][u] != 0.0f) {
                             a[r] = fma((float16)sc[r][u], vv, a[r]);
@@ -264,9 +278,8 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                 }
                 int u = 0;
                 for (; u + 1 < n; u += 2) {
-                    __global const v_t *v0 = v + vBase + (c0 + u) * vS;
-                    const float16 x0 = load_v_row16(v0, 16 * c, dv);
-                    const float16 x1 = load_v_row16(v0 + vS, 16 * c, dv);
+                    const float16 x0 = vc[u][c];
+                    const float16 x1 = vc[u + 1][c];
                     #pragma unroll
                     for (int r = 0; r < RB; ++r) {
                         a[r] = fma((float16)sc[r][u], x0, a[r]);
@@ -274,7 +287,7 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     }
                 }
                 if (u < n) {
-                    const float16 x0 = load_v_row16(v + vBase + (c0 + u) * vS, 16 * c, dv);
+                    const float16 x0 = vc[u][c];
                     #pragma unroll
                     for (int r = 0; r < RB; ++r) {
                         a[r] = fma((float16)sc[r][u], x0, a[r]);
