@@ -292,7 +292,7 @@ func (p decodePlan) scratchBytes(dims backend.AttentionDims) int64 {
 // options are the decode kernel's build options.
 func (p decodePlan) options() []string {
 	if p.cpu {
-		return []string{fmt.Sprintf("-DDECODE_CPU -DRB=%d -DDKP=%d -DDVP=%d", p.rb, p.dkp, p.dvp)}
+		return []string{fmt.Sprintf("-DRB=%d -DDKP=%d -DDVP=%d", p.rb, p.dkp, p.dvp)}
 	}
 	return []string{fmt.Sprintf("-DRB=%d -DNT=%d -DSL=%d -DDKP=%d -DDVP=%d", p.rb, p.local, p.sl, p.dkp, p.dvp)}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // decodeAttention runs the fused attention of a checked call with the decode
-// kernels (kernels/decode.cl) as plan p splits it: decode_split writes each
+// kernels (kernels/decode.cl; decode_cpu.cl on CPU devices) as plan p splits it: decode_split writes each
 // slice's partial max, sum and output into the device's decode scratch buffer,
 // decode_combine merges them into out. The scratch is shared by every call, so
 // the two launches are enqueued under decodeMu: the in-order queue then runs each
@@ -26,13 +26,10 @@ func (d *Device) decodeAttention(p decodePlan, dims backend.AttentionDims, out, 
 	args := slices.Concat(viewArgs(q), viewArgs(k), viewArgs(v), m.masks(),
 		[]any{headsOf(dims), dims.Group(), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)},
 		m.causality(), []any{p.rowBlocks, p.splits, p.sliceLen, part})
-	kernel := "decode_split"
-	if p.cpu {
-		kernel = "decode_split_cpu"
-	}
+	file, kernel := cpuVariant(p.cpu, "decode.cl", "decode_split")
 	// Every work-group along dimension 0: NVIDIA allows 65535 along 1 and 2.
 	if err := d.launch(launch{
-		op: op, file: "decode.cl", kernel: kernel, options: append(p.options(), kAndVOptions(k.T, v.T)...),
+		op: op, file: file, kernel: kernel, options: append(p.options(), kAndVOptions(k.T, v.T)...),
 		global:     []int{p.groupsPerSplit * p.splits * p.local},
 		local:      []int{p.local},
 		fixedLocal: true,

@@ -109,3 +109,13 @@ inline float hsum16(float16 x) {
 #define load_kv4 load_f32x4
 #define load_kv16 load_f32x16
 #endif
+
+// decode_row maps row rr of a KV head kvh's rows in decode.cl and decode_cpu.cl
+// (its group's query heads times Sq) to its query head h and position i, and
+// returns its index (b*heads + h)*sq + i among the query rows.
+inline int decode_row(int rr, int b, int kvh, int heads, int group, int sq, int *h, int *i) {
+    const int hh = rr / sq;
+    *i = rr - hh * sq;
+    *h = kvh * group + hh;
+    return (b * heads + *h) * sq + *i;
+}

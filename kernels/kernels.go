@@ -34,8 +34,8 @@
 //	flash.cl           flash_attention: fused attention with an online softmax (Attention).
 //	flash_cpu.cl       flash_attention_cpu: the same.
 //	decode.cl          decode_split, decode_combine: flash-decoding for a few query
-//	                   rows against many keys, split over work-groups (Attention);
-//	                   decode_split_cpu: the same, shaped for CPU devices.
+//	                   rows against many keys, split over work-groups (Attention).
+//	decode_cpu.cl      decode_split_cpu: the same split.
 //	kvcache.cl         write_kv: rows written into a float32 or half KV cache (WriteKV).
 //	bandwidth.cl       stream_read: one read of a large buffer (gpu.Device.ReadBandwidth).
 //
