@@ -4,8 +4,8 @@ import "github.com/clattn/clattn/backend"
 
 // WriteKV copies the float32 heads src [B,Hkv,n,D] into positions [pos, pos+n)
 // of the cache [B,Hkv,Cap,D] (float32, or float16 rounded to nearest even) with
-// write_kv (kernels/kvcache.cl), leaving every other position as it was. A src
-// that is a view of a float32 cache itself must not overlap the written rows.
+// write_kv (kernels/kvcache.cl), leaving every other position as it was
+// (CheckWriteKV refuses a src that views the cache itself).
 func (d *Device) WriteKV(cache backend.Tensor, src backend.Heads, pos int) error {
 	const op = "WriteKV"
 	if err := d.enter(op); err != nil {
