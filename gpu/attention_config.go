@@ -221,12 +221,12 @@ type decodePlan struct {
 //	                                                                                      float16 vectors; few large groups
 //	                                                                                      keep PoCL's scheduling and the
 //	                                                                                      merge small
-//	decode_split      up to 16 (a power of 2)   DecodeLocal (128    64 ... 2048, the      V read coalesced along the head
-//	                  whose score block fits    NVIDIA/AMD, 64      slice's scores in     dim; one reduction per slice;
+//	decode_split      up to 8 (a power of 2;    DecodeLocal (128    64 ... 2048, the      V read coalesced along the head
+//	                  2 below head dim 32)      NVIDIA/AMD, 64      slice's scores in     dim; one reduction per slice;
 //	                                            others)             half the local mem.   several groups per unit
 const (
 	decodeCPURows       = 8
-	decodeGPURows       = 16
+	decodeGPURows       = 8
 	decodeGroupsPerUnit = 4
 	decodeCPUMinSlice   = 256
 	decodeGPUMinSlice   = 64
@@ -250,7 +250,7 @@ func decodePlanFor(c attentionConfig, info DeviceInfo, dims backend.AttentionDim
 		fits := func(rb, sl int) bool {
 			return decodeLocalBytes(rb, sl, max(c.DecodeLocal, rb), p.dkp, p.dvp) <= localLimit(info)/2
 		}
-		p.rb = min(nextPow2(groupRows), decodeGPURows)
+		p.rb = min(nextPow2(groupRows), decodeGPURows, decodeGPURowsFor(p.dkp))
 		for p.rb > 1 && !fits(p.rb, minSlice) {
 			p.rb /= 2
 		}
@@ -287,6 +287,17 @@ const decodeMaxScratch = 256 << 20
 // row an output of DimV floats, a max and a sum.
 func (p decodePlan) scratchBytes(dims backend.AttentionDims) int64 {
 	return 4 * int64(p.splits) * int64(dims.Batch*dims.Heads*dims.SeqQ) * int64(dims.DimV+2)
+}
+
+// decodeGPURowsFor caps decode_split's rows per group by the head dim: at small
+// head dims the compilers keep more of each row's work in registers, and 8
+// rows at 16 spill on the H100 and 4 at 16 on gfx90a (make gpu-offline; 16
+// rows spill SGPRs on gfx90a at every head dim, so decodeGPURows is 8).
+func decodeGPURowsFor(dkp int) int {
+	if dkp >= 32 {
+		return decodeGPURows
+	}
+	return 2
 }
 
 // options are the decode kernel's build options.

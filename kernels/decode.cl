@@ -138,7 +138,8 @@ decode_split(__global const float *q, int qOff, int qB, int qH, int qS,
     const int vBase = vOff + b * vB + kvh * vH;
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    // Scores: one key per work-item at a time, every row of the block.
+    // Scores: one key per work-item at a time, every row of the block, the
+    // query rows read from local memory (a broadcast).
     for (int jj = lid; jj < n; jj += NT) {
         const int j = j0 + jj;
         __global const k_t *kr = k + kBase + j * kS;
@@ -147,8 +148,9 @@ decode_split(__global const float *q, int qOff, int qB, int qH, int qS,
         for (int r = 0; r < RB; ++r) {
             s[r] = 0.0f;
         }
-        // Unrolled so that a work-item has several loads of its K row in flight.
-        #pragma unroll 8
+        // Unrolled so that a work-item has several loads of its K row in flight
+        // (by 4: by 8 the H100 spills at 8 rows of head dim 32, make gpu-offline).
+        #pragma unroll 4
         for (int c = 0; c < DKP / 4; ++c) {
             const float4 kv4 = load4_k(kr, 4 * c, dk);
             #pragma unroll
