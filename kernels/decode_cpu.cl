@@ -6,7 +6,10 @@
 // is read in the same sequential sweep and kept converted; the chunk's scores
 // get an online softmax as float16 vectors (vector exp); then value columns
 // outer, keys inner, the block's accumulators stay in registers. Only a chunk
-// with a probability of exactly 0 takes the branch that skips such values.
+// with a probability of exactly 0 takes the branch that skips such values. The
+// rows PF keys ahead are prefetched (clang's __builtin_prefetch, where the
+// compiler has it: PoCL's prefetch() does nothing), since one core's own loads
+// keep too few lines in flight.
 //
 // Defines: RB rows per work-group, DKP and DVP the head dims padded (multiples of 16).
 
@@ -27,6 +30,7 @@
 #define DKV (DKP / 16)
 #define DVV (DVP / 16)
 #define KC 64 // keys per chunk
+#define PF 64 // keys ahead whose K and V rows are prefetched
 
 #if KC % 16 != 0
 #error "KC must be a multiple of 16"
@@ -153,6 +157,19 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     sc[r][u + 1] = hsum16(s1[r]);
                 }
             }
+#if defined(__has_builtin) && __has_builtin(__builtin_prefetch)
+            // Prefetch the K and V rows PF keys ahead, a line at a time.
+            if (c0 + u + PF + 1 < j1) {
+                __global const uchar *kp = (__global const uchar *)(k0 + PF * kS);
+                __global const uchar *vp = (__global const uchar *)(v + vBase + (c0 + u + PF) * vS);
+                for (int e = 0; e < 2 * dk * (int)sizeof(k_t); e += 64) {
+                    __builtin_prefetch(kp + e);
+                }
+                for (int e = 0; e < 2 * dv * (int)sizeof(v_t); e += 64) {
+                    __builtin_prefetch(vp + e);
+                }
+            }
+#endif
             // The keys' V rows, read in the same sequential sweep, converted once.
             __global const v_t *v0 = v + vBase + (c0 + u) * vS;
             #pragma unroll
