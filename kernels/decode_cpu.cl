@@ -32,6 +32,14 @@
 #define KC 64 // keys per chunk
 #define PF 64 // keys ahead whose K and V rows are prefetched
 
+// HAVE_PREFETCH: the compiler has clang's __builtin_prefetch (tested in two
+// steps, for preprocessors without __has_builtin).
+#ifdef __has_builtin
+#if __has_builtin(__builtin_prefetch)
+#define HAVE_PREFETCH
+#endif
+#endif
+
 #if KC % 16 != 0
 #error "KC must be a multiple of 16"
 #endif
@@ -157,7 +165,7 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     sc[r][u + 1] = hsum16(s1[r]);
                 }
             }
-#if defined(__has_builtin) && __has_builtin(__builtin_prefetch)
+#ifdef HAVE_PREFETCH
             // Prefetch the K and V rows PF keys ahead, a line at a time.
             if (c0 + u + PF + 1 < j1) {
                 __global const uchar *kp = (__global const uchar *)(k0 + PF * kS);
