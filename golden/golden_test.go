@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -19,21 +18,15 @@ import (
 const goldenDir = "../testdata/golden"
 
 // runAll runs every golden case on be and fails the test for each failed
-// output; the cases named in skip are left out.
-func runAll(t *testing.T, be backend.Backend, skip ...string) {
+// output.
+func runAll(t *testing.T, be backend.Backend) {
 	t.Helper()
 	results, err := RunDir(be, goldenDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]bool{}
-	for _, s := range skip {
-		cases[s] = true
-	}
 	for _, r := range results {
-		if slices.Contains(skip, r.Case) {
-			continue
-		}
 		cases[r.Case] = true
 		if r.Pass {
 			t.Log(r)
@@ -59,13 +52,9 @@ func TestGoldenCPU(t *testing.T) {
 // TestGoldenOpenCL runs every case on every OpenCL device (PoCL in CI).
 func TestGoldenOpenCL(t *testing.T) {
 	for _, dev := range gputest.Devices(t) {
-		t.Run(dev.Name(), func(t *testing.T) { runAll(t, dev, decodingCases...) })
+		t.Run(dev.Name(), func(t *testing.T) { runAll(t, dev) })
 	}
 }
-
-// decodingCases need grouped-query and float16 K/V attention, which the
-// OpenCL backend gets with its decoding kernels; then this list goes.
-var decodingCases = []string{"sdpa_gqa_causal", "sdpa_mqa_decode", "sdpa_kv_f16_gqa"}
 
 // TestIndexMatchesFiles checks that index.json lists exactly the case files.
 func TestIndexMatchesFiles(t *testing.T) {

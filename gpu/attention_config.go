@@ -1,6 +1,10 @@
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/clattn/clattn/backend"
+)
 
 // attentionConfig is the tiling of the attention kernels, passed as build-time
 // defines. A Tuning (SetTuning) may replace the fused-kernel tiles.
@@ -26,6 +30,10 @@ type attentionConfig struct {
 	// attn_softmax: SoftmaxGroup work-items per row (a power of two). With CPU,
 	// attn_softmax_cpu: SoftmaxGroup rows per work-group, one per work-item.
 	SoftmaxGroup int
+
+	// decode_split (GPUs): DecodeLocal work-items per group (a power of two);
+	// the CPU kernel runs one per group.
+	DecodeLocal int
 }
 
 // The shipped attention tilings (classProfiles picks one per device class;
@@ -46,11 +54,11 @@ var (
 	// and 127 at d=128, no spills, 16 warps per SM (25%, bound by registers);
 	// the attn_bmm tile 40-45 registers and the softmax 35, 40-48 warps.
 	attentionConfigNVIDIA = attentionConfig{BM: 64, BN: 32, TR: 16, TC: 16, LPad: 1,
-		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256}
+		TM: 64, TN: 64, TK: 16, RM: 4, RN: 4, SoftmaxGroup: 256, DecodeLocal: 128}
 	// attentionConfigGeneric: smaller tiles for smaller register files and
 	// local memories.
 	attentionConfigGeneric = attentionConfig{BM: 32, BN: 32, TR: 8, TC: 16, LPad: 1,
-		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128}
+		TM: 32, TN: 32, TK: 16, RM: 2, RN: 2, SoftmaxGroup: 128, DecodeLocal: 64}
 )
 
 // padHeadDim rounds a head dim up to the granularity of the specialised builds
@@ -173,4 +181,153 @@ func (c attentionConfig) bmmOptions(bNK, skipZero bool) []string {
 		o = append(o, "-DSKIP_ZERO_A")
 	}
 	return o
+}
+
+// decodeMaxRows is the most query rows (Sq) that Attention sends to the decode
+// kernel (kernels/decode.cl); decodeMaxHeadDim the largest head dims it takes.
+const (
+	decodeMaxRows    = 16
+	decodeMaxHeadDim = 256
+)
+
+// useDecode is the one rule that chooses between the decode (flash-decoding)
+// and the prefill (flash) kernels: a few query rows (one decode step, a short
+// chunk or a speculative batch) take the decode kernel, which splits the keys
+// over many work-groups and reads each K/V head once for all of its query
+// heads; longer queries take the prefill kernel, which already has a
+// work-group per block of query rows.
+func useDecode(dims backend.AttentionDims) bool {
+	return dims.SeqQ <= decodeMaxRows && dims.DimK <= decodeMaxHeadDim && dims.DimV <= decodeMaxHeadDim
+}
+
+// decodePlan is one decode launch: RB query rows per work-group (rowBlocks
+// blocks per KV head), the keys cut into splits slices of sliceLen, and on GPUs
+// local work-items per group and a score block of sl keys.
+type decodePlan struct {
+	cpu              bool
+	rb, rowBlocks    int
+	splits, sliceLen int
+	local, sl        int
+	dkp, dvp         int
+	groupsPerSplit   int // batch x KV heads x row blocks
+}
+
+// Decode shapes (decodePlanFor). Both kernels aim at decodeGroupsPerUnit
+// work-groups per compute unit, splitting the keys no finer than a minimum
+// slice:
+//
+//	kernel            rows per group            work-items          slice (keys)          why
+//	decode_split_cpu  up to 8                   1                   >= 256                one sequential walk per group in
+//	                                                                                      float16 vectors; few large groups
+//	                                                                                      keep PoCL's scheduling and the
+//	                                                                                      merge small
+//	decode_split      up to 8 (a power of 2;    DecodeLocal (128    64 ... 2048, the      V read coalesced along the head
+//	                  2 below head dim 32)      NVIDIA/AMD, 64      slice's scores in     dim; one reduction per slice;
+//	                                            others)             half the local mem.   several groups per unit
+const (
+	decodeCPURows       = 8
+	decodeGPURows       = 8
+	decodeGroupsPerUnit = 4
+	decodeCPUMinSlice   = 256
+	decodeGPUMinSlice   = 64
+	decodeGPUMaxSlice   = 2048
+)
+
+// decodePlanFor splits a decode call of dims over the device; c says which
+// kernel (c.CPU) and its work-group size (c.DecodeLocal).
+func decodePlanFor(c attentionConfig, info DeviceInfo, dims backend.AttentionDims) (decodePlan, error) {
+	groupRows := dims.Group() * dims.SeqQ
+	p := decodePlan{cpu: c.CPU, dkp: padHeadDim16(dims.DimK), dvp: padHeadDim16(dims.DimV)}
+	minSlice, maxSlice := decodeCPUMinSlice, max(dims.SeqK, 1)
+	if c.CPU {
+		p.rb = min(groupRows, decodeCPURows)
+		p.local = 1
+	} else {
+		// The most rows (a power of two, up to decodeGPURows) whose score block
+		// of at least decodeGPUMinSlice keys fits; the largest score block that
+		// leaves half the local memory to other groups.
+		minSlice = decodeGPUMinSlice
+		fits := func(rb, sl int) bool {
+			return decodeLocalBytes(rb, sl, max(c.DecodeLocal, rb), p.dkp, p.dvp) <= localLimit(info)/2
+		}
+		p.rb = min(nextPow2(groupRows), decodeGPURows, decodeGPURowsFor(p.dkp))
+		for p.rb > 1 && !fits(p.rb, minSlice) {
+			p.rb /= 2
+		}
+		p.local = max(c.DecodeLocal, p.rb)
+		if !fits(p.rb, minSlice) || p.local > max(info.MaxWorkGroupSize, 1) {
+			return p, fmt.Errorf("decode kernel: head dims %d, %d do not fit %d bytes of local memory and %d work-items",
+				dims.DimK, dims.DimV, localLimit(info), info.MaxWorkGroupSize)
+		}
+		maxSlice = decodeGPUMaxSlice
+		for maxSlice > minSlice && !fits(p.rb, maxSlice) {
+			maxSlice /= 2
+		}
+	}
+	p.rowBlocks = ceilDiv(groupRows, p.rb)
+	p.groupsPerSplit = dims.Batch * dims.HeadsKV * p.rowBlocks
+	splits := ceilDiv(decodeGroupsPerUnit*max(info.ComputeUnits, 1), max(p.groupsPerSplit, 1))
+	splits = min(splits, max(ceilDiv(dims.SeqK, minSlice), 1)) // no slice shorter than minSlice
+	splits = max(splits, ceilDiv(dims.SeqK, maxSlice))         // none longer than the score block
+	p.sliceLen = roundUp(max(ceilDiv(dims.SeqK, max(splits, 1)), 1), 16)
+	p.splits = max(ceilDiv(dims.SeqK, p.sliceLen), 1)
+	p.sl = max(nextPow2(p.sliceLen), decodeGPUMinSlice)
+	if b, limit := p.scratchBytes(dims), min(info.MaxAlloc/2, decodeMaxScratch); b > limit {
+		return p, fmt.Errorf("decode kernel: %d splits of %d rows need %d bytes of partials, more than %d",
+			p.splits, dims.Batch*dims.Heads*dims.SeqQ, b, limit)
+	}
+	return p, nil
+}
+
+// decodeMaxScratch bounds the decode partials; a call that needs more (many
+// rows and keys at once) takes the prefill kernel, which has parallelism enough.
+const decodeMaxScratch = 256 << 20
+
+// scratchBytes is the size of the partials of p for dims: per split and query
+// row an output of DimV floats, a max and a sum.
+func (p decodePlan) scratchBytes(dims backend.AttentionDims) int64 {
+	return 4 * int64(p.splits) * int64(dims.Batch*dims.Heads*dims.SeqQ) * int64(dims.DimV+2)
+}
+
+// decodeGPURowsFor caps decode_split's rows per group by the head dim: at small
+// head dims the compilers keep more of each row's work in registers, and 8
+// rows at 16 spill on the H100 and 4 at 16 on gfx90a (make gpu-offline; 16
+// rows spill SGPRs on gfx90a at every head dim, so decodeGPURows is 8).
+func decodeGPURowsFor(dkp int) int {
+	if dkp >= 32 {
+		return decodeGPURows
+	}
+	return 2
+}
+
+// options are the decode kernel's build options.
+func (p decodePlan) options() []string {
+	if p.cpu {
+		return []string{fmt.Sprintf("-DRB=%d -DDKP=%d -DDVP=%d", p.rb, p.dkp, p.dvp)}
+	}
+	return []string{fmt.Sprintf("-DRB=%d -DNT=%d -DSL=%d -DDKP=%d -DDVP=%d", p.rb, p.local, p.sl, p.dkp, p.dvp)}
+}
+
+// decodeLocalBytes is the local memory of decode_split (kernels/decode.cl): the
+// query rows, the score block (which the key groups' sums reuse), the
+// reduction array and the row maxima and sums.
+func decodeLocalBytes(rb, sl, nt, dkp, dvp int) int64 {
+	cv := dvp / 4
+	kg := 1
+	if cv < nt {
+		kg = nt / cv
+	}
+	return int64(4 * (rb*dkp + max(rb*sl, kg*rb*dvp) + nt + 2*rb))
+}
+
+// padHeadDim16 rounds a head dim up to a multiple of 16 (at least 16).
+func padHeadDim16(d int) int { return max(roundUp(d, 16), 16) }
+
+// nextPow2 is the smallest power of two >= n (1 for n <= 1).
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/clattn/clattn/backend"
 )
 
 func TestAttentionConfigFor(t *testing.T) {
@@ -56,5 +58,52 @@ func TestFusedForFitsLocalMemory(t *testing.T) {
 	tiny := DeviceInfo{Type: "cpu", LocalMem: 1 << 10, MaxWorkGroupSize: 64}
 	if _, err := ProfileOf(tiny).attention.fusedFor(tiny, 4096, 64); err == nil {
 		t.Error("d=4096 in 1 KB of local memory: want an error")
+	}
+}
+
+// TestDecodePlan checks the decode splits for the CPU and GPU kernels over
+// shapes from one key to 128k: the slices cover the keys exactly (the last one
+// not empty), the work-groups of an H100 fill its units, the local memory and
+// work-group fit, and a call whose partials would be too large is refused (it
+// takes the prefill kernel).
+func TestDecodePlan(t *testing.T) {
+	cpu := DeviceInfo{Type: "cpu", ComputeUnits: 2, LocalMem: 2 << 20, MaxWorkGroupSize: 4096, MaxAlloc: 2 << 30}
+	for _, info := range []DeviceInfo{H100, cpu} {
+		c := ProfileOf(info).attention
+		for _, dims := range []backend.AttentionDims{
+			{Batch: 1, Heads: 32, HeadsKV: 8, SeqQ: 1, SeqK: 32768, DimK: 128, DimV: 128},
+			{Batch: 1, Heads: 32, HeadsKV: 8, SeqQ: 1, SeqK: 131072, DimK: 128, DimV: 128},
+			{Batch: 1, Heads: 4, HeadsKV: 1, SeqQ: 1, SeqK: 1, DimK: 8, DimV: 8},
+			{Batch: 2, Heads: 32, HeadsKV: 1, SeqQ: 16, SeqK: 1025, DimK: 256, DimV: 256},
+			{Batch: 3, Heads: 6, HeadsKV: 3, SeqQ: 5, SeqK: 4099, DimK: 80, DimV: 24},
+		} {
+			p, err := decodePlanFor(c, info, dims)
+			if err != nil {
+				t.Errorf("%s %+v: %v", info.Name, dims, err)
+				continue
+			}
+			if p.splits*p.sliceLen < dims.SeqK || (p.splits-1)*p.sliceLen >= max(dims.SeqK, 1) || p.sliceLen%16 != 0 {
+				t.Errorf("%s %+v: %d splits of %d keys do not cover %d keys exactly", info.Name, dims, p.splits, p.sliceLen, dims.SeqK)
+			}
+			if p.rb*p.rowBlocks < dims.Group()*dims.SeqQ {
+				t.Errorf("%s %+v: %d blocks of %d rows miss some of %d", info.Name, dims, p.rowBlocks, p.rb, dims.Group()*dims.SeqQ)
+			}
+			if c.CPU {
+				continue
+			}
+			if p.local%p.rb != 0 || p.local > info.MaxWorkGroupSize || p.sl < p.sliceLen {
+				t.Errorf("%s %+v: %d work-items, %d rows, score block %d for %d keys", info.Name, dims, p.local, p.rb, p.sl, p.sliceLen)
+			}
+			if b := decodeLocalBytes(p.rb, p.sl, p.local, p.dkp, p.dvp); b > info.LocalMem {
+				t.Errorf("%s %+v: %d bytes of local memory, the device has %d", info.Name, dims, b, info.LocalMem)
+			}
+			if groups := p.groupsPerSplit * p.splits; dims.SeqK >= 32768 && groups < 2*info.ComputeUnits {
+				t.Errorf("%s %+v: %d work-groups for %d compute units", info.Name, dims, groups, info.ComputeUnits)
+			}
+		}
+		huge := backend.AttentionDims{Batch: 64, Heads: 64, HeadsKV: 64, SeqQ: 16, SeqK: 1 << 20, DimK: 128, DimV: 128}
+		if p, err := decodePlanFor(c, info, huge); err == nil && !c.CPU {
+			t.Errorf("%s: %d splits of %d rows accepted (%d bytes of partials)", info.Name, p.splits, 64*64*16, p.scratchBytes(huge))
+		}
 	}
 }

@@ -14,10 +14,10 @@ func TestConformance(t *testing.T) {
 	for _, d := range gputest.Devices(t) {
 		t.Run(d.Info().Name, func(t *testing.T) {
 			if testing.Short() {
-				backendtest.RunShort(t, d, withoutDecoding)
+				backendtest.RunShort(t, d)
 				return
 			}
-			backendtest.Run(t, d, withoutDecoding)
+			backendtest.Run(t, d)
 		})
 	}
 }
@@ -30,12 +30,8 @@ func TestConformanceAsH100(t *testing.T) {
 	d := gputest.Device(t)
 	d.PretendToBe(t, gpu.H100)
 	if testing.Short() {
-		backendtest.RunShort(t, d, withoutDecoding)
+		backendtest.RunShort(t, d)
 		return
 	}
-	backendtest.Run(t, d, withoutDecoding)
+	backendtest.Run(t, d)
 }
-
-// withoutDecoding leaves out the suite's Decoding group (half tensors, grouped-
-// query K/V, WriteKV) until the OpenCL kernels for them land; then it goes.
-const withoutDecoding = backendtest.WithoutDecoding

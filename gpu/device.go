@@ -121,6 +121,9 @@ type Device struct {
 	programs map[programKey]*program
 	dummy    *cl.Mem
 	freqs    map[int]*cl.Mem // posenc frequency tables by model width
+	scratch  *cl.Mem         // the decode kernels' partials (decodeScratch)
+
+	decodeMu sync.Mutex // held while a decode call enqueues its two kernels
 
 	timing    sync.Mutex // serialises KernelTime
 	recMu     sync.Mutex
@@ -208,8 +211,11 @@ func (d *Device) Close() error {
 	if d.dummy != nil {
 		errs = append(errs, d.dummy.Release())
 	}
+	if d.scratch != nil {
+		errs = append(errs, d.scratch.Release())
+	}
 	errs = append(errs, d.queue.Release(), d.ctx.Release())
-	d.tensors, d.programs, d.freqs, d.dummy = nil, nil, nil, nil
+	d.tensors, d.programs, d.freqs, d.dummy, d.scratch = nil, nil, nil, nil, nil
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gpu: %s: Close: %w", d.name, err)
 	}

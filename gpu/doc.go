@@ -11,6 +11,14 @@
 // are built from package kernels on first use and cached per (file, options),
 // and every failure names the device, operation and kernel.
 //
+// Float16 and bfloat16 tensors are 16-bit buffers that kernels read with
+// vload_half (core OpenCL 1.2: no cl_khr_fp16, which NVIDIA lacks, is needed)
+// or a shift, computing in float32; a build option per operand dtype selects
+// the read, so float32 kernels are unchanged. Attention reads grouped-query K/V
+// heads in place, and a few query rows against many keys (decoding) take
+// flash-decoding kernels that split the keys over work-groups (useDecode is the
+// one rule). ReadBandwidth measures the memory bandwidth decode is judged by.
+//
 // The OpenCL library is loaded at first use, not at start-up, so binaries run
 // on machines without OpenCL. It is libOpenCL.so.1 or libOpenCL.so (the OpenCL
 // framework on macOS), or only $CLATTN_OPENCL_LIB where that is set; pointing

@@ -22,6 +22,9 @@ type driver interface {
 	createBuffer(ctx *cl.Context, size int) (*cl.Mem, error)
 	write(q *cl.CommandQueue, m *cl.Mem, data []float32) error
 	read(q *cl.CommandQueue, m *cl.Mem, dst []float32) error
+	// write16 and read16 move 16-bit values (half and bfloat16 tensors).
+	write16(q *cl.CommandQueue, m *cl.Mem, data []uint16) error
+	read16(q *cl.CommandQueue, m *cl.Mem, dst []uint16) error
 	zero(q *cl.CommandQueue, m *cl.Mem) error
 	finish(q *cl.CommandQueue) error
 	// build creates and builds a program, releasing it if the build fails.
@@ -65,6 +68,14 @@ func (clDriver) write(q *cl.CommandQueue, m *cl.Mem, data []float32) error {
 
 func (clDriver) read(q *cl.CommandQueue, m *cl.Mem, dst []float32) error {
 	return q.ReadFloat32(m, 0, dst)
+}
+
+func (clDriver) write16(q *cl.CommandQueue, m *cl.Mem, data []uint16) error {
+	return q.WriteUint16(m, 0, data)
+}
+
+func (clDriver) read16(q *cl.CommandQueue, m *cl.Mem, dst []uint16) error {
+	return q.ReadUint16(m, 0, dst)
 }
 
 func (clDriver) zero(q *cl.CommandQueue, m *cl.Mem) error { return q.FillFloat32(m, 0, 0, m.Size()) }

@@ -60,6 +60,13 @@ func (f *faultDriver) read(q *cl.CommandQueue, m *cl.Mem, dst []float32) error {
 	return f.clDriver.read(q, m, dst)
 }
 
+func (f *faultDriver) read16(q *cl.CommandQueue, m *cl.Mem, dst []uint16) error {
+	if err := f.take(&f.failRead); err != nil {
+		return err
+	}
+	return f.clDriver.read16(q, m, dst)
+}
+
 func (f *faultDriver) enqueue(q *cl.CommandQueue, k *cl.Kernel, global, local []int, wantEvent bool) (*cl.Event, error) {
 	f.mu.Lock()
 	f.locals = append(f.locals, slices.Clone(local))

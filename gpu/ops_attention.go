@@ -7,7 +7,8 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// Scores computes dst[b,h] = scale * q[b,h] * k[b,h]^T with attn_bmm (kernels/bmm.cl; bmm_cpu.cl on CPU devices).
+// Scores computes dst[b,h] = scale * q[b,h] * k[b,h/group]^T with attn_bmm
+// (kernels/bmm.cl; bmm_cpu.cl on CPU devices); k may be float16.
 func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	const op = "Scores"
 	if err := d.enter(op); err != nil {
@@ -16,9 +17,6 @@ func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) e
 	defer d.life.RUnlock()
 	dims, err := backend.CheckScores(dst, q, k)
 	if err != nil {
-		return err
-	}
-	if err := ungroupedOnly(op, dims); err != nil {
 		return err
 	}
 	if err := d.checkTensors(op, dst, q.T, k.T); err != nil {
@@ -31,13 +29,13 @@ func (d *Device) Scores(dst backend.Tensor, q, k backend.Heads, scale float32) e
 func (d *Device) scoresWith(c attentionConfig, dims backend.AttentionDims, dst backend.Tensor, q, k backend.Heads, scale float32) error {
 	scale = backend.AttentionOptions{Scale: scale}.EffectiveScale(dims.DimK)
 	heads := headsOf(dims)
-	return d.launchBmm("Scores", c, true, false, dims, dims.SeqQ, dims.SeqK, dims.DimK,
+	return d.launchBmm("Scores", c, true, false, k.T, dims, dims.SeqQ, dims.SeqK, dims.DimK,
 		slices.Concat(viewArgs(q), viewArgs(k), denseArgs(dst, heads, dims.SeqQ, dims.SeqK)),
 		scale)
 }
 
-// AttendValues computes out[b,h] = weights[b,h] * v[b,h] with attn_bmm, skipping
-// values whose weight is exactly 0.
+// AttendValues computes out[b,h] = weights[b,h] * v[b,h/group] with attn_bmm,
+// skipping values whose weight is exactly 0; v may be float16.
 func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	const op = "AttendValues"
 	if err := d.enter(op); err != nil {
@@ -46,9 +44,6 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 	defer d.life.RUnlock()
 	dims, err := backend.CheckAttendValues(out, weights, v)
 	if err != nil {
-		return err
-	}
-	if err := ungroupedOnly(op, dims); err != nil {
 		return err
 	}
 	if err := d.checkTensors(op, out.T, weights, v.T); err != nil {
@@ -60,7 +55,7 @@ func (d *Device) AttendValues(out backend.Heads, weights backend.Tensor, v backe
 // attendValuesWith launches the AttendValues product of config c for a checked call.
 func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims, out backend.Heads, weights backend.Tensor, v backend.Heads) error {
 	heads := headsOf(dims)
-	return d.launchBmm("AttendValues", c, false, true, dims, dims.SeqQ, dims.DimV, dims.SeqK,
+	return d.launchBmm("AttendValues", c, false, true, v.T, dims, dims.SeqQ, dims.DimV, dims.SeqK,
 		slices.Concat(denseArgs(weights, heads, dims.SeqQ, dims.SeqK), viewArgs(v), viewArgs(out)),
 		1)
 }
@@ -68,13 +63,14 @@ func (d *Device) attendValuesWith(c attentionConfig, dims backend.AttentionDims,
 // launchBmm runs attn_bmm (bmm.cl; attn_bmm_cpu, bmm_cpu.cl, on CPU devices) of config c for every
 // (batch, head): an m x n result over depth k. bNK and skipZero select the
 // Scores and AttendValues variants; views holds the three (tensor, offset,
-// batch, head, row strides) groups.
-func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
+// batch, head, row strides) groups; kv is the B operand (K or V), whose head
+// h/group serves query head h and whose dtype selects the build.
+func (d *Device) launchBmm(op string, c attentionConfig, bNK, skipZero bool, kv backend.Tensor, dims backend.AttentionDims, m, n, k int, views []any, alpha float32) error {
 	file, kernel := cpuVariant(c.CPU, "bmm.cl", "attn_bmm")
 	wx, wy := c.TN/c.RN, c.TM/c.RM
-	args := append(views, headsOf(dims), m, n, k, alpha)
+	args := append(views, headsOf(dims), dims.Group(), m, n, k, alpha)
 	return d.launch(launch{
-		op: op, file: file, kernel: kernel, options: c.bmmOptions(bNK, skipZero),
+		op: op, file: file, kernel: kernel, options: append(c.bmmOptions(bNK, skipZero), kvOptions(kv)...),
 		global:     []int{ceilDiv(n, c.TN) * wx, ceilDiv(m, c.TM) * wy, dims.Batch * dims.Heads},
 		local:      []int{wx, wy, 1},
 		fixedLocal: true,
@@ -143,9 +139,6 @@ func (d *Device) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpti
 	if err != nil {
 		return err
 	}
-	if err := ungroupedOnly(op, dims); err != nil {
-		return err
-	}
 	if err := d.checkTensors(op, out.T, q.T, k.T, v.T, opt.Mask, opt.KeyPadding); err != nil {
 		return err
 	}
@@ -158,15 +151,21 @@ func (d *Device) attentionWith(c attentionConfig, dims backend.AttentionDims, ou
 	if dims.Batch*dims.Heads*dims.SeqQ*dims.DimV == 0 {
 		return nil
 	}
+	if useDecode(dims) {
+		if p, err := decodePlanFor(c, d.info, dims); err == nil {
+			return d.decodeAttention(p, dims, out, q, k, v, opt)
+		}
+		// Head dims the decode kernel cannot hold here take the prefill kernel.
+	}
 	fk, err := c.fusedFor(d.info, dims.DimK, dims.DimV)
 	if err != nil {
 		return backend.ArgumentErrorf(op, "%v on %s; use Scores, Softmax and AttendValues", err, d.name)
 	}
 	m := maskParamsOf(dims, opt)
 	args := slices.Concat(viewArgs(q), viewArgs(k), viewArgs(v), viewArgs(out), m.masks(),
-		[]any{headsOf(dims), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)}, m.causality())
+		[]any{headsOf(dims), dims.Group(), dims.SeqQ, dims.SeqK, dims.DimK, dims.DimV, opt.EffectiveScale(dims.DimK)}, m.causality())
 	return d.launch(launch{
-		op: op, file: fk.file, kernel: fk.kernel, options: fk.options,
+		op: op, file: fk.file, kernel: fk.kernel, options: append(fk.options, kAndVOptions(k.T, v.T)...),
 		global:     []int{ceilDiv(dims.SeqQ, fk.rows) * fk.local[0], dims.Batch * dims.Heads * fk.local[1]},
 		local:      fk.local,
 		fixedLocal: true,
@@ -227,13 +226,3 @@ func denseArgs(t backend.Tensor, heads, rows, cols int) []any {
 
 // headsOf is the head count, at least 1 so that kernels may divide by it.
 func headsOf(dims backend.AttentionDims) int { return max(dims.Heads, 1) }
-
-// ungroupedOnly refuses what the kernels cannot do yet: grouped-query K/V
-// (fewer K/V heads than query heads).
-func ungroupedOnly(op string, dims backend.AttentionDims) error {
-	if dims.HeadsKV != dims.Heads {
-		return backend.ArgumentErrorf(op, "grouped-query attention (%d query heads, %d K/V heads) is not supported on OpenCL yet",
-			dims.Heads, dims.HeadsKV)
-	}
-	return nil
-}

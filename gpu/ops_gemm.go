@@ -62,7 +62,7 @@ func (d *Device) launchGemm(op string, c gemmConfig, dims backend.GemmDims, dst,
 		op:      op,
 		file:    "gemm.cl",
 		kernel:  "gemm",
-		options: c.options(),
+		options: append(c.options(), weightOptions(b.T)...),
 		global:  []int{ceilDiv(dims.N, c.TN) * x, ceilDiv(dims.M, c.TM) * y, dims.Batch},
 		local:   []int{x, y, 1},
 		// gemm.cl requires its work-group shape (reqd_work_group_size).
@@ -92,4 +92,16 @@ func intFlag(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// weightOptions are the gemm.cl build options for a B operand of t's dtype:
+// -DB_HALF for float16, -DB_BF16 for bfloat16 weights.
+func weightOptions(t backend.Tensor) []string {
+	switch t.DType() {
+	case backend.Float16:
+		return []string{"-DB_HALF"}
+	case backend.BFloat16:
+		return []string{"-DB_BF16"}
+	}
+	return nil
 }

@@ -147,6 +147,9 @@ func fitAttention(c attentionConfig, info DeviceInfo) attentionConfig {
 	for c.SoftmaxGroup > limit {
 		c.SoftmaxGroup /= 2
 	}
+	for c.DecodeLocal > limit {
+		c.DecodeLocal /= 2
+	}
 	for (c.TM/c.RM)*(c.TN/c.RN) > limit && c.TM > c.RM {
 		c.TM /= 2
 		c.TN /= 2

@@ -7,18 +7,20 @@ import (
 	"github.com/clattn/clattn/backend"
 )
 
-// TestProgramsListsWhatTheProfileBuilds runs one fused attention as the
-// device itself and as an H100 (ChooseAs): Programs lists the CPU-shaped
-// kernel first, then flash.cl with the H100's tiles and work-group.
+// TestProgramsListsWhatTheProfileBuilds runs one fused prefill attention (more
+// query rows than the decode path takes) as the device itself and as an H100
+// (ChooseAs): Programs lists the CPU-shaped kernel first, then flash.cl with
+// the H100's tiles and work-group.
 func TestProgramsListsWhatTheProfileBuilds(t *testing.T) {
 	d := openFirst(t)
 	attend := func() {
 		t.Helper()
-		q, err := d.Upload(make([]float32, 2*3*64), 1, 2, 3, 64)
+		const seq = decodeMaxRows + 1
+		q, err := d.Upload(make([]float32, 2*seq*64), 1, 2, seq, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := d.Alloc(1, 2, 3, 64)
+		out, err := d.Alloc(1, 2, seq, 64)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,11 +20,13 @@ var (
 	ErrTooLarge = backend.ErrTooLarge
 )
 
-// Tensor is a float32 array in device memory. A tensor with zero elements has
-// no buffer.
+// Tensor is an array of one dtype in device memory: float32, or float16 and
+// bfloat16 stored as 16-bit values that kernels convert as they read (vload_half,
+// a shift for bfloat16). A tensor with zero elements has no buffer.
 type Tensor struct {
 	dev      *Device
 	shape    backend.Shape
+	dtype    backend.DType
 	mem      *cl.Mem
 	released bool // guarded by dev.mu
 }
@@ -37,8 +39,8 @@ func (t *Tensor) Shape() backend.Shape {
 	return slices.Clone(t.shape)
 }
 
-// DType is the element type the tensor stores (float32 only so far on OpenCL).
-func (t *Tensor) DType() backend.DType { return backend.Float32 }
+// DType is the element type the tensor stores.
+func (t *Tensor) DType() backend.DType { return t.dtype }
 
 // Release frees the device memory; it is idempotent, and a no-op after the
 // device is closed (Close has released it).
@@ -64,16 +66,22 @@ func (t *Tensor) releaseLocked() error {
 	return t.mem.Release()
 }
 
-// newTensor allocates a tensor of shape; zero says whether to zero-fill it.
-// Sizes are checked against the device before OpenCL is called.
+// newTensor allocates a float32 tensor of shape; zero says whether to zero-fill it.
 func (d *Device) newTensor(op string, shape []int, zero bool) (*Tensor, error) {
+	return d.newTensorAs(op, backend.Float32, shape, zero)
+}
+
+// newTensorAs allocates a tensor of dtype and shape; zero says whether to
+// zero-fill it. Sizes are checked against the device before OpenCL is called.
+// A 16-bit buffer is rounded up to whole 4 bytes, the fill pattern's size.
+func (d *Device) newTensorAs(op string, dtype backend.DType, shape []int, zero bool) (*Tensor, error) {
 	n, err := backend.CheckShape(op, shape, math.MaxInt32) // kernels index with a cl_int
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %s: %w", d.name, err) // err names op already
 	}
-	t := &Tensor{dev: d, shape: append(backend.Shape(nil), shape...)}
+	t := &Tensor{dev: d, shape: append(backend.Shape(nil), shape...), dtype: dtype}
 	if n > 0 {
-		size := 4 * int64(n)
+		size := int64(roundUp(dtype.Size()*n, 4))
 		if size > d.info.MaxAlloc || size > d.info.GlobalMem {
 			return nil, d.wrap(op, fmt.Errorf("%w: %v needs %d bytes; largest buffer %d, device memory %d",
 				ErrTooLarge, t.shape, size, d.info.MaxAlloc, d.info.GlobalMem))
@@ -106,45 +114,91 @@ func (d *Device) Alloc(shape ...int) (backend.Tensor, error) {
 	return d.newTensor(op, shape, true)
 }
 
-// AllocAs returns a zero-filled tensor of the given dtype; only float32 so far.
+// AllocAs returns a zero-filled tensor of the given dtype and shape.
 func (d *Device) AllocAs(dtype backend.DType, shape ...int) (backend.Tensor, error) {
-	if err := float32Only("AllocAs", dtype); err != nil {
+	const op = "AllocAs"
+	if err := backend.CheckUploadDType(op, dtype, false); err != nil {
 		return nil, err
 	}
-	return d.Alloc(shape...)
+	if err := d.enter(op); err != nil {
+		return nil, err
+	}
+	defer d.life.RUnlock()
+	return d.newTensorAs(op, dtype, shape, true)
 }
 
-// UploadAs converts data into a new tensor of the given dtype; only float32 so far.
+// UploadAs converts data into a new tensor of the given dtype: float32 copied
+// exactly, float16 and bfloat16 rounded to nearest, ties to even, on the host
+// (backend.Float16Bits, backend.BFloat16Bits), then copied as 16-bit values.
 func (d *Device) UploadAs(dtype backend.DType, data []float32, shape ...int) (backend.Tensor, error) {
-	if err := float32Only("UploadAs", dtype); err != nil {
+	const op = "UploadAs"
+	if err := backend.CheckUploadDType(op, dtype, false); err != nil {
 		return nil, err
 	}
-	return d.Upload(data, shape...)
+	if dtype == backend.Float32 {
+		return d.upload(op, data, shape)
+	}
+	n, err := backend.CheckShape(op, shape, math.MaxInt32)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %s: %w", d.name, err)
+	}
+	if n != len(data) { // checked before converting or allocating
+		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
+	}
+	bits := make([]uint16, len(data))
+	round := backend.Float16Bits
+	if dtype == backend.BFloat16 {
+		round = backend.BFloat16Bits
+	}
+	for i, x := range data {
+		bits[i] = round(x)
+	}
+	return d.uploadBits(op, dtype, bits, shape)
 }
 
-// UploadBits copies 16-bit patterns into a new half tensor: not supported on OpenCL yet.
+// UploadBits copies 16-bit patterns (binary16 or bfloat16) into a new tensor
+// of that dtype, unchanged.
 func (d *Device) UploadBits(dtype backend.DType, bits []uint16, shape ...int) (backend.Tensor, error) {
 	const op = "UploadBits"
 	if err := backend.CheckUploadDType(op, dtype, true); err != nil {
 		return nil, err
 	}
-	return nil, float32Only(op, dtype)
+	return d.uploadBits(op, dtype, bits, shape)
 }
 
-// float32Only refuses the dtypes this backend cannot store yet.
-func float32Only(op string, dtype backend.DType) error {
-	if err := backend.CheckUploadDType(op, dtype, false); err != nil {
-		return err
+// uploadBits makes a 16-bit tensor of dtype holding bits.
+func (d *Device) uploadBits(op string, dtype backend.DType, bits []uint16, shape []int) (backend.Tensor, error) {
+	if err := d.enter(op); err != nil {
+		return nil, err
 	}
-	if dtype != backend.Float32 {
-		return backend.ArgumentErrorf(op, "%v tensors are not supported on OpenCL yet", dtype)
+	defer d.life.RUnlock()
+	n, err := backend.CheckShape(op, shape, math.MaxInt32)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %s: %w", d.name, err)
 	}
-	return nil
+	if n != len(bits) {
+		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(bits), backend.Shape(shape), n)
+	}
+	t, err := d.newTensorAs(op, dtype, shape, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.mem != nil {
+		if err := d.drv.write16(d.queue, t.mem, bits); err != nil {
+			_ = t.Release()
+			return nil, d.wrapLate(op, err)
+		}
+	}
+	return t, nil
 }
 
-// Upload copies data (row-major) into a new tensor of the given shape.
+// Upload copies data (row-major) into a new float32 tensor of the given shape.
 func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
-	const op = "Upload"
+	return d.upload("Upload", data, shape)
+}
+
+// upload makes a float32 tensor holding data; op names the caller.
+func (d *Device) upload(op string, data []float32, shape []int) (backend.Tensor, error) {
 	if err := d.enter(op); err != nil {
 		return nil, err
 	}
@@ -169,7 +223,8 @@ func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
 	return t, nil
 }
 
-// Download copies t into dst, waiting for every operation queued before it.
+// Download copies t into dst, waiting for every operation queued before it; a
+// float16 or bfloat16 tensor is read as 16-bit values and converted exactly.
 // An error of an earlier kernel that surfaces here names that kernel.
 func (d *Device) Download(dst []float32, t backend.Tensor) error {
 	const op = "Download"
@@ -190,19 +245,19 @@ func (d *Device) Download(dst []float32, t backend.Tensor) error {
 	if g.mem == nil {
 		return d.wrapLate(op, d.drv.finish(d.queue))
 	}
-	return d.wrapLate(op, d.drv.read(d.queue, g.mem, dst))
-}
-
-// WriteKV writes K/V rows into a cache: not supported on OpenCL yet (the
-// call is checked, so a bad one fails as on every backend).
-func (d *Device) WriteKV(cache backend.Tensor, src backend.Heads, pos int) error {
-	const op = "WriteKV"
-	if err := d.enter(op); err != nil {
-		return err
+	if g.dtype == backend.Float32 {
+		return d.wrapLate(op, d.drv.read(d.queue, g.mem, dst))
 	}
-	defer d.life.RUnlock()
-	if _, err := backend.CheckWriteKV(cache, src, pos); err != nil {
-		return err
+	bits := make([]uint16, len(dst))
+	if err := d.drv.read16(d.queue, g.mem, bits); err != nil {
+		return d.wrapLate(op, err)
 	}
-	return backend.ArgumentErrorf(op, "not supported on OpenCL yet")
+	value := backend.Float16Value
+	if g.dtype == backend.BFloat16 {
+		value = backend.BFloat16Value
+	}
+	for i, b := range bits {
+		dst[i] = value(b)
+	}
+	return nil
 }

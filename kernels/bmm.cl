@@ -5,8 +5,11 @@
 //   C[m,n] = alpha * sum_k A[m,k] * B(k,n)
 //
 // A(m,k) at aOff + b*aB + h*aH + m*aS + k (rows of a [M,K] matrix, k contiguous);
-// B(k,n) at bOff + b*bB + h*bH + n*bS + k with B_NK (a [N,K] matrix such as the keys),
-//        at bOff + b*bB + h*bH + k*bS + n otherwise (a [K,N] matrix such as the values);
+// B(k,n) at bOff + b*bB + g*bH + n*bS + k with B_NK (a [N,K] matrix such as the keys),
+//        at bOff + b*bB + g*bH + k*bS + n otherwise (a [K,N] matrix such as the values),
+//        where g = h / group: with grouped-query attention each K/V head serves group
+//        consecutive query heads, read in place (never repeated in memory);
+//        B is half with KV_HALF (common.cl), float otherwise;
 // C(m,n) at cOff + b*cB + h*cH + m*cS + n.
 // With SKIP_ZERO_A a product whose A element is exactly 0 is skipped, so NaN or Inf
 // in B there never leaks (values of masked keys); the branch is taken only in B tiles
@@ -46,9 +49,9 @@
 
 __kernel __attribute__((reqd_work_group_size(WX, WY, 1))) void
 attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
-         __global const float *bm, int bOff, int bB, int bH, int bS,
+         __global const kv_t *bm, int bOff, int bB, int bH, int bS,
          __global float *c, int cOff, int cB, int cH, int cS,
-         int heads, int M, int N, int K, float alpha) {
+         int heads, int group, int M, int N, int K, float alpha) {
     __local float As[TK][TM + LPAD];
     __local float Bs[TK][TN + LPAD];
     __local int bNonFinite[2];
@@ -62,7 +65,7 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
     const int b = bh / heads;
     const int h = bh - b * heads;
     const int aBase = aOff + b * aB + h * aH;
-    const int bBase = bOff + b * bB + h * bH;
+    const int bBase = bOff + b * bB + h / group * bH;
 
     float acc[RM][RN];
     #pragma unroll
@@ -92,12 +95,12 @@ attn_bmm(__global const float *a, int aOff, int aB, int aH, int aS,
             const int nn = idx / TK;
             const int kk = idx - nn * TK;
             const int ni = n0 + nn, ki = k0 + kk;
-            const float x = (ni < N && ki < K) ? bm[bBase + ni * bS + ki] : 0.0f;
+            const float x = (ni < N && ki < K) ? load_kv(bm, bBase + ni * bS + ki) : 0.0f;
 #else
             const int kk = idx / TN;
             const int nn = idx - kk * TN;
             const int ni = n0 + nn, ki = k0 + kk;
-            const float x = (ni < N && ki < K) ? bm[bBase + ki * bS + ni] : 0.0f;
+            const float x = (ni < N && ki < K) ? load_kv(bm, bBase + ki * bS + ni) : 0.0f;
 #endif
             Bs[kk][nn] = x;
 #ifdef SKIP_ZERO_A

@@ -21,9 +21,9 @@
 // row M-1 (in bounds; never stored).
 __kernel __attribute__((reqd_work_group_size(1, TM / RM, 1))) void
 attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
-             __global const float *bm, int bOff, int bB, int bH, int bS,
+             __global const kv_t *bm, int bOff, int bB, int bH, int bS,
              __global float *c, int cOff, int cB, int cH, int cS,
-             int heads, int M, int N, int K, float alpha) {
+             int heads, int group, int M, int N, int K, float alpha) {
     __local float Bt[TK][TN];
     __local int bNonFinite[2];
 
@@ -35,7 +35,7 @@ attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
     const int b = bh / heads;
     const int h = bh - b * heads;
     const int aBase = aOff + b * aB + h * aH;
-    const int bBase = bOff + b * bB + h * bH;
+    const int bBase = bOff + b * bB + h / group * bH;
 
     int aRow[RM];
     float16 acc[RM][NV];
@@ -60,7 +60,7 @@ attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
         for (int nn = w; nn < TN; nn += items) {
             const int ni = n0 + nn;
             for (int kk = 0; kk < kn; ++kk) {
-                const float x = ni < N ? bm[bBase + ni * bS + k0 + kk] : 0.0f;
+                const float x = ni < N ? load_kv(bm, bBase + ni * bS + k0 + kk) : 0.0f;
                 Bt[kk][nn] = x;
                 bad |= !isfinite(x);
             }
@@ -71,11 +71,11 @@ attn_bmm_cpu(__global const float *a, int aOff, int aB, int aH, int aS,
             for (int v = 0; v < NV; ++v) {
                 float16 x;
                 if (n0 + 16 * v + 16 <= N) {
-                    x = vload16(v, bm + src);
+                    x = load_kv16(bm, src + 16 * v);
                 } else {
                     float lane[16];
                     for (int u = 0; u < 16; ++u) {
-                        lane[u] = n0 + 16 * v + u < N ? bm[src + 16 * v + u] : 0.0f;
+                        lane[u] = n0 + 16 * v + u < N ? load_kv(bm, src + 16 * v + u) : 0.0f;
                     }
                     x = vload16(0, lane);
                 }

@@ -61,3 +61,61 @@ inline float hsum16(float16 x) {
 	float2 c = b.lo + b.hi;
 	return c.x + c.y;
 }
+
+// K/V element types. A kernel built with -DK_HALF (-DV_HALF) reads its keys
+// (values) as IEEE half, 2 bytes each, with vload_half, which is core OpenCL 1.2
+// and needs no cl_khr_fp16; arithmetic stays float32. Without it, float32 as
+// before. Kernels with one K-or-V operand (attn_bmm, write_kv) use KV_HALF.
+//   k_t, v_t, kv_t             the element type of the pointer
+//   load_k(p, i), ...          element i of p as a float
+//   load_k4(p, i), ...         elements i ... i+3 of p as a float4 (any alignment)
+//   load_k16(p, i), ...        elements i ... i+15 of p as a float16 (any alignment)
+#define load_f32(p, i) ((p)[i])
+#define load_f32x4(p, i) vload4(0, (p) + (i))
+#define load_f32x16(p, i) vload16(0, (p) + (i))
+#define load_f16(p, i) vload_half((i), (p))
+#define load_f16x4(p, i) vload_half4(0, (p) + (i))
+#define load_f16x16(p, i) vload_half16(0, (p) + (i))
+#ifdef K_HALF
+#define k_t half
+#define load_k load_f16
+#define load_k4 load_f16x4
+#define load_k16 load_f16x16
+#else
+#define k_t float
+#define load_k load_f32
+#define load_k4 load_f32x4
+#define load_k16 load_f32x16
+#endif
+#ifdef V_HALF
+#define v_t half
+#define load_v load_f16
+#define load_v4 load_f16x4
+#define load_v16 load_f16x16
+#else
+#define v_t float
+#define load_v load_f32
+#define load_v4 load_f32x4
+#define load_v16 load_f32x16
+#endif
+#ifdef KV_HALF
+#define kv_t half
+#define load_kv load_f16
+#define load_kv4 load_f16x4
+#define load_kv16 load_f16x16
+#else
+#define kv_t float
+#define load_kv load_f32
+#define load_kv4 load_f32x4
+#define load_kv16 load_f32x16
+#endif
+
+// decode_row maps row rr of a KV head kvh's rows in decode.cl and decode_cpu.cl
+// (its group's query heads times Sq) to its query head h and position i, and
+// returns its index (b*heads + h)*sq + i among the query rows.
+inline int decode_row(int rr, int b, int kvh, int heads, int group, int sq, int *h, int *i) {
+    const int hh = rr / sq;
+    *i = rr - hh * sq;
+    *h = kvh * group + hh;
+    return (b * heads + *h) * sq + *i;
+}

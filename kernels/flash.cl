@@ -1,6 +1,10 @@
 // Fused scaled dot-product attention with an online softmax (FlashAttention-style).
 //
-//   out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:].k[b,h,j,:] + masks) * v[b,h,j,:]
+//   out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:].k[b,g,j,:] + masks) * v[b,g,j,:]
+//
+// with g = h / group: under grouped-query attention each K/V head serves group
+// consecutive query heads and is read in place. K (V) is half with K_HALF
+// (V_HALF, common.cl), float otherwise.
 //
 // One work-group owns BM query rows of one (batch, head). It keeps the query tile
 // in local memory and walks the keys in tiles of BN. Per tile: the K tile is
@@ -125,11 +129,11 @@ inline void store_rows(__local float *p, const float *x) {
 
 __kernel __attribute__((reqd_work_group_size(TC, TR, 1))) void
 flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
-                __global const float *k, int kOff, int kB, int kH, int kS,
-                __global const float *v, int vOff, int vB, int vH, int vS,
+                __global const k_t *k, int kOff, int kB, int kH, int kS,
+                __global const v_t *v, int vOff, int vB, int vH, int vS,
                 __global float *out, int oOff, int oB, int oH, int oS,
                 __global const float *mask, int maskKind, int maskB, int maskH,
-                __global const float *pad, int hasPad, int heads, int sq, int sk,
+                __global const float *pad, int hasPad, int heads, int group, int sq, int sk,
                 int dk, int dv, float scale, int causal, int causalOffset) {
     __local float Qs[DKP][QW] __attribute__((aligned(16)));
     __local float KV[KVN] __attribute__((aligned(16)));
@@ -147,8 +151,8 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
     const int i0 = get_group_id(0) * BM;
 
     const int qBase = qOff + b * qB + h * qH;
-    const int kBase = kOff + b * kB + h * kH;
-    const int vBase = vOff + b * vB + h * vH;
+    const int kBase = kOff + b * kB + h / group * kH;
+    const int vBase = vOff + b * vB + h / group * vH;
     const int maskBase = b * maskB + h * maskH;
 
     for (int idx = lid; idx < BM * DKP; idx += NT) {
@@ -183,7 +187,7 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
             const int jj = idx / DKP;
             const int d = idx - jj * DKP;
             const int j = j0 + jj;
-            KV[d * KW + jj] = (j < sk && d < dk) ? k[kBase + j * kS + d] : 0.0f;
+            KV[d * KW + jj] = (j < sk && d < dk) ? load_k(k, kBase + j * kS + d) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -233,7 +237,7 @@ flash_attention(__global const float *q, int qOff, int qB, int qH, int qS,
             const int jj = idx / DVP;
             const int d = idx - jj * DVP;
             const int j = j0 + jj;
-            const float x = (j < sk && d < dv) ? v[vBase + j * vS + d] : 0.0f;
+            const float x = (j < sk && d < dv) ? load_v(v, vBase + j * vS + d) : 0.0f;
             KV[jj * VW + d] = x;
             if (!isfinite(x)) {
                 vNonFinite = 1;

@@ -1,5 +1,6 @@
 // Fused scaled dot-product attention for CPU OpenCL devices (PoCL): the same
-// operation, arguments and numerics as flash_attention in flash.cl, written with
+// operation, arguments and numerics as flash_attention in flash.cl (grouped-query
+// heads, K/V half with K_HALF/V_HALF), written with
 // explicit float16 vectors instead of relying on the implicit work-item
 // vectorizer, which cannot see through the per-row online softmax.
 //
@@ -48,11 +49,11 @@ inline float hmax16(float16 x) {
 
 __kernel __attribute__((reqd_work_group_size(NW, 1, 1))) void
 flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
-                    __global const float *k, int kOff, int kB, int kH, int kS,
-                    __global const float *v, int vOff, int vB, int vH, int vS,
+                    __global const k_t *k, int kOff, int kB, int kH, int kS,
+                    __global const v_t *v, int vOff, int vB, int vH, int vS,
                     __global float *out, int oOff, int oB, int oH, int oS,
                     __global const float *mask, int maskKind, int maskB, int maskH,
-                    __global const float *pad, int hasPad, int heads, int sq, int sk,
+                    __global const float *pad, int hasPad, int heads, int group, int sq, int sk,
                     int dk, int dv, float scale, int causal, int causalOffset) {
     __local float Kt[DKP][KB];
     __local int vNonFinite[2];
@@ -65,8 +66,8 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     const int i0 = g0 + w * RB;
 
     const int qBase = qOff + b * qB + h * qH;
-    const int kBase = kOff + b * kB + h * kH;
-    const int vBase = vOff + b * vB + h * vH;
+    const int kBase = kOff + b * kB + h / group * kH;
+    const int vBase = vOff + b * vB + h / group * vH;
     const int maskBase = b * maskB + h * maskH;
     const bool maskOrPad = hasPad || maskKind != 0;
 
@@ -101,11 +102,11 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
         for (int jj = w; jj < KB; jj += NW) {
             const int j = t0 + jj;
             for (int d = 0; d < DKP; ++d) {
-                Kt[d][jj] = (jj < tileKeys && d < dk) ? k[kBase + j * kS + d] : 0.0f;
+                Kt[d][jj] = (jj < tileKeys && d < dk) ? load_k(k, kBase + j * kS + d) : 0.0f;
             }
             bool bad = false;
             for (int d = 0; jj < tileKeys && d < dv; ++d) {
-                bad |= !isfinite(v[vBase + j * vS + d]);
+                bad |= !isfinite(load_v(v, vBase + j * vS + d));
             }
             if (bad) {
                 vNonFinite[t & 1] = 1;
@@ -169,11 +170,11 @@ flash_attention_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                     const int j = t0 + c0 + u;
                     float16 vv;
                     if (d0 + VW <= dv) {
-                        vv = vload16(0, v + vBase + j * vS + d0);
+                        vv = load_v16(v, vBase + j * vS + d0);
                     } else {
                         float tmp[VW];
                         for (int e = 0; e < VW; ++e) {
-                            tmp[e] = d0 + e < dv ? v[vBase + j * vS + d0 + e] : 0.0f;
+                            tmp[e] = d0 + e < dv ? load_v(v, vBase + j * vS + d0 + e) : 0.0f;
                         }
                         vv = vload16(0, tmp);
                     }

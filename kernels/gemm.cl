@@ -110,12 +110,56 @@ inline floatl loadLine(__global const float* p, int inside, int c, int n, int al
 	return u.v;
 }
 
+// B's element type: float; half with B_HALF and bfloat16 (16-bit patterns, the
+// top half of a float) with B_BF16, so that y = x W^T reads half the weight
+// bytes. Both convert exactly to float as they are read (vload_half is core
+// OpenCL 1.2; bfloat16 is a shift); the arithmetic stays float.
+#if defined(B_HALF)
+#define b_t half
+#define b_value(p, i) vload_half((i), (p))
+#elif defined(B_BF16)
+#define b_t ushort
+#define b_value(p, i) as_float((uint)(p)[i] << 16)
+#else
+#define b_t float
+#define b_value(p, i) ((p)[i])
+#endif
+
+#define CAT(a, b) a##b
+#define XCAT(a, b) CAT(a, b)
+
+// loadLineB is loadLine for the B operand of type b_t.
+inline floatl loadLineB(__global const b_t* p, int inside, int c, int n, int aligned) {
+#if defined(B_HALF) || defined(B_BF16)
+	if (aligned && inside && c < n) {
+#if LVW == 1
+		return b_value(p, 0);
+#elif defined(B_HALF)
+		return XCAT(vload_half, LVW)(0, p);
+#else
+		return XCAT(as_float, LVW)(XCAT(convert_uint, LVW)(XCAT(vload, LVW)(0, p)) << 16);
+#endif
+	}
+	union {
+		floatl v;
+		float s[LVW];
+	} u;
+#pragma unroll
+	for (int v = 0; v < LVW; v++) {
+		u.s[v] = (inside && c + v < n) ? b_value(p, v) : 0.0f;
+	}
+	return u.v;
+#else
+	return loadLine(p, inside, c, n, aligned);
+#endif
+}
+
 __kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
 void gemm(const int M, const int N, const int K,
           const int transA, const int transB,
           const float alpha, const float beta,
           __global const float* restrict A, const int aOff, const int aBatchStride, const int lda,
-          __global const float* restrict B, const int bOff, const int bBatchStride, const int ldb,
+          __global const b_t* restrict B, const int bOff, const int bBatchStride, const int ldb,
           __global float* C, const int cOff, const int cBatchStride, const int ldc,
           __global const float* restrict bias, const int hasBias, const int act,
           __global const float* R, const int rOff, const int rBatchStride, const int ldr,
@@ -167,10 +211,10 @@ void gemm(const int M, const int N, const int K,
 		const int idx = tid + l * NTHREADS;                                             \
 		if (transB) {                                                                   \
 			const int go = col0 + idx / (TK / LVW), gc = (k0) + idx % (TK / LVW) * LVW; \
-			rb[l] = loadLine(B + go * ldb + gc, go < N, gc, K, bVec);                   \
+			rb[l] = loadLineB(B + go * ldb + gc, go < N, gc, K, bVec);                   \
 		} else {                                                                        \
 			const int go = (k0) + idx / (TN / LVW), gc = col0 + idx % (TN / LVW) * LVW; \
-			rb[l] = loadLine(B + go * ldb + gc, go < K, gc, N, bVec);                   \
+			rb[l] = loadLineB(B + go * ldb + gc, go < K, gc, N, bVec);                   \
 		}                                                                               \
 	}
 

@@ -11,7 +11,8 @@
 // files and kernels:
 //
 //	common.cl          not a kernel: activations, mask_score (every mask kind in
-//	                   one place), nan_max, hsum16; Source puts it before every file.
+//	                   one place), nan_max, hsum16, the K/V element types (float or
+//	                   half, read with vload_half); Source puts it before every file.
 //	smoke.cl           vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
 //	layernorm.cl       layer_norm: LayerNorm of each row with a fused residual add,
 //	                   one work-group per row, two-pass (shifted) variance, optional
@@ -32,6 +33,11 @@
 //	softmax_cpu.cl     attn_softmax_cpu: the same.
 //	flash.cl           flash_attention: fused attention with an online softmax (Attention).
 //	flash_cpu.cl       flash_attention_cpu: the same.
+//	decode.cl          decode_split, decode_combine: flash-decoding for a few query
+//	                   rows against many keys, split over work-groups (Attention).
+//	decode_cpu.cl      decode_split_cpu: the same split.
+//	kvcache.cl         write_kv: rows written into a float32 or half KV cache (WriteKV).
+//	bandwidth.cl       stream_read: one read of a large buffer (gpu.Device.ReadBandwidth).
 //
 // The kernels use exp, sin and cos (never native_*) and are built without
 // -cl-fast-relaxed-math.

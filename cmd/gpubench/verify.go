@@ -11,7 +11,6 @@ import (
 	"github.com/clattn/clattn"
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/backend/backendtest"
-	"github.com/clattn/clattn/gpu"
 	"github.com/clattn/clattn/internal/outfile"
 )
 
@@ -64,7 +63,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 // verify runs the conformance suite on b (full: every shape, else the quick set).
 func verify(b backend.Backend, full bool) verifyReport {
 	start := time.Now()
-	r := verifyReport{Device: b.Name(), Suite: "quick", Results: backendtest.Verify(b, full, suiteOptions(b)...)}
+	r := verifyReport{Device: b.Name(), Suite: "quick", Results: backendtest.Verify(b, full)}
 	if full {
 		r.Suite = "full"
 	}
@@ -131,14 +130,4 @@ func writeJSON(path string, v any, inputs ...string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}, inputs...)
-}
-
-// suiteOptions leaves the suite's Decoding group (half tensors, grouped-query
-// K/V, WriteKV) out on OpenCL devices until their kernels for it land; then
-// this goes.
-func suiteOptions(b backend.Backend) []backendtest.Option {
-	if _, ok := b.(*gpu.Device); ok {
-		return []backendtest.Option{backendtest.WithoutDecoding}
-	}
-	return nil
 }

@@ -83,6 +83,32 @@ func (q *CommandQueue) ReadFloat32(m *Mem, offset int, dst []float32) error {
 	return err
 }
 
+// WriteUint16 copies 16-bit values (half or bfloat16 bit patterns) into m at
+// byte offset, blocking until the copy is done.
+func (q *CommandQueue) WriteUint16(m *Mem, offset int, data []uint16) error {
+	const fn = "clEnqueueWriteBuffer"
+	a, qid, mid, err := q.handles(fn, m)
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	err = call(fn, a.enqueueWrite(qid, mid, 1, uintptr(offset), uintptr(2*len(data)), unsafe.Pointer(&data[0]), 0, nil, nil))
+	runtime.KeepAlive(data)
+	return err
+}
+
+// ReadUint16 copies len(dst) 16-bit values from m at byte offset into dst,
+// blocking until the copy and every command queued before it are done.
+func (q *CommandQueue) ReadUint16(m *Mem, offset int, dst []uint16) error {
+	const fn = "clEnqueueReadBuffer"
+	a, qid, mid, err := q.handles(fn, m)
+	if err != nil || len(dst) == 0 {
+		return err
+	}
+	err = call(fn, a.enqueueRead(qid, mid, 1, uintptr(offset), uintptr(2*len(dst)), unsafe.Pointer(&dst[0]), 0, nil, nil))
+	runtime.KeepAlive(dst)
+	return err
+}
+
 // FillFloat32 sets size bytes of m from byte offset to value. It uses
 // clEnqueueFillBuffer where the library has it (OpenCL 1.2) and a blocking
 // write otherwise.
