@@ -120,7 +120,7 @@ type Device struct {
 	tensors  map[*Tensor]struct{}
 	programs map[programKey]*program
 	dummy    *cl.Mem
-	freqs    map[int]*cl.Mem // posenc frequency tables by model width
+	freqs    map[freqKey]*cl.Mem // frequency tables of posenc and rotary
 
 	timing    sync.Mutex // serialises KernelTime
 	recMu     sync.Mutex
@@ -160,7 +160,7 @@ func openDevice(drv driver, info DeviceInfo) (*Device, error) {
 	}
 	return &Device{
 		info: info, profile: ProfileOf(info), name: name, drv: drv, dev: info.dev, ctx: ctx, queue: q,
-		tensors: map[*Tensor]struct{}{}, programs: map[programKey]*program{}, freqs: map[int]*cl.Mem{},
+		tensors: map[*Tensor]struct{}{}, programs: map[programKey]*program{}, freqs: map[freqKey]*cl.Mem{},
 	}, nil
 }
 
