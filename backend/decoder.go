@@ -137,6 +137,9 @@ func CheckRotary(dst, x Heads, opt RotaryOptions) (RotaryDims, error) {
 	if opt.Offset < 0 || opt.Offset > MaxRotaryPosition-x.Seq {
 		return RotaryDims{}, ArgumentErrorf(op, "positions %d..%d outside [0, %d)", opt.Offset, opt.Offset+x.Seq-1, MaxRotaryPosition)
 	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst.T, f32}, {"x", x.T, f32}, {"positions", opt.Positions, f32}}); err != nil {
+		return RotaryDims{}, err
+	}
 	if opt.Positions != nil {
 		if opt.Offset != 0 {
 			return RotaryDims{}, ArgumentErrorf(op, "offset %d given with a positions tensor", opt.Offset)
@@ -182,12 +185,17 @@ func CheckRMSNorm(dst, x Tensor, opt RMSNormOptions) (RowDims, error) {
 			return RowDims{}, err
 		}
 	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}, {"weight", opt.Weight, f32},
+		{"residual", opt.Residual, f32}, {"residual out", opt.ResidualOut, f32}}); err != nil {
+		return RowDims{}, err
+	}
 	return d, nil
 }
 
 // GatedFFNWeights are the three bias-free Linear layers of a gated feed-forward
 // network in PyTorch's layout (Llama's mlp.gate_proj, up_proj, down_proj):
-// Gate and Up [F, E], Down [E, F].
+// Gate and Up [F, E], Down [E, F], of one dtype: float32, float16 or bfloat16
+// (the weights as a checkpoint stores them).
 type GatedFFNWeights struct {
 	Gate, Up, Down Tensor
 }
@@ -229,6 +237,14 @@ func CheckGatedFeedForward(dst, x Tensor, w GatedFFNWeights, opt FFNOptions) (FF
 		return FFNDims{}, err
 	}
 	if err := checkActivation(op, opt.Activation); err != nil {
+		return FFNDims{}, err
+	}
+	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}, {"residual", opt.Residual, f32},
+		{"Gate", w.Gate, bTypes}}); err != nil {
+		return FFNDims{}, err
+	}
+	wt := w.Gate.DType()
+	if err := checkDTypes(op, []dtypeRule{{"Up (as Gate)", w.Up, []DType{wt}}, {"Down (as Gate)", w.Down, []DType{wt}}}); err != nil {
 		return FFNDims{}, err
 	}
 	return FFNDims{Rows: r.Rows, DModel: r.Cols, DFF: dff}, nil

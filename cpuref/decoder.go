@@ -125,7 +125,8 @@ func rotate(dst, src []float32, cs, sn []float64, style backend.RotaryStyle) {
 // GatedFeedForward computes dst = (act(x*Gate^T) * (x*Up^T)) * Down^T (+ residual)
 // in chunks of rows, like FeedForward: per chunk two products into the gate and
 // up activations, their gated product in place, and the down product with the
-// residual as its starting value. dst may be x or the residual.
+// residual as its starting value. Half-precision weights are converted panel by
+// panel as sgemm packs them. dst may be x or the residual.
 func (b *Backend) GatedFeedForward(dst, x backend.Tensor, w backend.GatedFFNWeights, opt backend.FFNOptions) error {
 	const op = "GatedFeedForward"
 	if err := b.open(op); err != nil {
@@ -135,36 +136,43 @@ func (b *Backend) GatedFeedForward(dst, x backend.Tensor, w backend.GatedFFNWeig
 	if err != nil {
 		return err
 	}
-	var out, in, gate, up, down, res []float32
-	if err := b.bind(op, binding{"dst", dst, &out}, binding{"x", x, &in}, binding{"Gate", w.Gate, &gate},
-		binding{"Up", w.Up, &up}, binding{"Down", w.Down, &down}, binding{"residual", opt.Residual, &res}); err != nil {
+	var out, in, res []float32
+	if err := b.bind(op, binding{"dst", dst, &out}, binding{"x", x, &in}, binding{"residual", opt.Residual, &res}); err != nil {
 		return err
+	}
+	var gate, up, down weight
+	for _, p := range []struct {
+		name string
+		t    backend.Tensor
+		w    *weight
+	}{{"Gate", w.Gate, &gate}, {"Up", w.Up, &up}, {"Down", w.Down, &down}} {
+		if *p.w, err = b.weight(op, p.name, p.t); err != nil {
+			return err
+		}
+		// Weights written through dst would change under later chunks: copy them.
+		if sameStorage(p.w.f32, out) {
+			p.w.f32 = append([]float32(nil), p.w.f32...)
+		}
 	}
 	if d.Rows == 0 || d.DModel == 0 {
 		return nil
 	}
-	// Weights written through dst would change under later chunks: copy them.
-	for _, p := range []*[]float32{&gate, &up, &down} {
-		if sameStorage(*p, out) {
-			*p = append([]float32(nil), *p...)
-		}
-	}
 	dm, dff := d.DModel, d.DFF
 	ldf := max(dff, 1)
 	rows := max(ffnChunkFloats/(2*ldf), 1)
+	beta := float32(0)
+	if res != nil {
+		beta = 1
+	}
 	for lo := 0; lo < d.Rows; lo += rows {
 		hi := min(lo+rows, d.Rows)
 		n := hi - lo
 		buf := getBuffer(2 * n * dff)
 		g, u := (*buf)[:n*dff], (*buf)[n*dff:]
 		xs := in[lo*dm : hi*dm]
-		sgemm.Gemm(false, true, n, dff, dm, 1, xs, dm, gate, dm, 0, g, ldf)
-		sgemm.Gemm(false, true, n, dff, dm, 1, xs, dm, up, dm, 0, u, ldf)
+		gate.gemmTransB(n, dff, dm, xs, dm, 0, g, ldf)
+		up.gemmTransB(n, dff, dm, xs, dm, 0, u, ldf)
 		o := out[lo*dm : hi*dm]
-		beta := float32(0)
-		if res != nil {
-			beta = 1
-		}
 		rowBlocks(n, blockSize(n, 1, 64), func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
 				gr := g[r*dff : (r+1)*dff]
@@ -177,8 +185,37 @@ func (b *Backend) GatedFeedForward(dst, x backend.Tensor, w backend.GatedFFNWeig
 				}
 			}
 		})
-		sgemm.Gemm(false, true, n, dm, dff, 1, g, ldf, down, ldf, beta, o, dm)
+		down.gemmTransB(n, dm, dff, g, ldf, beta, o, dm)
 		putBuffer(buf)
 	}
 	return nil
+}
+
+// weight is a Linear layer's weight as sgemm reads it: float32 values, or the
+// 16-bit patterns of a float16 or bfloat16 tensor.
+type weight struct {
+	f32  []float32
+	half sgemm.Half
+}
+
+// weight binds tensor t (float32, float16 or bfloat16) as a weight operand.
+func (b *Backend) weight(op, name string, t backend.Tensor) (weight, error) {
+	c, err := b.tensor(op, name, t)
+	if err != nil {
+		return weight{}, err
+	}
+	if c.dtype == backend.Float32 {
+		return weight{f32: c.data}, nil
+	}
+	return weight{half: sgemm.Half{Bits: c.bits, BFloat16: c.dtype == backend.BFloat16}}, nil
+}
+
+// gemmTransB computes c = a * w^T + beta*c for a [m, k] and w [n, k].
+func (w weight) gemmTransB(m, n, k int, a []float32, lda int, beta float32, c []float32, ldc int) {
+	ldb := max(k, 1)
+	if w.half.Bits != nil {
+		sgemm.GemmHalf(false, true, m, n, k, 1, a, lda, w.half, ldb, beta, c, ldc)
+		return
+	}
+	sgemm.Gemm(false, true, m, n, k, 1, a, lda, w.f32, ldb, beta, c, ldc)
 }

@@ -98,6 +98,17 @@ func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 // most rows GatedFeedForward gives them (decoding); more rows take the GEMMs.
 const gatedRowsPerBlock = 8
 
+// weightDTypeCode is gated_ffn.cl's WDTYPE of a weight dtype.
+func weightDTypeCode(d backend.DType) int {
+	switch d {
+	case backend.Float16:
+		return 1
+	case backend.BFloat16:
+		return 2
+	}
+	return 0
+}
+
 // GatedFeedForward computes dst = (act(x Gate^T) * (x Up^T)) Down^T (+ residual).
 //
 // Path rule: up to gatedRowsPerBlock rows (decoding a token or a few per
@@ -138,8 +149,8 @@ func (d *Device) GatedFeedForward(dst, x backend.Tensor, w backend.GatedFFNWeigh
 	}
 	// Release does not wait: OpenCL frees the buffer once the queued kernels are done.
 	defer hidden.Release()
+	options := []string{fmt.Sprintf("-DRB=%d", gatedRowsPerBlock), fmt.Sprintf("-DWDTYPE=%d", weightDTypeCode(w.Gate.DType()))}
 	if dims.Rows <= gatedRowsPerBlock {
-		options := []string{fmt.Sprintf("-DRB=%d", gatedRowsPerBlock), "-DWDTYPE=0"}
 		const group = 64
 		if err := d.launch(launch{
 			op: op, file: "gated_ffn.cl", kernel: "gated_hidden", options: options,
@@ -171,7 +182,7 @@ func (d *Device) GatedFeedForward(dst, x backend.Tensor, w backend.GatedFFNWeigh
 	n := dims.Rows * dims.DFF
 	const group = 64
 	if err := d.launch(launch{
-		op: op, file: "gated_ffn.cl", kernel: "gated_product", options: []string{fmt.Sprintf("-DRB=%d", gatedRowsPerBlock), "-DWDTYPE=0"},
+		op: op, file: "gated_ffn.cl", kernel: "gated_product", options: options,
 		global: []int{roundUp(n, group)}, local: []int{group},
 		args: []any{hidden, up, n},
 	}); err != nil {
