@@ -168,6 +168,9 @@ type runner struct {
 	results  []Result
 	uploaded []backend.Tensor
 	closers  []interface{ Close() error }
+	// halfRounded: the reference rounds intermediates to half precision (a
+	// llama case's float16 KV cache), so outputs get the ratio rule alone.
+	halfRounded bool
 }
 
 func (r *runner) run() error {
