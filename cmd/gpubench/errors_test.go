@@ -98,6 +98,15 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--device", noDevice}, 1, "no-such-device-xyz"},
 			{[]string{"--device", "cpu"}, 1, "tune needs an OpenCL device"},
 		},
+		"generate": {
+			{[]string{"--bogus"}, 2, "usage: gpubench generate"},
+			{[]string{"--prompt-ids", "1,2"}, 2, "--model and --prompt-ids are required"},
+			{[]string{"--model", missing, "--prompt-ids", "1,x"}, 2, `"x" is not a token id`},
+			{[]string{"--model", missing, "--prompt-ids", "1", "--max-new-tokens", "0"}, 2, "--max-new-tokens 0: want >= 1"},
+			{[]string{"--model", missing, "--prompt-ids", "1", "--kv-dtype", "bf16"}, 2, `--kv-dtype "bf16": want f16 or f32`},
+			{[]string{"--model", missing, "--prompt-ids", "1"}, 1, "has no config.json"},
+			{[]string{"--model", missing, "--prompt-ids", "1,2,3", "--max-new-tokens", "4", "--capacity", "5"}, 1, "more than --capacity 5"},
+		},
 		"explain": {
 			{[]string{"--bogus"}, 2, "usage: gpubench explain"},
 			{[]string{"nosuch"}, 2, `unknown topic "nosuch"`},
