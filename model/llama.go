@@ -165,6 +165,31 @@ func (c *KVCache) Reset() {
 	clear(c.next)
 }
 
+// SetLen sets the number of filled positions to n (0 <= n <= capacity) without
+// computing anything. Shortening forgets the later positions (a benchmark
+// repeating one step, draft tokens rejected); lengthening takes the new
+// positions' keys and values as the cache holds them (zeros in a new cache),
+// as real tokens, for benchmarks of a long context without its prefill.
+func (c *KVCache) SetLen(n int) error {
+	if n < 0 || n > c.capacity {
+		return backend.ShapeErrorf("KVCache.SetLen", "length %d outside the capacity %d", n, c.capacity)
+	}
+	for r := range c.batch {
+		row := c.pad[r*c.capacity : (r+1)*c.capacity]
+		if n > c.length {
+			clear(row[c.length:n])
+		}
+		c.next[r] = 0
+		for _, p := range row[:n] {
+			if p == 0 {
+				c.next[r]++
+			}
+		}
+	}
+	c.length = n
+	return nil
+}
+
 // Close releases the cache's tensors; it is idempotent.
 func (c *KVCache) Close() error {
 	err := errors.Join(releaseAll(c.k), releaseAll(c.v))

@@ -131,6 +131,25 @@ func TestStepsMatchForward(t *testing.T) {
 	if _, err := lm.Step(cache, [][]int{{1}, {1}}); !errors.Is(err, backend.ErrShape) || !strings.Contains(err.Error(), "capacity 8") {
 		t.Errorf("a step past the capacity: got %v, want ErrShape naming the capacity", err)
 	}
+	// Back to 5 positions: the step at position 5 again gives its logits again.
+	if err := cache.SetLen(5); err != nil {
+		t.Fatal(err)
+	}
+	step, err := lm.Step(cache, [][]int{{ids[0][5]}, {ids[1][5]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer step.Release()
+	got := make([]float32, 2*v)
+	if err := be.Download(got, step); err != nil {
+		t.Fatal(err)
+	}
+	if d := relDiff(got[:v], full[5*v:6*v]); d > 1e-5 {
+		t.Errorf("after SetLen(5), the step at position 5 differs from the full forward by %.3g", d)
+	}
+	if err := cache.SetLen(9); !errors.Is(err, backend.ErrShape) {
+		t.Errorf("SetLen(9) of a cache of 8: got %v, want ErrShape", err)
+	}
 }
 
 // TestGreedy: greedy decoding picks the argmax of the step logits, and the

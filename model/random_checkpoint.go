@@ -58,6 +58,31 @@ func WriteRandomCheckpoint(dir string, cfg LlamaConfig, dtype backend.DType, see
 			return fmt.Errorf("model: %s already holds %s: not overwriting a checkpoint", dir, f)
 		}
 	}
+	tensors := randomTensors(cfg, dtype, seed)
+	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), append(config, '\n'), 0o644); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return nil
+}
+
+// RandomWeights returns random weights for cfg stored as dtype, named and
+// scaled as WriteRandomCheckpoint writes them (without touching the disk).
+func RandomWeights(cfg LlamaConfig, dtype backend.DType, seed uint64) (*Weights, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !dtype.Valid() {
+		return nil, backend.ArgumentErrorf("RandomWeights", "unknown dtype %v", dtype)
+	}
+	return NewWeights(randomTensors(cfg, dtype, seed)...)
+}
+
+// randomTensors draws the weights of cfg from seed: Linear weights uniform in
+// +-1/sqrt(fan_in), norms in 1 +- 0.1, the embedding in +-1.
+func randomTensors(cfg LlamaConfig, dtype backend.DType, seed uint64) []*safetensors.Tensor {
 	rng := rand.New(rand.NewPCG(seed, 0x11a3a))
 	var tensors []*safetensors.Tensor
 	add := func(name string, scale, center float64, shape ...int) {
@@ -92,13 +117,7 @@ func WriteRandomCheckpoint(dir string, cfg LlamaConfig, dtype backend.DType, see
 	if !cfg.TieWordEmbeddings {
 		add("lm_head.weight", 1/math.Sqrt(float64(e)), 0, cfg.VocabSize, e)
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), append(config, '\n'), 0o644); err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	return nil
+	return tensors
 }
 
 // encodeWeight makes a safetensors tensor of vals stored as dtype (rounded to
