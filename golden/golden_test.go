@@ -63,9 +63,10 @@ func TestGoldenOpenCL(t *testing.T) {
 	}
 }
 
-// decodingCases need grouped-query and float16 K/V attention, which the
-// OpenCL backend gets with its decoding kernels; then this list goes.
-var decodingCases = []string{"sdpa_gqa_causal", "sdpa_mqa_decode", "sdpa_kv_f16_gqa"}
+// decodingCases need grouped-query and float16 K/V attention (and the llama
+// cases the KV-cache write), which the OpenCL backend gets with its decoding
+// kernels; then this list goes.
+var decodingCases = []string{"sdpa_gqa_causal", "sdpa_mqa_decode", "sdpa_kv_f16_gqa", "llama_tiny", "llama_tiny_leftpad_f16kv"}
 
 // TestIndexMatchesFiles checks that index.json lists exactly the case files.
 func TestIndexMatchesFiles(t *testing.T) {

@@ -53,7 +53,7 @@ func TestNVIDIAPaths(t *testing.T) {
 
 // goldenDecodingCases need grouped-query and float16 K/V attention, which this
 // backend gets with its decoding kernels; then this list goes (as golden's).
-var goldenDecodingCases = []string{"sdpa_gqa_causal", "sdpa_mqa_decode", "sdpa_kv_f16_gqa"}
+var goldenDecodingCases = []string{"sdpa_gqa_causal", "sdpa_mqa_decode", "sdpa_kv_f16_gqa", "llama_tiny", "llama_tiny_leftpad_f16kv"}
 
 // TestNVIDIAManyRows runs the row kernels an H100 gets (layer_norm, attn_softmax)
 // on more rows than NVIDIA allows work-groups along dimensions 1 and 2, which the
