@@ -284,6 +284,8 @@ var gatedFFNCases = []gatedFFNCase{
 	{shape: []int{8, 31}, dff: 65, act: backend.SiLU, residual: true},
 	{shape: []int{2, 1, 256}, dff: 512, act: backend.SiLU, residual: true, inPlace: true, short: true},
 	{shape: []int{12, 40}, dff: 96, act: backend.SiLU, inPlace: true},
+	{shape: []int{3, 1030}, dff: 24, act: backend.SiLU, residual: true, short: true},
+	{shape: []int{1, 40}, dff: 1100, act: backend.SiLU, short: true},
 	{shape: []int{4, 16}, dff: 0, act: backend.SiLU, residual: true, short: true},
 	{shape: []int{0, 16}, dff: 8, act: backend.SiLU, residual: true, short: true},
 }
