@@ -19,7 +19,7 @@ const gemvBlock = 512
 // for r < m <= gemvMaxRows and j < n, with w [n, k] row-major: each weight row
 // is read once, for all m rows of a, and the rows j are split over the cores.
 // Sums run in float32 with four interleaved partial sums, as the OpenCL row
-// kernels (gated_ffn.cl) do.
+// kernels (gemv.cl) do.
 func (w weight) gemvTransB(m, n, k int, a []float32, lda int, beta float32, c []float32, ldc int) {
 	rowBlocks(n, blockSize(n, 16, 256), func(lo, hi int) {
 		var buf [gemvBlock]float32

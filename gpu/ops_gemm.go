@@ -51,6 +51,9 @@ func (d *Device) gemm(op string, dst, a, b backend.Mat, opt backend.GemmOptions)
 	if dims.Batch == 0 || dims.M == 0 || dims.N == 0 {
 		return nil
 	}
+	if d.gemvRowsFits(dims, b, opt) {
+		return d.gemvRows(op, dims, dst, a, b, opt)
+	}
 	return d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.profile, d.info, dims), dims, dst, a, b, opt)
 }
 

@@ -28,10 +28,11 @@
 //	                   kernel, the hidden activations kept in local memory
 //	                   (backend.FeedForward for few rows on CPU devices; it has no
 //	                   GPU twin: GPUs run two GEMMs).
-//	gated_ffn.cl       gated_hidden, gated_down: the gated (SwiGLU) feed-forward
-//	                   network for a few rows, one work-item per output feature,
-//	                   weights float, half or bfloat16; gated_product joins the
-//	                   GEMM path's activations.
+//	gemv.cl            gemv_rows, gated_hidden: products of a few rows (decoding)
+//	                   with float, half or bfloat16 weights, each weight read once
+//	                   (Gemm's and GatedFeedForward's few-row paths on CPU devices; no
+//	                   GPU twin: GPUs run GEMMs); gated_product joins the GEMM path's
+//	                   gate and up activations.
 //	bmm.cl             attn_bmm: the batched q*k^T and weights*v products of unfused
 //	                   attention (Scores, AttendValues).
 //	bmm_cpu.cl         attn_bmm_cpu: the same.
