@@ -213,11 +213,11 @@ func (b *Backend) weight(op, name string, t backend.Tensor) (weight, error) {
 // gemmTransB computes c = a * w^T + beta*c for a [m, k] and w [n, k]: up to
 // gemvMaxRows rows stream the weights (gemvTransB), more run sgemm.
 func (w weight) gemmTransB(m, n, k int, a []float32, lda int, beta float32, c []float32, ldc int) {
+	ldb := max(k, 1)
 	if m <= gemvMaxRows {
-		w.gemvTransB(m, n, k, a, lda, beta, c, ldc)
+		w.gemvTransB(m, n, k, 1, a, lda, ldb, beta, c, ldc)
 		return
 	}
-	ldb := max(k, 1)
 	if w.half.Bits != nil {
 		sgemm.GemmHalf(false, true, m, n, k, 1, a, lda, w.half, ldb, beta, c, ldc)
 		return
