@@ -377,3 +377,53 @@ func TestBadTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestParseLlamaConfig reads the three architectures' defaults and refuses
+// what would change the math, naming the field.
+func TestParseLlamaConfig(t *testing.T) {
+	base := `"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4`
+	parse := func(extra string) (model.LlamaConfig, error) {
+		return model.ParseLlamaConfig([]byte("{" + base + "," + extra + "}"))
+	}
+	c, err := parse(`"architectures": ["Qwen2ForCausalLM"], "num_key_value_heads": 2, "sliding_window": 32, "use_sliding_window": false, "rope_theta": 1000000.0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.AttentionBias || c.SlidingWindow != 0 || c.KVHeads != 2 || c.HeadDim != 16 || c.RopeTheta != 1e6 || c.RMSNormEps != 1e-6 {
+		t.Errorf("Qwen2 config read as %+v: want q/k/v biases, no window (use_sliding_window false), 2 K/V heads, head dim 16, theta 1e6, eps 1e-6", c)
+	}
+	c, err = parse(`"architectures": ["MistralForCausalLM"], "sliding_window": 4096, "rms_norm_eps": 1e-5, "rope_scaling": null`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AttentionBias || c.SlidingWindow != 4096 || c.KVHeads != 4 || c.RMSNormEps != 1e-5 {
+		t.Errorf("Mistral config read as %+v", c)
+	}
+	be := cpuref.New()
+	defer be.Close()
+	c.VocabSize, c.Layers = 16, 1
+	w, err := model.RandomWeights(c, backend.Float32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := model.LoadCausalLM(be, c, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.Close()
+	if _, err := lm.NewCache(1, 8192, backend.Float32); !errors.Is(err, model.ErrConfig) || !strings.Contains(err.Error(), "sliding_window 4096") {
+		t.Errorf("a cache past the sliding window: got %v, want ErrConfig naming sliding_window", err)
+	}
+	for _, bad := range []struct{ extra, says string }{
+		{`"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "llama3", "factor": 32.0}`, "rope_scaling"},
+		{`"architectures": ["LlamaForCausalLM"], "mlp_bias": true`, "mlp_bias"},
+		{`"architectures": ["LlamaForCausalLM"], "partial_rotary_factor": 0.5`, "partial_rotary_factor"},
+		{`"architectures": ["LlamaForCausalLM"], "head_dim": 15`, "head_dim 15"},
+		{`"architectures": ["LlamaForCausalLM"], "hidden_size": "wide"`, "hidden_size"},
+		{`"architectures": ["LlamaForCausalLM", "MistralForCausalLM"]`, "architectures"},
+	} {
+		if _, err := parse(bad.extra); !errors.Is(err, model.ErrConfig) || !strings.Contains(err.Error(), bad.says) {
+			t.Errorf("%s: got %v, want ErrConfig naming %s", bad.extra, err, bad.says)
+		}
+	}
+}
