@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -63,6 +64,14 @@ func LoadCausalLM(be backend.Backend, cfg LlamaConfig, w *Weights) (*CausalLM, e
 	m.norm = l.tensor("model.norm.weight", e)
 	if cfg.TieWordEmbeddings {
 		m.lmHead = l.uploadWeight("model.embed_tokens.weight", m.embed)
+		// Some tied checkpoints store lm_head.weight too: accepted where it is
+		// the embedding itself, bit for bit.
+		if head, embed := w.byName["lm_head.weight"], w.byName["model.embed_tokens.weight"]; head != nil && embed != nil {
+			l.used["lm_head.weight"] = true
+			if head.DType != embed.DType || !backend.Shape(head.Shape).Equal(embed.Shape) || !bytes.Equal(head.Data, embed.Data) {
+				l.problemf("lm_head.weight differs from model.embed_tokens.weight, but tie_word_embeddings is true")
+			}
+		}
 	} else {
 		m.lmHead = l.matrix("lm_head.weight", v, e)
 	}
@@ -115,7 +124,8 @@ func (m *CausalLM) Close() error {
 // KVCache holds the keys (after RoPE) and values of every layer for a batch
 // of sequences, preallocated to a capacity: [B, Hkv, capacity, D] per layer,
 // float32 or float16. Every row has the same length (left-padded prompts), with
-// the padding positions remembered and masked out of attention.
+// the padding positions remembered and masked out of attention. A cache serves
+// one sequence of calls at a time: it is not safe for concurrent use.
 type KVCache struct {
 	batch, capacity int
 	dtype           backend.DType

@@ -303,6 +303,37 @@ func TestCheckpointErrors(t *testing.T) {
 			return out
 		}
 	}
+	tied := tinyLlama
+	tied.TieWordEmbeddings = true
+	tiedDir := writeTiny(t, tied, backend.Float32)
+	tiedWeights, err := safetensors.ReadFile(filepath.Join(tiedDir, model.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiedFolder := func(head []float32) string {
+		dir := t.TempDir()
+		cfg, err := os.ReadFile(filepath.Join(tiedDir, model.ConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, model.ConfigFile), cfg)
+		ts := append([]*safetensors.Tensor(nil), tiedWeights.Tensors...)
+		ts = append(ts, safetensors.FromFloat32("lm_head.weight", head, tied.VocabSize, tied.Hidden))
+		if err := safetensors.WriteFile(filepath.Join(dir, model.WeightsFile), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	embed, err := tiedWeights.Tensor("model.embed_tokens.weight").Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := model.LoadCheckpoint(be, tiedFolder(embed))
+	if err != nil {
+		t.Errorf("a tied checkpoint that also stores lm_head.weight (the embedding itself): %v", err)
+	} else {
+		lm.Close()
+	}
 	sharded := splitCheckpoint(t, good)
 	if err := os.Remove(filepath.Join(sharded, "model-00002-of-00002.safetensors")); err != nil {
 		t.Fatal(err)
@@ -328,6 +359,7 @@ func TestCheckpointErrors(t *testing.T) {
 			return append(ts, safetensors.FromFloat32("model.norm.weight", make([]float32, 47), 47))
 		}), model.ErrWeights, "model.norm.weight is [47], want [48]"},
 		{"missing shard", sharded, model.ErrWeights, "model-00002-of-00002.safetensors, which is missing"},
+		{"tied but another lm_head", tiedFolder(make([]float32, len(embed))), model.ErrWeights, "lm_head.weight differs from model.embed_tokens.weight"},
 		{"no weights", func() string {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, model.ConfigFile), config)
