@@ -379,11 +379,13 @@ func (m *CausalLM) block(l *llamaLayer, kc, vc, x, pos, keyPad backend.Tensor, p
 	if err != nil {
 		return err
 	}
-	rope := backend.RotaryOptions{Theta: cfg.RopeTheta, Positions: pos}
-	if err := m.be.Rotary(q, q, rope); err != nil {
+	// The query heads and the key heads lie side by side in qkv: one Rotary
+	// call turns both.
+	qk, err := backend.PackedHeads(qkv, cfg.Heads+cfg.KVHeads, d, 0)
+	if err != nil {
 		return err
 	}
-	if err := m.be.Rotary(k, k, rope); err != nil {
+	if err := m.be.Rotary(qk, qk, backend.RotaryOptions{Theta: cfg.RopeTheta, Positions: pos}); err != nil {
 		return err
 	}
 	if err := m.be.WriteKV(kc, k, p0); err != nil {
