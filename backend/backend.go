@@ -70,6 +70,21 @@ type Backend interface {
 
 	// Close releases the device and every resource the Backend holds. It is idempotent.
 	Close() error
+
+	// The decoder-only (Llama family) operations.
+
+	// RMSNorm writes y / sqrt(mean(y^2) + eps) * Weight into dst for each row
+	// (last dimension) of y = x + opt.Residual, and y itself into opt.ResidualOut
+	// (the new residual stream) when given. dst and ResidualOut may be x or the
+	// residual.
+	RMSNorm(dst, x Tensor, opt RMSNormOptions) error
+	// Rotary applies the rotary position embedding (RoPE) to the heads x [B,H,S,D]
+	// and writes them into dst, which may be x itself (the same view) but must
+	// not overlap it otherwise.
+	Rotary(dst, x Heads, opt RotaryOptions) error
+	// GatedFeedForward computes dst = (act(x*Gate^T) * (x*Up^T)) * Down^T (+ opt.Residual)
+	// for x [..., E]: the gated FFN of Llama (act SiLU: SwiGLU). dst may be x or the residual.
+	GatedFeedForward(dst, x Tensor, w GatedFFNWeights, opt FFNOptions) error
 }
 
 // Tensor is an array of one DType with a shape, owned by the Backend that made it.
@@ -124,6 +139,8 @@ const (
 	ReLU
 	// GELU is the exact form x/2 * (1 + erf(x/sqrt(2))), as PyTorch's default.
 	GELU
+	// SiLU is x * sigmoid(x) = x / (1 + exp(-x)) (also called swish), the gate of SwiGLU.
+	SiLU
 )
 
 func (a Activation) String() string {
@@ -134,21 +151,25 @@ func (a Activation) String() string {
 		return "relu"
 	case GELU:
 		return "gelu"
+	case SiLU:
+		return "silu"
 	}
 	return fmt.Sprintf("Activation(%d)", int(a))
 }
 
-// ParseActivation reads "relu", "gelu" or "identity" (also "none" and "").
+// ParseActivation reads "relu", "gelu", "silu" or "identity" (also "none" and "").
 func ParseActivation(s string) (Activation, error) {
 	switch strings.ToLower(s) {
 	case "relu":
 		return ReLU, nil
 	case "gelu":
 		return GELU, nil
+	case "silu", "swish":
+		return SiLU, nil
 	case "", "none", "identity":
 		return Identity, nil
 	}
-	return 0, fmt.Errorf("unknown activation %q (want relu, gelu or identity)", s)
+	return 0, fmt.Errorf("unknown activation %q (want relu, gelu, silu or identity)", s)
 }
 
 // Errors every backend returns for bad calls, wrapped with the details (test with errors.Is).

@@ -179,7 +179,7 @@ func (m Mat) BatchIndex(b int) int {
 }
 
 func checkActivation(op string, a Activation) error {
-	if a < Identity || a > GELU {
+	if a < Identity || a > SiLU {
 		return ArgumentErrorf(op, "unknown activation %d", int(a))
 	}
 	return nil

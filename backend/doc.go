@@ -54,10 +54,13 @@
 // An output may be the same tensor as an input only where every element is
 // read before the element at its place is written, on every backend: Softmax
 // in place (dst = scores), LayerNorm with dst = x or dst = the residual,
-// FeedForward with dst = x or dst = the residual, PositionalEncoding with
-// dst = x, and Gemm with the residual the very view dst. Elsewhere (Gemm's dst
+// FeedForward and GatedFeedForward with dst = x or dst = the residual,
+// RMSNorm with dst and ResidualOut = x or the residual (not each other),
+// Rotary with dst the very view x, PositionalEncoding with dst = x, and Gemm
+// with the residual the very view dst. Elsewhere (Gemm's dst
 // sharing A's, B's or the bias's tensor, Attention's out sharing q's, k's, v's
-// or a mask's, Scores, AttendValues, the weights of LayerNorm and FeedForward,
+// or a mask's, Scores, AttendValues, the weights of LayerNorm, RMSNorm,
+// FeedForward and GatedFeedForward, Rotary's positions,
 // WriteKV's src sharing the cache's tensor)
 // a device's work-items would read what others already wrote, so every backend
 // refuses the call with ErrArgument, even where the views do not overlap.

@@ -28,7 +28,7 @@ func MeasureBandwidth(b backend.Backend) (float64, error) {
 func (r *Report) JudgeBandwidth(gbps float64) {
 	r.MemoryGBps = gbps
 	for i, x := range r.Results {
-		if x.Op == OpDecode && gbps > 0 {
+		if (x.Op == OpDecode || x.Op == OpDecoderStep) && gbps > 0 {
 			r.Results[i].BandwidthPct = 100 * x.GBps / gbps
 		}
 	}

@@ -198,3 +198,35 @@ func TestCheckMemory(t *testing.T) {
 		require.ErrorIs(t, err, backend.ErrTooLarge, c.Name())
 	}
 }
+
+// TestDecoderStepCase checks the bytes of one token through a Llama block
+// (bfloat16 weights, f16 K/V), that its GB/s and bandwidth percentage count
+// them, and that it runs at a small shape on cpu.
+func TestDecoderStepCase(t *testing.T) {
+	s := Shape{Batch: 1, Seq: 1, SeqKV: 40, DModel: 32, Heads: 4, HeadsKV: 2, HeadDim: 8, DFF: 48, KVDType: "f16"}
+	c := Case{Op: OpDecoderStep, Shape: s}
+	require.NoError(t, c.Validate())
+	require.Equal(t, "decoder-step/batch=1/seq=1/seq_kv=40/d_model=32/heads=4/heads_kv=2/head_dim=8/d_ff=48/kv=f16", c.Name())
+	weights := 2.0*(32*(4+2*2)*8+4*8*32+3*32*48) + 4*2*32 // bf16 matrices, f32 norms
+	require.Equal(t, weights, c.WeightBytes())
+	require.Equal(t, 2.0*1*2*40*8*2, c.KVBytes())
+	require.Equal(t, c.WeightBytes()+c.KVBytes(), c.Bytes())
+	b := cpuref.New()
+	defer b.Close()
+	r, err := Run(b, c, Options{Reps: 3})
+	require.NoError(t, err)
+	require.InDelta(t, c.Bytes()/r.MedianMs/1e6, r.GBps, r.GBps*1e-9)
+	report := Report{Results: []Result{r}}
+	report.JudgeBandwidth(10)
+	require.InDelta(t, 10*r.GBps, report.Results[0].BandwidthPct, r.GBps*1e-9)
+	for _, bad := range []Shape{
+		{Batch: 1, Seq: 2, SeqKV: 1, DModel: 32, Heads: 4, HeadDim: 8, DFF: 48},
+		{Batch: 1, Seq: 1, SeqKV: 8, DModel: 32, Heads: 6, HeadsKV: 4, HeadDim: 8, DFF: 48},
+		{Batch: 1, Seq: 1, SeqKV: 8, DModel: 32, Heads: 4, HeadDim: 7, DFF: 48},
+		{Batch: 1, Seq: 1, SeqKV: 8, DModel: 32, Heads: 4, HeadDim: 8, DFF: 48, KVDType: "bf16"},
+		{Batch: 1, Seq: 1, SeqKV: 8, Heads: 4, HeadDim: 8, DFF: 48},
+	} {
+		require.Error(t, Case{Op: OpDecoderStep, Shape: bad}.Validate(), "%+v", bad)
+	}
+	require.Equal(t, Shape{Batch: 1, Seq: 1, SeqKV: 4096, DModel: 2048, Heads: 32, HeadsKV: 8, HeadDim: 64, DFF: 8192, KVDType: "f16"}, Llama32Step(4096))
+}

@@ -33,7 +33,7 @@ const (
 )
 
 // Ops lists every operation in suite order.
-var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder, OpDecode}
+var Ops = []Op{OpGemm, OpScores, OpSoftmax, OpUnfused, OpAttention, OpFFN, OpLayerNorm, OpMHA, OpEncoder, OpDecode, OpDecoderStep}
 
 // ModelOps are whole-model operations, run one at a time (--op), not in the suites.
 var ModelOps = []Op{OpEmbed}
@@ -151,9 +151,19 @@ func (c Case) ShapeName() string {
 		if c.Op == OpEmbed {
 			add("layers", s.Layers)
 		}
+	case OpDecoderStep:
+		add("batch", s.Batch)
+		add("seq", s.Seq)
+		add("seq_kv", s.KV())
+		add("d_model", s.DModel)
+		add("heads", s.Heads)
+		add("heads_kv", s.KVHeads())
+		add("head_dim", s.HeadDim)
+		add("d_ff", s.DFF)
+		parts = append(parts, "kv="+s.KVType().String())
 	}
 	name := strings.Join(parts, "/")
-	if s.Causal && c.Op != OpGemm && c.Op != OpFFN && c.Op != OpLayerNorm && c.Op != OpDecode {
+	if s.Causal && c.Op != OpGemm && c.Op != OpFFN && c.Op != OpLayerNorm && c.Op != OpDecode && c.Op != OpDecoderStep {
 		name += "/causal"
 	}
 	return name
@@ -192,6 +202,26 @@ func (c Case) Validate() error {
 		return nil
 	case OpLayerNorm:
 		return need("batch, seq, d-model", s.Batch, s.Seq, s.DModel)
+	case OpDecoderStep:
+		if err := need("batch, seq, seq-kv, d-model, heads, head-dim, d-ff", s.Batch, s.Seq, s.KV(), s.DModel, s.Heads, s.HeadDim, s.DFF); err != nil {
+			return err
+		}
+		if s.KV() < s.Seq {
+			return fmt.Errorf("%s: seq-kv %d < seq %d (the context includes the new tokens)", c.Op, s.KV(), s.Seq)
+		}
+		if s.HeadsKV < 0 || s.Heads%s.KVHeads() != 0 {
+			return fmt.Errorf("%s: heads-kv %d must divide heads %d", c.Op, s.HeadsKV, s.Heads)
+		}
+		if s.HeadDim%2 != 0 {
+			return fmt.Errorf("%s: head-dim %d must be even (rotary pairs)", c.Op, s.HeadDim)
+		}
+		if s.KVDType != "" {
+			d, err := backend.ParseDType(s.KVDType)
+			if err != nil || d == backend.BFloat16 {
+				return fmt.Errorf("%s: kv-dtype %q: want f32 or f16", c.Op, s.KVDType)
+			}
+		}
+		return nil
 	case OpMHA, OpEncoder, OpEmbed:
 		if err := need("batch, seq, d-model, heads", s.Batch, s.Seq, s.DModel, s.Heads); err != nil {
 			return err
@@ -245,6 +275,9 @@ func (c Case) FLOPs() float64 {
 		return attn(h, d)
 	case OpDecode:
 		return 4 * b * h * sq * sk * d
+	case OpDecoderStep:
+		halves, _ := decoderStepWeights(s)
+		return 2*rows*halves + 4*b*h*sq*sk*d
 	case OpFFN:
 		return 4 * rows * e * ff
 	case OpLayerNorm:
@@ -264,19 +297,32 @@ func (c Case) FLOPs() float64 {
 func (c Case) KVBytes() float64 {
 	s := c.Shape
 	switch c.Op {
-	case OpAttention, OpDecode:
+	case OpAttention, OpDecode, OpDecoderStep:
 		return 2 * float64(s.Batch) * float64(s.KVHeads()) * float64(s.KV()) * float64(s.HeadDim) * float64(s.KVType().Size())
 	}
 	return 0
 }
 
+// WeightBytes are the weight bytes one decoder step reads (bfloat16 matrices,
+// float32 norms); 0 for the other ops.
+func (c Case) WeightBytes() float64 {
+	if c.Op != OpDecoderStep {
+		return 0
+	}
+	halves, floats := decoderStepWeights(c.Shape)
+	return 2*halves + 4*floats
+}
+
 // Bytes is the minimum global-memory traffic of the case in float32: every
 // input read once and every output written once (the unfused path also writes and
 // reads the score matrix). A decode step counts its K/V bytes only (KVBytes), the
-// traffic that bounds it.
+// traffic that bounds it; a decoder step its weights and K/V.
 func (c Case) Bytes() float64 {
-	if c.Op == OpDecode {
+	switch c.Op {
+	case OpDecode:
 		return c.KVBytes()
+	case OpDecoderStep:
+		return c.WeightBytes() + c.KVBytes()
 	}
 	s := c.Shape
 	b, sq, sk := float64(s.Batch), float64(s.Seq), float64(s.KV())
@@ -319,7 +365,8 @@ func Suite(name string) ([]Case, error) {
 		for _, seq := range []int{128, 256} {
 			s := Shape{Batch: 1, Seq: seq, DModel: 256, Heads: 4, HeadDim: 64, DFF: 1024}
 			for _, op := range Ops {
-				if op != OpDecode { // a decode step is judged against a 1 GiB streaming read: not quick
+				// Decode and decoder steps are judged against a 1 GiB streaming read: not quick.
+				if op != OpDecode && op != OpDecoderStep {
 					cs = append(cs, Case{Op: op, Shape: s})
 				}
 			}
@@ -356,8 +403,9 @@ func Suite(name string) ([]Case, error) {
 
 // decodingCases are the grouped-query rows of the standard suite: a Llama-style
 // decode step (32 query heads, 8 K/V heads, head dim 128) against a 32k cache in
-// f16 and f32 and against 4k, and prefill at 2048 with 8 K/V heads next to the
-// same shape with 32 (sharing K/V must not cost speed).
+// f16 and f32 and against 4k, prefill at 2048 with 8 K/V heads next to the
+// same shape with 32 (sharing K/V must not cost speed), and one token through a
+// Llama-3.2-1B block at 4k and 32k of context.
 func decodingCases() []Case {
 	var cs []Case
 	for _, c := range []struct {
@@ -368,6 +416,9 @@ func decodingCases() []Case {
 	}
 	for _, hkv := range []int{8, 32} {
 		cs = append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 2048, Heads: 32, HeadsKV: hkv, HeadDim: 128, Causal: true}})
+	}
+	for _, seqKV := range []int{4096, 32768} {
+		cs = append(cs, Case{Op: OpDecoderStep, Shape: Llama32Step(seqKV)})
 	}
 	return cs
 }

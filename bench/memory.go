@@ -28,6 +28,8 @@ func (c Case) tensorShapes() [][]int {
 			heads = append(heads, []int{b, kvh, sk, d}, []int{b, kvh, sk, d})
 		}
 		return heads
+	case OpDecoderStep: // the K/V cache, and the weights counted as float32 (host and device halves)
+		return [][]int{{b, kvh, sk, d}, {b, kvh, sk, d}, {(h + 2*kvh) * d, e}, {e, h * d}, {f, e}, {f, e}, {e, f}}
 	case OpSoftmax:
 		return [][]int{{b, h, sq, sk}, {b, h, sq, sk}}
 	case OpFFN:

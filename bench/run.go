@@ -352,6 +352,8 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 		in.err = prepareLayer(in, c)
 	case OpEmbed:
 		in.err = prepareEmbed(in, c)
+	case OpDecoderStep:
+		in.err = prepareDecoderStep(in, c)
 	}
 	if in.err != nil {
 		w.release()

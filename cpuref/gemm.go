@@ -12,7 +12,8 @@ const batchParallelMACs = 1 << 22
 // Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for
 // every matrix of the batch (see backend.GemmOptions); dst may be the residual,
 // not A, B or the bias (package backend, "Aliasing").
-// A float16 or bfloat16 b is converted panel by panel inside the product.
+// A float16 or bfloat16 b is converted panel by panel inside the product; a
+// few rows (at most gemvMaxRows) times a transposed half b stream it instead.
 // A batch of small products runs one product per core; larger ones use every
 // core on each product in turn.
 func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
@@ -101,6 +102,19 @@ func (g *gemmCall) run(i int, parallel bool) {
 	m, n, k := g.d.M, g.d.N, g.d.K
 	tA, tB, beta := g.opt.TransA, g.opt.TransB, g.opt.Beta
 	switch {
+	case parallel && !tA && tB && m <= gemvMaxRows && g.b.half.Bits != nil:
+		// A few rows times half-precision weights (decoding): stream them, no
+		// packing. Float32 weights keep sgemm, whose rows come out bit for bit
+		// the same whatever the number of rows (a padded batch's rows equal the
+		// rows alone).
+		var w weight
+		var ldb int
+		if g.b.half.Bits != nil {
+			w.half, ldb = g.b.halfMatrix(i)
+		} else {
+			w.f32, ldb = g.b.matrix(i)
+		}
+		w.gemvTransB(m, n, k, g.alpha, a, lda, ldb, beta, c, ldc)
 	case g.b.half.Bits != nil:
 		b, ldb := g.b.halfMatrix(i)
 		if parallel {

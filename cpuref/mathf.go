@@ -68,6 +68,13 @@ func biasActivate(x, bias []float32, a backend.Activation) {
 		}
 	case a == backend.GELU:
 		geluBias(x, bias)
+	case a == backend.SiLU:
+		for i, v := range x {
+			if bias != nil {
+				v += bias[i]
+			}
+			x[i] = silu(v)
+		}
 	case bias != nil:
 		addTo(x, bias)
 	}
@@ -85,6 +92,11 @@ func geluBiasGeneric(x, bias []float32) {
 
 // inErfcBranch reports whether gelu(x) takes its erfc branch (x/sqrt(2) < -1.5).
 func inErfcBranch(x float32) bool { return float64(x)*(1/math.Sqrt2) < -1.5 }
+
+// silu is x * sigmoid(x) = x / (1 + e^-x), in float64 and rounded once.
+func silu(x float32) float32 {
+	return float32(float64(x) / (1 + math.Exp(-float64(x))))
+}
 
 // gelu is the exact x/2 * (1 + erf(x/sqrt(2))), in float64 and rounded once.
 // erf is the rational approximation of Eigen and XLA (z*P(z^2)/Q(z^2) on

@@ -12,7 +12,10 @@
 // nn.TransformerDecoder stack), transformer (nn.Transformer), posenc (the
 // sinusoidal table) and bert (a Hugging Face BertModel on right-padded token
 // ids: last hidden state "out", "pooler" and the mean-pooled sentence
-// "embedding"). batch_first: False stores [B, S, E] tensors as [S, B, E]. A kind, option or tensor the runner does not know is a
+// "embedding"), and the decoder-only kinds rope (backend.Rotary), rmsnorm
+// (backend.RMSNorm) and llama (model.CausalLM: a full forward, and a prefill
+// followed by one token at a time through the KV cache). batch_first: False
+// stores [B, S, E] tensors as [S, B, E]. A kind, option or tensor the runner does not know is a
 // failed result with the reason, not a silent skip.
 //
 // # Limit
@@ -165,6 +168,9 @@ type runner struct {
 	results  []Result
 	uploaded []backend.Tensor
 	closers  []interface{ Close() error }
+	// halfRounded: the reference rounds intermediates to half precision (a
+	// llama case's float16 KV cache), so outputs get the ratio rule alone.
+	halfRounded bool
 }
 
 func (r *runner) run() error {
@@ -186,6 +192,12 @@ func (r *runner) run() error {
 		return r.posenc()
 	case "bert":
 		return r.bert()
+	case "rope":
+		return r.rope()
+	case "rmsnorm":
+		return r.rmsnorm()
+	case "llama":
+		return r.llama()
 	case "":
 		return errors.New("no kind in the metadata")
 	}
@@ -196,9 +208,13 @@ func (r *runner) run() error {
 // case should have reported and has not.
 func (r *runner) failAll(err error) []Result {
 	outputs := []string{"out"}
-	if r.Kind == "bert" {
+	switch r.Kind {
+	case "bert":
 		outputs = bertOutputs
-	} else if r.Kind != "posenc" {
+	case "posenc", "rope", "rmsnorm":
+	case "llama":
+		outputs = append(outputs, "out (cache)")
+	default:
 		outputs = append(outputs, "out (unfused)")
 	}
 	if r.File.Tensor("attn_weights_f64") != nil {
@@ -250,6 +266,10 @@ var options = map[string][]string{
 	"posenc": {},
 	"bert": {"layers", "ln_eps", "normalize", "right_pad", "token_types", "vocab", "hidden", "intermediate",
 		"max_position", "type_vocab"},
+	"rope":    {"theta", "style", "rotary_dim", "offset"},
+	"rmsnorm": {"eps", "rows"},
+	"llama": {"vocab", "hidden", "layers", "kv_heads", "intermediate", "rope_theta", "rms_eps",
+		"tie_word_embeddings", "attention_bias", "kv_dtype", "left_pad", "prefill"},
 }
 
 // checkOptions fails on metadata this runner does not understand.

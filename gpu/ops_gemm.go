@@ -2,11 +2,12 @@ package gpu
 
 import "github.com/clattn/clattn/backend"
 
-// Activation codes shared with kernels/gemm.cl and kernels/ffn.cl.
+// Activation codes shared with the kernels (common.cl's ACT_*).
 const (
 	actIdentity = 0
 	actRelu     = 1
 	actGelu     = 2
+	actSilu     = 3
 )
 
 func activationCode(a backend.Activation) int {
@@ -15,6 +16,8 @@ func activationCode(a backend.Activation) int {
 		return actRelu
 	case backend.GELU:
 		return actGelu
+	case backend.SiLU:
+		return actSilu
 	}
 	return actIdentity
 }
@@ -47,6 +50,9 @@ func (d *Device) gemm(op string, dst, a, b backend.Mat, opt backend.GemmOptions)
 	}
 	if dims.Batch == 0 || dims.M == 0 || dims.N == 0 {
 		return nil
+	}
+	if d.gemvRowsFits(dims, b, opt) {
+		return d.gemvRows(op, dims, dst, a, b, opt)
 	}
 	return d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.profile, d.info, dims), dims, dst, a, b, opt)
 }

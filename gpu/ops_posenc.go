@@ -50,21 +50,41 @@ func (d *Device) PositionalEncoding(dst, x backend.Tensor, opt backend.Positiona
 	})
 }
 
-// frequencies returns the device buffer of w_i = 10000^(-2i/d) as float32
-// hi+lo pairs computed in float64, cached per width d.
+// freqKey identifies a frequency table: w_i = theta^(-2i/width) for i < pairs.
+type freqKey struct {
+	theta        float64
+	width, pairs int
+}
+
+// frequencies returns the device buffer of w_i = 10000^(-2i/width) for the
+// sinusoidal encoding, as float32 hi+lo pairs (see frequencyTable).
 func (d *Device) frequencies(width int) (*cl.Mem, error) {
+	key := freqKey{theta: 10000, width: width, pairs: (width + 1) / 2}
+	return d.frequencyTable(key, func() []float64 {
+		w := make([]float64, key.pairs)
+		for i := range w {
+			w[i] = math.Pow(key.theta, -float64(2*i)/float64(width))
+		}
+		return w
+	})
+}
+
+// frequencyTable returns the device buffer of the frequencies of key (values
+// computes them in float64 on a miss) as float32 hi+lo pairs: hi = float32(w),
+// lo = float32(w - hi), so that a kernel carries an angle in two floats. The
+// tables are cached on the device.
+func (d *Device) frequencyTable(key freqKey, values func() []float64) (*cl.Mem, error) {
 	d.mu.Lock()
-	m := d.freqs[width]
+	m := d.freqs[key]
 	d.mu.Unlock()
 	if m != nil {
 		return m, nil
 	}
-	pairs := (width + 1) / 2
-	table := make([]float32, 2*pairs)
-	for i := range pairs {
-		w := math.Pow(10000, -float64(2*i)/float64(width))
-		hi := float32(w)
-		table[2*i], table[2*i+1] = hi, float32(w-float64(hi))
+	w := values()
+	table := make([]float32, 2*max(len(w), 1))
+	for i, v := range w {
+		hi := float32(v)
+		table[2*i], table[2*i+1] = hi, float32(v-float64(hi))
 	}
 	m, err := d.drv.createBuffer(d.ctx, 4*len(table))
 	if err != nil {
@@ -76,11 +96,11 @@ func (d *Device) frequencies(width int) (*cl.Mem, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old := d.freqs[width]; old != nil {
+	if old := d.freqs[key]; old != nil {
 		_ = m.Release()
 		m = old
 	} else {
-		d.freqs[width] = m
+		d.freqs[key] = m
 	}
 	return m, nil
 }

@@ -6,8 +6,9 @@
 #define ACT_IDENTITY 0
 #define ACT_RELU 1
 #define ACT_GELU 2
+#define ACT_SILU 3
 
-// activate applies act. ReLU keeps NaN (fmax alone would turn it into 0), as
+// activate applies act (SiLU is v * sigmoid(v)). ReLU keeps NaN (fmax alone would turn it into 0), as
 // PyTorch's and cpuref's do. GELU is the exact x/2 * (1 + erf(x/sqrt 2)), written
 // with erfc(-z) = 1 + erf(z), which keeps its accuracy in the negative tail
 // where 1 + erf cancels.
@@ -17,6 +18,9 @@ inline float activate(float v, int act) {
 	}
 	if (act == ACT_GELU) {
 		return 0.5f * v * erfc(-v * M_SQRT1_2_F);
+	}
+	if (act == ACT_SILU) {
+		return v / (1.0f + exp(-v));
 	}
 	return v;
 }
@@ -118,4 +122,22 @@ inline int decode_row(int rr, int b, int kvh, int heads, int group, int sq, int 
     *i = rr - hh * sq;
     *h = kvh * group + hh;
     return (b * heads + *h) * sq + *i;
+}
+
+// Angles of the sinusoidal and rotary position encodings. A float32 angle
+// pos*w loses ~1e-7 * pos, too much at long sequences (pos 131071: 0.008 rad),
+// so the angle is carried in two floats: the host passes w as a hi+lo pair
+// computed in float64, the product is split exactly with fma, and the angle is
+// reduced modulo 2*pi (itself a hi+lo pair) before sin/cos see it.
+#define TWO_PI_HI 6.28318548202514648438f     // float(2*pi)
+#define TWO_PI_LO (-1.74845553146951715e-07f) // 2*pi - TWO_PI_HI
+
+// reduced_angle is pos * (whi + wlo) modulo 2*pi, in [-pi, pi] up to rounding,
+// for an integer pos (exact in float32).
+inline float reduced_angle(float pos, float whi, float wlo) {
+	const float hi = pos * whi;
+	const float lo = fma(pos, whi, -hi) + pos * wlo;
+	const float k = rint(hi / TWO_PI_HI);
+	const float r = fma(-k, TWO_PI_HI, hi);
+	return fma(-k, TWO_PI_LO, r) + lo;
 }

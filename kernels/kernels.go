@@ -12,20 +12,28 @@
 //
 //	common.cl          not a kernel: activations, mask_score (every mask kind in
 //	                   one place), nan_max, hsum16, the K/V element types (float or
-//	                   half, read with vload_half); Source puts it before every file.
+//	                   half, read with vload_half), reduced_angle (a position's angle
+//	                   in two floats); Source puts it before every file.
 //	smoke.cl           vec_add: c = a + b; the smoke test of a device (gpu.Device.Smoke, `gpubench`).
 //	layernorm.cl       layer_norm: LayerNorm of each row with a fused residual add,
 //	                   one work-group per row, two-pass (shifted) variance, optional
-//	                   gamma and beta.
-//	layernorm_cpu.cl   layer_norm_cpu: the same, one row per work-item.
+//	                   gamma and beta; rms_norm: RMSNorm (Llama), the same way.
+//	layernorm_cpu.cl   layer_norm_cpu, rms_norm_cpu: the same, one row per work-item.
 //	posenc.cl          positional_encoding: dst = x*scale + sinusoidal PE, with the
 //	                   angle carried in two floats so long sequences stay within tolerance.
+//	rope.cl            rotary: the rotary position embedding (neox or gptj pairs,
+//	                   partial rotary dim, per-row positions), angles in two floats.
 //	gemm.cl            gemm: batched, strided SGEMM with a fused bias, activation and
 //	                   residual epilogue (backend.Gemm).
 //	ffn.cl             ffn_fused: the position-wise feed-forward network in one
 //	                   kernel, the hidden activations kept in local memory
 //	                   (backend.FeedForward for few rows on CPU devices; it has no
 //	                   GPU twin: GPUs run two GEMMs).
+//	gemv.cl            gemv_rows, gated_hidden: products of a few rows (decoding)
+//	                   with float, half or bfloat16 weights, each weight read once
+//	                   (Gemm's and GatedFeedForward's few-row paths on CPU devices; no
+//	                   GPU twin: GPUs run GEMMs); gated_product joins the GEMM path's
+//	                   gate and up activations.
 //	bmm.cl             attn_bmm: the batched q*k^T and weights*v products of unfused
 //	                   attention (Scores, AttendValues).
 //	bmm_cpu.cl         attn_bmm_cpu: the same.

@@ -1,4 +1,4 @@
-// layernorm.cl: LayerNorm over the last dimension with a fused residual add.
+// layernorm.cl: LayerNorm and RMSNorm over the last dimension with a fused residual add.
 //
 // layer_norm (GPUs): one work-group normalises one row. The host launches global {rows, L}, local
 // {1, L} with L a power of two (rows along dimension 0, which allows far more
@@ -92,5 +92,64 @@ __kernel void layer_norm(__global float *dst, __global const float *x, __global 
 			v += beta[j];
 		}
 		yr[j] = v;
+	}
+}
+
+// rms_norm (GPUs): for each row r of cols elements, y = x + residual (if
+// has_residual), stored into residual_out (if has_residual_out), and dst =
+// y / sqrt(mean(y^2) + eps) * weight (weight read only if has_weight), as
+// Llama's RMSNorm. One work-group per row, launched as layer_norm. dst and
+// residual_out may be x or residual: each work-item handles its own elements,
+// and pass 1 stores y into residual_out for pass 2 to read back, so no element
+// is read after a store to its aliases. Every work-item runs the same number
+// of iterations (j0) and leaves where its element j is past the row: PoCL 3.1
+// vectorised the plain strided loop (j = lid; j < cols; j += step) into an
+// unmasked scatter that wrote for work-items with no element left when cols <
+// the group size, and crashed.
+__kernel void rms_norm(__global float *dst, __global const float *x, __global const float *residual,
+                       __global float *residual_out, __global const float *weight, const int cols,
+                       const float eps, const int has_residual, const int has_residual_out,
+                       const int has_weight, __local float *scratch) {
+	if (get_group_id(1) != 0 || cols == 0) {
+		return;
+	}
+	const int lid = get_local_id(1);
+	const int step = get_local_size(1);
+	const size_t base = (size_t)get_global_id(0) * (size_t)cols;
+	float sq = 0.0f;
+	for (int j0 = 0; j0 < cols; j0 += step) {
+		const int j = j0 + lid;
+		if (j >= cols) {
+			break;
+		}
+		float y = x[base + j];
+		if (has_residual) {
+			y += residual[base + j];
+		}
+		if (has_residual_out) {
+			residual_out[base + j] = y;
+		}
+		sq = fma(y, y, sq);
+	}
+	const float rstd = 1.0f / sqrt(group_sum(sq, scratch) / (float)cols + eps);
+	for (int j0 = 0; j0 < cols; j0 += step) {
+		const int j = j0 + lid;
+		if (j >= cols) {
+			break;
+		}
+		float y;
+		if (has_residual_out) {
+			y = residual_out[base + j];
+		} else {
+			y = x[base + j];
+			if (has_residual) {
+				y += residual[base + j];
+			}
+		}
+		float v = y * rstd;
+		if (has_weight) {
+			v *= weight[j];
+		}
+		dst[base + j] = v;
 	}
 }

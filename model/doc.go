@@ -25,6 +25,15 @@
 // packed into in_proj. SentenceEncoder adds the pooling and normalisation of a
 // sentence-transformers folder and turns rows of token ids into embeddings.
 //
+// CausalLM is a decoder-only language model of the Llama family
+// (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) loaded from a Hugging
+// Face checkpoint folder (LoadCheckpoint: config.json and model.safetensors or
+// its shards), its weights kept in the checkpoint's bfloat16 or float16 where
+// the backend stores them. Forward runs a prompt (left-padded batches, positions
+// cumsum(mask) - 1) into a KVCache of float32 or float16 keys and values, Step
+// appends tokens one (or a few) at a time, Greedy decodes. WriteRandomCheckpoint
+// writes a folder of any shapes with random weights.
+//
 // Weights load from safetensors files holding a PyTorch state_dict (optionally
 // under a prefix such as "layers.3."); a weight set that does not fit is an
 // ErrWeights error listing every missing, unexpected and mis-shaped tensor.

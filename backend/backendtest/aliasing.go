@@ -232,6 +232,12 @@ func (s *suite) testNilTensors(t tester) {
 		{"WriteKV/cache", func() error { return e.b.WriteKV(nil, heads(1, 1, 3, 4), 0) }},
 		{"WriteKV/src", func() error { return e.b.WriteKV(zeros(1, 1, 3, 4), backend.Heads{}, 0) }},
 		{"KVHeads", func() error { _, err := backend.KVHeads(nil, 1); return err }},
+		{"RMSNorm/x", func() error { return e.b.RMSNorm(zeros(3, 4), nil, backend.RMSNormOptions{}) }},
+		{"RMSNorm/dst", func() error { return e.b.RMSNorm(nil, zeros(3, 4), backend.RMSNormOptions{}) }},
+		{"Rotary/x", func() error { return e.b.Rotary(heads(1, 1, 3, 4), backend.Heads{}, backend.RotaryOptions{}) }},
+		{"GatedFeedForward/Up", func() error {
+			return e.b.GatedFeedForward(zeros(3, 4), zeros(3, 4), backend.GatedFFNWeights{Gate: zeros(8, 4), Down: zeros(4, 8)}, backend.FFNOptions{})
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t tester) {

@@ -55,7 +55,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	var f benchFlags
 	fs.StringVar(&f.device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
 	fs.StringVar(&f.suite, "suite", "", "named suite: quick (the default without --op), standard (the GPU target shapes), decoding (its GQA decode/prefill rows) or long")
-	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, decode, "+
+	fs.StringVar(&f.op, "op", "", "one op: gemm, qkt, softmax, attention-unfused, attention, ffn, layernorm, mha, encoder, decode, decoder-step (one token through a Llama block, Llama-3.2-1B's shapes unless sizes are given), "+
 		"embed (a BERT-family model end to end, all-MiniLM-L6-v2's shapes at 32 x 128 tokens unless sizes are given, beside SGEMM at its GEMM shape)")
 	fs.IntVar(&f.shape.Batch, "batch", 1, "--op: batch size")
 	fs.IntVar(&f.shape.Seq, "seq", 512, "--op: sequence length (query side); gemm: M = batch*seq; decode: query rows, 1 unless given")
@@ -91,10 +91,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			return usageErrorf(fs, "--%s sets the shape of --op; a suite has its own shapes (give --op OP)", shapeFlag)
 		}
 	}
-	seqSet := false
-	fs.Visit(func(fl *flag.Flag) { seqSet = seqSet || fl.Name == "seq" })
-	if f.op == string(bench.OpDecode) && !seqSet {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if f.op == string(bench.OpDecode) && !set["seq"] {
 		f.shape.Seq = 1 // one new token
+	}
+	if f.op == string(bench.OpDecoderStep) {
+		useDecoderStepDefaults(&f.shape, set)
 	}
 	if f.shape.KVDType == "f32" || f.shape.KVDType == "float32" {
 		f.shape.KVDType = "" // the default, named as such in reports
@@ -154,6 +157,25 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	return writeBenchFiles(report, f.jsonPath, f.csvPath, f.plotTo)
 }
 
+// useDecoderStepDefaults gives the decoder-step op Llama-3.2-1B's shapes (one
+// new token, f16 K/V, a 4096-token context) where the command line does not set them.
+func useDecoderStepDefaults(s *bench.Shape, set map[string]bool) {
+	def := bench.Llama32Step(4096)
+	for _, f := range []struct {
+		flag     string
+		dst, def *int
+	}{{"seq", &s.Seq, &def.Seq}, {"seq-kv", &s.SeqKV, &def.SeqKV}, {"d-model", &s.DModel, &def.DModel},
+		{"heads", &s.Heads, &def.Heads}, {"heads-kv", &s.HeadsKV, &def.HeadsKV}, {"head-dim", &s.HeadDim, &def.HeadDim},
+		{"d-ff", &s.DFF, &def.DFF}} {
+		if !set[f.flag] {
+			*f.dst = *f.def
+		}
+	}
+	if !set["kv-dtype"] {
+		s.KVDType = def.KVDType
+	}
+}
+
 func benchCases(f benchFlags) ([]bench.Case, error) {
 	if f.suite != "" && f.op != "" {
 		return nil, fmt.Errorf("give --suite or --op, not both")
@@ -193,7 +215,7 @@ func runBench(b backend.Backend, cases []bench.Case, opt bench.Options, progress
 	opt.PeakGFLOPs = report.PeakGFLOPs
 	// Decode rows are judged against the read bandwidth, measured before and
 	// after the cases: the larger is what the device gave this run.
-	decoding := slices.ContainsFunc(cases, func(c bench.Case) bool { return c.Op == bench.OpDecode })
+	decoding := slices.ContainsFunc(cases, func(c bench.Case) bool { return c.Op == bench.OpDecode || c.Op == bench.OpDecoderStep })
 	var memory float64
 	measure := func() error {
 		gbps, err := bench.MeasureBandwidth(b)

@@ -44,6 +44,8 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--device", noDevice, "--op", "gemm", "--seq", "8"}, 1, "no-such-device-xyz"},
 			{[]string{"--op", "decode", "--heads", "6", "--heads-kv", "4"}, 2, "heads-kv 4 must divide heads 6"},
 			{[]string{"--op", "decode", "--kv-dtype", "f8"}, 2, `kv-dtype "f8": want f32 or f16`},
+			{[]string{"--op", "decoder-step", "--heads-kv", "5"}, 2, "heads-kv 5 must divide heads 32"},
+			{[]string{"--op", "decoder-step", "--seq", "8", "--seq-kv", "4"}, 2, "seq-kv 4 < seq 8"},
 		},
 		"verify": {
 			{[]string{"--bogus"}, 2, "usage: gpubench verify"},
@@ -97,6 +99,23 @@ func TestCommandErrors(t *testing.T) {
 			{[]string{"--budget", "0s"}, 2, "want > 0"},
 			{[]string{"--device", noDevice}, 1, "no-such-device-xyz"},
 			{[]string{"--device", "cpu"}, 1, "tune needs an OpenCL device"},
+		},
+		"generate": {
+			{[]string{"--bogus"}, 2, "usage: gpubench generate"},
+			{[]string{"--prompt-ids", "1,2"}, 2, "--model and --prompt-ids are required"},
+			{[]string{"--model", missing, "--prompt-ids", "1,x"}, 2, `"x" is not a token id`},
+			{[]string{"--model", missing, "--prompt-ids", "1", "--max-new-tokens", "0"}, 2, "--max-new-tokens 0: want >= 1"},
+			{[]string{"--model", missing, "--prompt-ids", "1", "--kv-dtype", "bf16"}, 2, `--kv-dtype "bf16": want f16 or f32`},
+			{[]string{"--model", missing, "--prompt-ids", "1"}, 1, "has no config.json"},
+			{[]string{"--model", missing, "--prompt-ids", "1,2,3", "--max-new-tokens", "4", "--capacity", "5"}, 1, "more than --capacity 5"},
+		},
+		"random-model": {
+			{[]string{"--bogus"}, 2, "usage: gpubench random-model"},
+			{nil, 2, "--out is required"},
+			{[]string{"--out", missing, "--preset", "gpt5"}, 2, `--preset "gpt5"`},
+			{[]string{"--out", missing, "--dtype", "f8"}, 2, `--dtype "f8"`},
+			{[]string{"--out", filepath.Dir(missing) + "/tiny", "--preset", "tiny", "--layers", "0", "--vocab", "0"}, 0, ""},
+			{[]string{"--out", filepath.Dir(missing) + "/tiny", "--preset", "tiny"}, 1, "not overwriting a checkpoint"},
 		},
 		"explain": {
 			{[]string{"--bogus"}, 2, "usage: gpubench explain"},

@@ -10,6 +10,8 @@
 //	gpubench golden FILE...     PyTorch golden cases on a device
 //	gpubench run                a layer or stack with PyTorch weights on safetensors inputs
 //	gpubench embed              sentence embeddings from a Hugging Face BERT-family folder
+//	gpubench generate           greedy decoding with a Hugging Face Llama/Mistral/Qwen2 checkpoint folder
+//	gpubench random-model       a checkpoint folder of real shapes (Llama-3.2-1B's) with random weights
 //	gpubench attn-map           attention heat maps of a layer's heads
 //	gpubench explain scaling    why attention divides by sqrt(d_k), measured and drawn
 //	gpubench soak               random shapes and masks for a while, each checked against cpu

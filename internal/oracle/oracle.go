@@ -334,6 +334,8 @@ func Activate64(a backend.Activation, x float64) float64 {
 		return math.Max(x, 0)
 	case backend.GELU:
 		return x / 2 * math.Erfc(-x/math.Sqrt2)
+	case backend.SiLU:
+		return x / (1 + math.Exp(-x))
 	}
 	return x
 }
@@ -342,7 +344,7 @@ func Activate32(a backend.Activation, x float32) float32 {
 	switch a {
 	case backend.ReLU:
 		return max(x, 0)
-	case backend.GELU:
+	case backend.GELU, backend.SiLU:
 		return float32(Activate64(a, float64(x)))
 	}
 	return x

@@ -73,3 +73,22 @@ func TestRowsByHand(t *testing.T) {
 		t.Errorf("Positional: %v, want [sin(1)+2 cos(1)+2]", ref)
 	}
 }
+
+func TestDecoderOpsByHand(t *testing.T) {
+	// RMSNorm of (3, 4) + residual (0, 0): mean square 12.5, so (3, 4)/sqrt(12.5), times the weight.
+	ref, _, y := RMSNorm([]float32{3, 4}, []float32{0, 0}, []float32{1, 2}, 2, 0)
+	if r := math.Sqrt(12.5); math.Abs(ref[0]-3/r) > 1e-15 || math.Abs(ref[1]-8/r) > 1e-15 || y[0] != 3 || y[1] != 4 {
+		t.Errorf("RMSNorm: %v (residual stream %v), want [3 8]/sqrt(12.5)", ref, y)
+	}
+	// Rotary of (1, 0, 5) (head dim 3, rotary dim 2) at position 2: pair (0, 1)
+	// turns by 2 rad, dimension 2 passes.
+	ref, _ = Rotary([]float32{1, 0, 5}, 1, 1, 1, 3, []int{2}, backend.RotaryOptions{RotaryDim: 2})
+	if math.Abs(ref[0]-math.Cos(2)) > 1e-15 || math.Abs(ref[1]-math.Sin(2)) > 1e-15 || ref[2] != 5 {
+		t.Errorf("Rotary: %v, want [cos 2, sin 2, 5]", ref)
+	}
+	// GatedFeedForward with d_model 1, d_ff 1: down * silu(gate*x) * (up*x) + res.
+	ref, _ = GatedFeedForward([]float32{2}, []float32{1}, []float32{3}, []float32{0.5}, []float32{1}, 1, 1, backend.SiLU)
+	if want := 0.5*(2/(1+math.Exp(-2)))*6 + 1; math.Abs(ref[0]-want) > 1e-15 {
+		t.Errorf("GatedFeedForward: %v, want %v", ref, want)
+	}
+}

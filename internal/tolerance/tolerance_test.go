@@ -60,3 +60,23 @@ func TestCheckRowScalesWidensCancellingRows(t *testing.T) {
 		t.Errorf("row scale 1 should accept: %v", r)
 	}
 }
+
+func TestCheckRowsRatioHasNoCap(t *testing.T) {
+	// A reference rounded through half precision: PyTorch's float32 is 5e-4 off,
+	// and so is got, beyond the float32 cap but within 4x PyTorch's error.
+	ref := []float64{1, 0.5}
+	naive := []float32{1 + 5e-4, 0.5}
+	got := []float32{1 - 5e-4, 0.5}
+	if r := CheckRows(got, ref, naive, 2); r.OK() {
+		t.Errorf("the float32 cap should reject: %v", r)
+	}
+	if r := CheckRowsRatio(got, ref, naive, 2); !r.OK() {
+		t.Errorf("the ratio rule alone should accept: %v", r)
+	}
+	if r := CheckRowsRatio([]float32{1 + 3e-3, 0.5}, ref, naive, 2); r.OK() {
+		t.Errorf("an error beyond 4x PyTorch's should fail: %v", r)
+	}
+	if r := CheckRowsRatio(got, ref, nil, 2); r.OK() {
+		t.Errorf("no naive result: the ratio rule cannot be applied, want a failure: %v", r)
+	}
+}
