@@ -2,8 +2,9 @@
 
 // gen writes kernel_amd64.s, the assembly micro-kernels: go generate runs it.
 //
-// Each kernel keeps an mr×nr tile of C in vector registers (nr/lanes registers a row). Packed A holds the
-// mr rows of the micro-panel one after another (row i at a + i*kc), packed B holds kc rows of nr values.
+// Each kernel keeps an mr×nr tile of C in vector registers (nr/lanes registers a row). A holds the mr rows
+// of the micro-panel lda values apart (row i at a + i*lda: packed, lda = kc; or A itself, read in place),
+// packed B holds kc rows of nr values.
 // One step of the k loop loads the nr values of B for that p, broadcasts A[i, p] for each row i and
 // multiply-adds; the loop is unrolled four times. The rows of A are addressed as base + index*scale with
 // one base register for every five rows, so that each row is its own sequential stream. The C tile is
@@ -62,17 +63,18 @@ func generate(w func(string, ...any), k kernelSpec) {
 	vecBytes := k.lanes * 4
 
 	w("")
-	w("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", k.name)
+	w("// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)", k.name)
 	w("// %s.", k.doc)
-	w("TEXT ·%s(SB), NOSPLIT, $0-48", k.name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-56", k.name)
 	w("\tMOVQ kc+0(FP), CX")
 	w("\tMOVQ a+8(FP), SI")
-	w("\tMOVQ b+16(FP), DI")
-	w("\tMOVQ c+24(FP), DX")
-	w("\tMOVQ ldc+32(FP), R8")
+	w("\tMOVQ lda+16(FP), R9")
+	w("\tMOVQ b+24(FP), DI")
+	w("\tMOVQ c+32(FP), DX")
+	w("\tMOVQ ldc+40(FP), R8")
 	w("\tSHLQ $2, R8")
-	// R9 = row stride of packed A in bytes, R10 = 3*R9; SI, R11, R12 point at rows 0, 5, 10.
-	w("\tLEAQ (CX*4), R9")
+	// R9 = row stride of A in bytes, R10 = 3*R9; SI, R11, R12 point at rows 0, 5, 10.
+	w("\tSHLQ $2, R9")
 	w("\tLEAQ (R9)(R9*2), R10")
 	w("\tLEAQ (SI)(R9*4), R11")
 	w("\tADDQ R9, R11")
@@ -144,14 +146,14 @@ func generate(w func(string, ...any), k kernelSpec) {
 
 	w("%s_store:", k.name)
 	alpha, beta := bReg(0), bReg(1)
-	w("\tVBROADCASTSS alpha+40(FP), %s", alpha)
+	w("\tVBROADCASTSS alpha+48(FP), %s", alpha)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.vecs; v++ {
 			w("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
 		}
 	}
 	// beta == ±0 skips reading C; any other bit pattern, NaN included, reads it.
-	w("\tMOVL beta+44(FP), AX")
+	w("\tMOVL beta+52(FP), AX")
 	w("\tANDL $0x7fffffff, AX")
 	w("\tJNE %s_beta", k.name)
 	store := func(withBeta bool) {
@@ -171,6 +173,6 @@ func generate(w func(string, ...any), k kernelSpec) {
 	}
 	store(false)
 	w("%s_beta:", k.name)
-	w("\tVBROADCASTSS beta+44(FP), %s", beta)
+	w("\tVBROADCASTSS beta+52(FP), %s", beta)
 	store(true)
 }

@@ -4,16 +4,17 @@
 
 #include "textflag.h"
 
-// func kernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func kernelAVX512(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
 // AVX-512F, 8×32 tile in 16 zmm registers.
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-48
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ lda+16(FP), R9
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	LEAQ (CX*4), R9
+	SHLQ $2, R9
 	LEAQ (R9)(R9*2), R10
 	LEAQ (SI)(R9*4), R11
 	ADDQ R9, R11
@@ -208,7 +209,7 @@ kernelAVX512_loop1:
 	DECQ CX
 	JNE kernelAVX512_loop1
 kernelAVX512_store:
-	VBROADCASTSS alpha+40(FP), Z16
+	VBROADCASTSS alpha+48(FP), Z16
 	VMULPS Z16, Z0, Z0
 	VMULPS Z16, Z1, Z1
 	VMULPS Z16, Z2, Z2
@@ -225,7 +226,7 @@ kernelAVX512_store:
 	VMULPS Z16, Z13, Z13
 	VMULPS Z16, Z14, Z14
 	VMULPS Z16, Z15, Z15
-	MOVL beta+44(FP), AX
+	MOVL beta+52(FP), AX
 	ANDL $0x7fffffff, AX
 	JNE kernelAVX512_beta
 	VMOVUPS Z0, 0(DX)
@@ -254,7 +255,7 @@ kernelAVX512_store:
 	VZEROUPPER
 	RET
 kernelAVX512_beta:
-	VBROADCASTSS beta+44(FP), Z17
+	VBROADCASTSS beta+52(FP), Z17
 	VFMADD231PS 0(DX), Z17, Z0
 	VMOVUPS Z0, 0(DX)
 	VFMADD231PS 64(DX), Z17, Z1
@@ -297,16 +298,17 @@ kernelAVX512_beta:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func kernelAVX2(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
 // AVX2 and FMA, 6×16 tile in 12 ymm registers.
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-48
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ lda+16(FP), R9
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	LEAQ (CX*4), R9
+	SHLQ $2, R9
 	LEAQ (R9)(R9*2), R10
 	LEAQ (SI)(R9*4), R11
 	ADDQ R9, R11
@@ -461,7 +463,7 @@ kernelAVX2_loop1:
 	DECQ CX
 	JNE kernelAVX2_loop1
 kernelAVX2_store:
-	VBROADCASTSS alpha+40(FP), Y12
+	VBROADCASTSS alpha+48(FP), Y12
 	VMULPS Y12, Y0, Y0
 	VMULPS Y12, Y1, Y1
 	VMULPS Y12, Y2, Y2
@@ -474,7 +476,7 @@ kernelAVX2_store:
 	VMULPS Y12, Y9, Y9
 	VMULPS Y12, Y10, Y10
 	VMULPS Y12, Y11, Y11
-	MOVL beta+44(FP), AX
+	MOVL beta+52(FP), AX
 	ANDL $0x7fffffff, AX
 	JNE kernelAVX2_beta
 	VMOVUPS Y0, 0(DX)
@@ -497,7 +499,7 @@ kernelAVX2_store:
 	VZEROUPPER
 	RET
 kernelAVX2_beta:
-	VBROADCASTSS beta+44(FP), Y13
+	VBROADCASTSS beta+52(FP), Y13
 	VFMADD231PS 0(DX), Y13, Y0
 	VMOVUPS Y0, 0(DX)
 	VFMADD231PS 32(DX), Y13, Y1

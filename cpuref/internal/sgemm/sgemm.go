@@ -2,7 +2,9 @@
 //
 // It follows the GotoBLAS/BLIS design: the operands are copied ("packed") into contiguous panels, which
 // takes care of transposes and leading dimensions once, so that a register-blocked micro-kernel sees a
-// single layout. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
+// single layout. An A that is not transposed is the exception: the micro-kernel reads its rows in place
+// (they are already rows of consecutive values), and only a last micro-panel of fewer than mr rows is
+// packed, which saves a copy of A per product. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
 // elsewhere, and with the purego or noasm build tags, a portable Go micro-kernel is used.
 //
 // Matrices are row-major: element (i, j) of a matrix with leading dimension ld is at index i*ld + j.
@@ -143,6 +145,8 @@ type problem struct {
 	// steps is the plan of the product; splitRows tells whether its sweeps share out rows, not columns.
 	steps     []step
 	splitRows bool
+	// directA tells that the micro-kernel reads full micro-panels of A in place (A not transposed).
+	directA bool
 
 	// packedA holds the current slab of op(A) as micro-panels shared by the goroutines; each goroutine
 	// packs its blocks of B into its own part of bufB and uses its own scratch tile in edge, and
@@ -164,6 +168,7 @@ func (g *problem) run() {
 	mr, nr := g.kernel.mr, g.kernel.nr
 	colPanels := ceilDiv(g.n, nr)
 	g.splitRows = g.threads > 1 && colPanels < 2*g.threads && colPanels < ceilDiv(min(g.m, blockM), mr)
+	g.directA = !g.transA
 	g.steps = g.steps[:0]
 	// A sweep task over columns takes at most blockN of them (the panel of B packed at a time), and at
 	// least minSweepPanels micro-panels where there are enough to go round.
@@ -185,12 +190,14 @@ func (g *problem) run() {
 		slab := max(1, maxPackedA/(rowPanels*mr*blockK)) * blockK
 		for k0 := 0; k0 < g.k; k0 += slab {
 			k1 := min(k0+slab, g.k)
-			packedA = max(packedA, rowPanels*mr*(k1-k0))
 			block := step{i0: i0, rows: rows, k0: k0, k1: k1}
-			pack := block
-			pack.panels = rowPanels * ceilDiv(k1-k0, blockK)
-			pack.tasks = packTasks * g.threads
-			add(pack)
+			if !g.directA || rows%mr != 0 {
+				packedA = max(packedA, rowPanels*mr*(k1-k0))
+				pack := block
+				pack.panels = rowPanels * ceilDiv(k1-k0, blockK)
+				pack.tasks = packTasks * g.threads
+				add(pack)
+			}
 			sweep := block
 			sweep.sweep = true
 			if g.splitRows {
@@ -308,7 +315,8 @@ const (
 
 // packA packs micro-panels [lo, hi) of the block of A at row i0 and columns [k0, k1) of op(A). Panels
 // are numbered blockK-wide slice by slice; each slice is stored as consecutive row panels, and starts at
-// packedA[roundUp(rows, mr)*(p0-k0)] for its first column p0.
+// packedA[roundUp(rows, mr)*(p0-k0)] for its first column p0. With directA only the last, partial, row
+// panel of each slice is packed: the others are read in place.
 func (g *problem) packA(i0, rows, k0, k1, lo, hi int) {
 	mr := g.kernel.mr
 	rowPanels := ceilDiv(rows, mr)
@@ -316,6 +324,9 @@ func (g *problem) packA(i0, rows, k0, k1, lo, hi int) {
 		p0 := k0 + x/rowPanels*blockK
 		kb := min(blockK, k1-p0)
 		i := x % rowPanels * mr
+		if g.directA && rows-i >= mr {
+			continue
+		}
 		dst := g.packedA[rowPanels*mr*(p0-k0)+i*kb:][:mr*kb]
 		packA(dst, g.transA, g.a, g.lda, i0+i, min(mr, rows-i), p0, kb, mr, g.kernel.transpose)
 	}
@@ -346,21 +357,27 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 			} else {
 				packB(bufB, g.transB, g.b, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose)
 			}
-			packedA := g.packedA[padded*(p0-k0) : padded*(p0-k0+kb)]
+			slice := padded * (p0 - k0) // where the packed slice of A starts
 			for r := rlo; r < rhi; r++ {
 				i := r * mr
 				mv := min(mr, rows-i)
-				pa := packedA[i*kb : (i+mr)*kb]
+				var pa []float32
+				lda := kb
+				if g.directA && mv == mr {
+					pa, lda = g.a[(i0+i)*g.lda+p0:], g.lda
+				} else {
+					pa = g.packedA[slice+i*kb : slice+(i+mr)*kb]
+				}
 				for q := q0; q < q1; q++ {
 					j := q * nr
 					nv := min(nr, g.n-j)
 					pb := bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
 					off := (i0+i)*g.ldc + j
 					if mv == mr && nv == nr {
-						mk.fn(kb, pa, pb, g.c[off:], g.ldc, g.alpha, beta)
+						mk.fn(kb, pa, lda, pb, g.c[off:], g.ldc, g.alpha, beta)
 						continue
 					}
-					mk.fn(kb, pa, pb, tile, nr, g.alpha, 0)
+					mk.fn(kb, pa, lda, pb, tile, nr, g.alpha, 0)
 					mergeTile(tile, nr, mv, nv, beta, g.c[off:], g.ldc)
 				}
 			}

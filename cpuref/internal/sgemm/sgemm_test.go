@@ -335,3 +335,24 @@ func TestGemmConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmDirectAFreshProblem runs products whose A is read in place (not
+// transposed, every micro-panel full: m = 24 is a multiple of each kernel's mr)
+// on a problem without buffers from earlier calls, so that nothing may lean on
+// a packed A that was never needed; then with a partial last panel (m = 29).
+func TestGemmDirectAFreshProblem(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 8))
+	for _, m := range []int{24, 29} {
+		for _, threads := range []int{1, 2} {
+			// Drop pooled problems until a new one comes, and leave it for gemm.
+			for {
+				g := problems.Get().(*problem)
+				if g.packedA == nil && g.bufB == nil {
+					problems.Put(g)
+					break
+				}
+			}
+			checkGemm(t, rnd, gemmCase{transB: true, m: m, n: 70, k: 300, alpha: 1, pad: 1}, threads)
+		}
+	}
+}
