@@ -57,3 +57,36 @@ func TestExpShiftAVX512(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExpShift runs each exp kernel on attention rows of 128 scores:
+// go test ./cpuref -run '^$' -bench ExpShift
+func BenchmarkExpShift(b *testing.B) {
+	const n = 128
+	rng := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, n)
+	for j := range src {
+		src[j] = float32(rng.NormFloat64() * 3)
+	}
+	m := rowMax(src)
+	x := make([]float32, n)
+	kernels := []struct {
+		name string
+		run  func() float32
+		ok   bool
+	}{
+		{"avx2", func() float32 { return expShiftAVX2(&x[0], n, m) }, useAVX2},
+		{"avx512", func() float32 { return expShiftAVX512(&x[0], n, m) }, useAVX512Exp},
+	}
+	for _, k := range kernels {
+		if !k.ok {
+			continue
+		}
+		b.Run("kernel="+k.name+"/n=128", func(b *testing.B) {
+			for b.Loop() {
+				copy(x, src)
+				k.run()
+			}
+			b.ReportMetric(float64(8*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

@@ -36,6 +36,7 @@ var gemmShapes = []benchShape{
 	{512, 2048, 512, true},
 	{512, 512, 2048, true},
 	{4096, 1536, 384, true}, // all-MiniLM-L6-v2's FFN at a batch of 32 x 128 tokens (gpubench bench --op embed)
+	{682, 384, 1536, true},  // its second product, on one of cpuref.FeedForward's chunks of rows
 }
 
 // Attention tiles, run by GemmSerial: scores Q·Kᵀ and weights·V.
