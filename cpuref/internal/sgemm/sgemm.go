@@ -2,9 +2,10 @@
 //
 // It follows the GotoBLAS/BLIS design: the operands are copied ("packed") into contiguous panels, which
 // takes care of transposes and leading dimensions once, so that a register-blocked micro-kernel sees a
-// single layout. An A that is not transposed is the exception: the micro-kernel reads its rows in place
-// (they are already rows of consecutive values), and only a last micro-panel of fewer than mr rows is
-// packed, which saves a copy of A per product. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
+// single layout. Operands that are not transposed are the exception: the micro-kernel reads the rows of
+// A, and for products of few rows the rows of nr values of B, in place (they are already consecutive
+// values), and only a last micro-panel of A of fewer than mr rows, or panel of B of fewer than nr
+// columns, is packed, which saves a copy of the operand per product. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
 // elsewhere, and with the purego or noasm build tags, a portable Go micro-kernel is used.
 //
 // Matrices are row-major: element (i, j) of a matrix with leading dimension ld is at index i*ld + j.
@@ -28,6 +29,12 @@ const (
 	blockN     = 512
 	maxPackedA = 1 << 20 // 4 MiB
 )
+
+// directBRows is the most rows of C for which B, not transposed, is read in place. A packed panel of B
+// is contiguous in L1 for every micro-panel of A it meets: that pays back its copy where there are many
+// (1024³ runs 10% slower with B in place, its rows 4 KiB apart); with few, as in attention's tiles of
+// 128 queries, the copy costs more than it saves.
+const directBRows = 256
 
 // minParallelWork is the number of multiply-adds (m·n·k) that Gemm gives each goroutine at the least:
 // starting a goroutine costs more than it saves on smaller products.
@@ -145,8 +152,9 @@ type problem struct {
 	// steps is the plan of the product; splitRows tells whether its sweeps share out rows, not columns.
 	steps     []step
 	splitRows bool
-	// directA tells that the micro-kernel reads full micro-panels of A in place (A not transposed).
-	directA bool
+	// directA and directB tell that the micro-kernel reads full micro-panels of A, and full panels of
+	// B, in place (A not transposed; B float32, not transposed, and at most directBRows rows).
+	directA, directB bool
 
 	// packedA holds the current slab of op(A) as micro-panels shared by the goroutines; each goroutine
 	// packs its blocks of B into its own part of bufB and uses its own scratch tile in edge, and
@@ -168,7 +176,7 @@ func (g *problem) run() {
 	mr, nr := g.kernel.mr, g.kernel.nr
 	colPanels := ceilDiv(g.n, nr)
 	g.splitRows = g.threads > 1 && colPanels < 2*g.threads && colPanels < ceilDiv(min(g.m, blockM), mr)
-	g.directA = !g.transA
+	g.directA, g.directB = !g.transA, !g.transB && g.m <= directBRows && g.bHalf.Bits == nil
 	g.steps = g.steps[:0]
 	// A sweep task over columns takes at most blockN of them (the panel of B packed at a time), and at
 	// least minSweepPanels micro-panels where there are enough to go round.
@@ -351,11 +359,17 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 				beta = 1
 			}
 			cols := min(q1*nr, g.n) - q0*nr
-			if g.bHalf.Bits != nil {
+			switch {
+			case g.bHalf.Bits != nil:
 				rowsBuf := g.halfRows[worker*len(g.halfRows)/g.threads : (worker+1)*len(g.halfRows)/g.threads]
 				packBHalf(bufB, g.transB, g.bHalf, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose, rowsBuf)
-			} else {
+			case !g.directB:
 				packB(bufB, g.transB, g.b, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose)
+			default:
+				if last := g.n / nr; g.n%nr != 0 && last < q1 {
+					// Only the partial last panel is packed, in its place in bufB.
+					packB(bufB[(last-q0)*nr*kb:], false, g.b, g.ldb, p0, kb, last*nr, g.n-last*nr, nr, mk.transpose)
+				}
 			}
 			slice := padded * (p0 - k0) // where the packed slice of A starts
 			for r := rlo; r < rhi; r++ {
@@ -371,13 +385,19 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 				for q := q0; q < q1; q++ {
 					j := q * nr
 					nv := min(nr, g.n-j)
-					pb := bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
+					var pb []float32
+					ldb := nr
+					if g.directB && nv == nr {
+						pb, ldb = g.b[p0*g.ldb+j:], g.ldb
+					} else {
+						pb = bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
+					}
 					off := (i0+i)*g.ldc + j
 					if mv == mr && nv == nr {
-						mk.fn(kb, pa, lda, pb, g.c[off:], g.ldc, g.alpha, beta)
+						mk.fn(kb, pa, lda, pb, ldb, g.c[off:], g.ldc, g.alpha, beta)
 						continue
 					}
-					mk.fn(kb, pa, lda, pb, tile, nr, g.alpha, 0)
+					mk.fn(kb, pa, lda, pb, ldb, tile, nr, g.alpha, 0)
 					mergeTile(tile, nr, mv, nv, beta, g.c[off:], g.ldc)
 				}
 			}

@@ -336,23 +336,29 @@ func TestGemmConcurrent(t *testing.T) {
 	}
 }
 
-// TestGemmDirectAFreshProblem runs products whose A is read in place (not
-// transposed, every micro-panel full: m = 24 is a multiple of each kernel's mr)
-// on a problem without buffers from earlier calls, so that nothing may lean on
-// a packed A that was never needed; then with a partial last panel (m = 29).
-func TestGemmDirectAFreshProblem(t *testing.T) {
+// TestGemmInPlaceFreshProblem runs products whose A and B are read in place
+// (not transposed; every micro-panel full: m = 24 and n = 64 are multiples of
+// each kernel's mr and nr) on a problem without buffers from earlier calls, so
+// that nothing may lean on a packed operand that was never needed; then with a
+// partial last panel of A (m = 29) and of B (n = 70), with B transposed, and
+// with more rows than directBRows (B packed, A in place).
+func TestGemmInPlaceFreshProblem(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 8))
-	for _, m := range []int{24, 29} {
-		for _, threads := range []int{1, 2} {
-			// Drop pooled problems until a new one comes, and leave it for gemm.
-			for {
-				g := problems.Get().(*problem)
-				if g.packedA == nil && g.bufB == nil {
-					problems.Put(g)
-					break
+	for _, m := range []int{24, 29, directBRows + 3} {
+		for _, n := range []int{64, 70} {
+			for _, transB := range []bool{false, true} {
+				for _, threads := range []int{1, 2} {
+					// Drop pooled problems until a new one comes, and leave it for gemm.
+					for {
+						g := problems.Get().(*problem)
+						if g.packedA == nil && g.bufB == nil {
+							problems.Put(g)
+							break
+						}
+					}
+					checkGemm(t, rnd, gemmCase{transB: transB, m: m, n: n, k: 300, alpha: 1, pad: 1}, threads)
 				}
 			}
-			checkGemm(t, rnd, gemmCase{transB: true, m: m, n: 70, k: 300, alpha: 1, pad: 1}, threads)
 		}
 	}
 }
