@@ -79,10 +79,49 @@ func GemmHalfSerial(transA, transB bool, m, n, k int, alpha float32, a []float32
 	gemmOf(transA, transB, m, n, k, alpha, a, lda, operandB{half: b}, ldb, beta, c, ldc, 1)
 }
 
-// operandB is B as float32 values or as halves (half.Bits non-nil).
+// PackedB is op(B) copied once into the micro-kernel's panels (PackB), for several products with the same
+// B, such as a layer's weights applied to one chunk of rows after another: each product then skips packing
+// B. Its storage is the caller's.
+type PackedB struct {
+	k, n int
+	data []float32
+}
+
+// PackedBSize is the number of values PackB needs for a k×n op(B).
+func PackedBSize(k, n int) int { return k * ceilDiv(n, kernel.nr) * kernel.nr }
+
+// PackB packs the k×n op(B) (B transposed when transB is set, as for Gemm) into dst, which holds at least
+// PackedBSize(k, n) values: for each block of blockK rows from p0, the panels of nr columns one after
+// another, as the sweep packs them, from dst[p0 * n rounded up to nr].
+func PackB(dst []float32, transB bool, k, n int, b []float32, ldb int) PackedB {
+	if transB {
+		checkMatrix("B", n, k, b, ldb)
+	} else {
+		checkMatrix("B", k, n, b, ldb)
+	}
+	nr := kernel.nr
+	padded := ceilDiv(n, nr) * nr
+	dst = dst[:k*padded]
+	for p0 := 0; p0 < k && n > 0; p0 += blockK {
+		packB(dst[p0*padded:], transB, b, ldb, p0, min(blockK, k-p0), 0, n, nr, kernel.transpose)
+	}
+	return PackedB{k: k, n: n, data: dst}
+}
+
+// GemmPacked is Gemm with op(B) packed by PackB; its result is bit for bit Gemm's.
+func GemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int) {
+	if b.k != k || b.n != n {
+		panic(fmt.Sprintf("sgemm: B packed as %d×%d, used as %d×%d", b.k, b.n, k, n))
+	}
+	threads := max(1, min(runtime.GOMAXPROCS(0), m*n*k/minParallelWork))
+	gemmOf(transA, false, m, n, k, alpha, a, lda, operandB{packed: b.data}, 0, beta, c, ldc, threads)
+}
+
+// operandB is B as float32 values, as halves (half.Bits non-nil) or packed by PackB (packed non-nil).
 type operandB struct {
-	f32  []float32
-	half Half
+	f32    []float32
+	half   Half
+	packed []float32
 }
 
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
@@ -110,9 +149,10 @@ func gemmOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 	if transB {
 		bRows, bCols = n, k
 	}
-	if b.half.Bits != nil {
+	switch {
+	case b.half.Bits != nil:
 		checkMatrixLen("B", bRows, bCols, len(b.half.Bits), ldb)
-	} else {
+	case b.packed == nil:
 		checkMatrix("B", bRows, bCols, b.f32, ldb)
 	}
 
@@ -122,10 +162,10 @@ func gemmOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 	g.m, g.n, g.k = m, n, k
 	g.alpha, g.userBeta = alpha, beta
 	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b.f32, ldb, c, ldc
-	g.bHalf = b.half
+	g.bHalf, g.packedB = b.half, b.packed
 	g.run()
 	// Keep the buffers for the next call, not the caller's matrices.
-	g.a, g.b, g.c, g.bHalf = nil, nil, nil, Half{}
+	g.a, g.b, g.c, g.bHalf, g.packedB = nil, nil, nil, Half{}, nil
 	problems.Put(g)
 }
 
@@ -144,7 +184,8 @@ type problem struct {
 	a        []float32
 	lda      int
 	b        []float32
-	bHalf    Half // B as halves where bHalf.Bits is non-nil (b is then nil)
+	bHalf    Half      // B as halves where bHalf.Bits is non-nil (b is then nil)
+	packedB  []float32 // op(B) packed by PackB where non-nil (b is then nil)
 	ldb      int
 	c        []float32
 	ldc      int
@@ -176,7 +217,7 @@ func (g *problem) run() {
 	mr, nr := g.kernel.mr, g.kernel.nr
 	colPanels := ceilDiv(g.n, nr)
 	g.splitRows = g.threads > 1 && colPanels < 2*g.threads && colPanels < ceilDiv(min(g.m, blockM), mr)
-	g.directA, g.directB = !g.transA, !g.transB && g.m <= directBRows && g.bHalf.Bits == nil
+	g.directA, g.directB = !g.transA, !g.transB && g.m <= directBRows && g.b != nil
 	g.steps = g.steps[:0]
 	// A sweep task over columns takes at most blockN of them (the panel of B packed at a time), and at
 	// least minSweepPanels micro-panels where there are enough to go round.
@@ -360,6 +401,7 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 			}
 			cols := min(q1*nr, g.n) - q0*nr
 			switch {
+			case g.packedB != nil:
 			case g.bHalf.Bits != nil:
 				rowsBuf := g.halfRows[worker*len(g.halfRows)/g.threads : (worker+1)*len(g.halfRows)/g.threads]
 				packBHalf(bufB, g.transB, g.bHalf, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose, rowsBuf)
@@ -387,9 +429,12 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 					nv := min(nr, g.n-j)
 					var pb []float32
 					ldb := nr
-					if g.directB && nv == nr {
+					switch {
+					case g.packedB != nil:
+						pb = g.packedB[p0*ceilDiv(g.n, nr)*nr+q*nr*kb:][:nr*kb]
+					case g.directB && nv == nr:
 						pb, ldb = g.b[p0*g.ldb+j:], g.ldb
-					} else {
+					default:
 						pb = bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
 					}
 					off := (i0+i)*g.ldc + j
