@@ -90,10 +90,8 @@ func (f *ffn) chunk(lo, hi int) {
 			o := out[r*dm : (r+1)*dm]
 			switch {
 			case f.res != nil && f.b2 != nil:
-				res := f.res[(lo+r)*dm:][:dm]
-				for j := range o {
-					o[j] = res[j] + f.b2[j]
-				}
+				copy(o, f.res[(lo+r)*dm:][:dm])
+				addTo(o, f.b2) // res + b2, as one add each
 			case f.res != nil:
 				copy(o, f.res[(lo+r)*dm:][:dm])
 			case f.b2 != nil:
