@@ -210,9 +210,10 @@ type problem struct {
 // with helpers (see team).
 //
 // For each block of up to blockM rows, the rows of A are packed a slab of up to maxPackedA values at a
-// time; then the slab is swept against the columns of B, which are shared out in chunks (or, when there
-// are too few columns to share, the rows are), blockN columns and blockK rows of B at a time, packing
-// that block of B and running the micro-kernel over it.
+// time (with directA, only a partial last micro-panel; the pack step is left out where there is none);
+// then the slab is swept against the columns of B, which are shared out in chunks (or, when there are
+// too few columns to share, the rows are), blockN columns and blockK rows of B at a time, packing that
+// block of B (unless it is read in place or was packed by PackB) and running the micro-kernel over it.
 func (g *problem) run() {
 	mr, nr := g.kernel.mr, g.kernel.nr
 	colPanels := ceilDiv(g.n, nr)
