@@ -123,15 +123,15 @@ func TestRunRejectsBadCase(t *testing.T) {
 	require.Error(t, err)
 }
 
-// benchCases are the shapes of `go test -bench`: the quick suite's at seq 256 and
-// attention at seq 512 with 8 heads.
+// benchCases are the shapes of `go test -bench`: the quick suite's at seq 256,
+// attention at seq 512 with 8 heads and the embed op at all-MiniLM-L6-v2's shapes.
 func benchCases() []Case {
 	s := Shape{Batch: 1, Seq: 256, DModel: 256, Heads: 4, HeadDim: 64, DFF: 1024}
 	cs := make([]Case, 0, len(Ops)+1)
 	for _, op := range Ops {
 		cs = append(cs, Case{Op: op, Shape: s})
 	}
-	return append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 512, Heads: 8, HeadDim: 64}})
+	return append(cs, Case{Op: OpAttention, Shape: Shape{Batch: 1, Seq: 512, Heads: 8, HeadDim: 64}}, Case{Op: OpEmbed, Shape: MiniLM})
 }
 
 func benchmark(b *testing.B, be backend.Backend) {

@@ -332,7 +332,9 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 		for hh := range rs.nh {
 			a.m.apply(s[hh*rs.rows*n:], n, rs.b, rs.h0+hh, rs.i0, rs.rows, j0, n)
 		}
-		zero := false // some weight of the tile is exactly 0
+		// zero: some weight of the tile is exactly 0, which matters only where
+		// V's tiles were not checked in advance (a.finite nil).
+		zero := false
 		for r := range rows {
 			row := s[r*n : (r+1)*n]
 			m := max(st.mx[r], rowMax(row))
@@ -356,7 +358,7 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 				st.mx[r] = m
 			}
 			st.sum[r] += expShift(row, m)
-			zero = zero || hasZero(row)
+			zero = zero || a.finite == nil && hasZero(row)
 		}
 		clear(s[rows*n : padded*n]) // the padding rows weigh nothing
 		var finite bool
@@ -394,10 +396,7 @@ func (st online) finish(r int, dst []float32) {
 		clear(dst)
 		return
 	}
-	inv := 1 / float64(st.sum[r])
-	for c, x := range st.o[r*dv : (r+1)*dv] {
-		dst[c] = float32(float64(x) * inv)
-	}
+	scaleRound(dst, st.o[r*dv:(r+1)*dv], 1/float64(st.sum[r]))
 }
 
 // block computes queries [i0, i0+rows) of batch b, head h.
@@ -431,10 +430,19 @@ func hasZero(row []float32) bool {
 	return false
 }
 
-// scaleSlice sets x *= c.
-func scaleSlice(x []float32, c float32) {
+// scaleSliceGeneric sets x *= c, one element at a time.
+func scaleSliceGeneric(x []float32, c float32) {
 	for i := range x {
 		x[i] *= c
+	}
+}
+
+// scaleRoundGeneric sets dst[j] = float32(float64(src[j]) * inv), one element
+// at a time.
+func scaleRoundGeneric(dst, src []float32, inv float64) {
+	src = src[:len(dst)]
+	for j, x := range src {
+		dst[j] = float32(float64(x) * inv)
 	}
 }
 

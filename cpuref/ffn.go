@@ -11,9 +11,10 @@ const ffnChunkFloats = 1 << 20
 
 // FeedForward computes dst = act(x*W1^T + b1)*W2^T + b2 (+ residual) in chunks
 // of rows. Each chunk runs two products on every core, with the bias and
-// activation applied in between; sgemm packs each weight panel once per chunk
-// and shares it between the cores (per-core row blocks would each repack all
-// of W1 and W2). dst may be x or the residual.
+// activation applied in between; each weight is packed into sgemm's panels once
+// per call (sgemm.PackB) where there are several chunks, and once per chunk,
+// shared between the cores, where there is one (per-core row blocks would each
+// repack all of W1 and W2). dst may be x or the residual.
 func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt backend.FFNOptions) error {
 	const op = "FeedForward"
 	if err := b.open(op); err != nil {
@@ -39,17 +40,30 @@ func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt b
 		}
 	}
 	rows := max(ffnChunkFloats/max(d.DFF, 1), 1)
+	if d.Rows > rows {
+		// Several chunks: each weight is packed into the kernel's panels once,
+		// not once per chunk.
+		dm, dff := d.DModel, d.DFF
+		p1, p2 := getBuffer(sgemm.PackedBSize(dm, dff)), getBuffer(sgemm.PackedBSize(dff, dm))
+		defer putBuffer(p1)
+		defer putBuffer(p2)
+		w1 := sgemm.PackB(*p1, true, dm, dff, f.w1, dm)
+		w2 := sgemm.PackB(*p2, true, dff, dm, f.w2, max(dff, 1))
+		f.w1p, f.w2p = &w1, &w2
+	}
 	for lo := 0; lo < d.Rows; lo += rows {
 		f.chunk(lo, min(lo+rows, d.Rows))
 	}
 	return nil
 }
 
-// ffn is one validated FeedForward call; b1, b2 and res may be nil.
+// ffn is one validated FeedForward call; b1, b2 and res may be nil, and so
+// may w1p and w2p, W1 and W2 packed once for all chunks.
 type ffn struct {
 	d                           backend.FFNDims
 	act                         backend.Activation
 	dst, x, w1, b1, w2, b2, res []float32
+	w1p, w2p                    *sgemm.PackedB
 }
 
 // chunk computes rows [lo, hi). The first product reads all of the chunk's x
@@ -60,7 +74,11 @@ func (f *ffn) chunk(lo, hi int) {
 	buf := getBuffer(rows * dff)
 	defer putBuffer(buf)
 	hidden := *buf
-	sgemm.Gemm(false, true, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, f.w1, dm, 0, hidden, max(dff, 1))
+	if f.w1p != nil {
+		sgemm.GemmPacked(false, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, *f.w1p, 0, hidden, max(dff, 1))
+	} else {
+		sgemm.Gemm(false, true, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, f.w1, dm, 0, hidden, max(dff, 1))
+	}
 	out := f.dst[lo*dm : hi*dm]
 	beta := float32(0)
 	if f.b2 != nil || f.res != nil {
@@ -72,10 +90,8 @@ func (f *ffn) chunk(lo, hi int) {
 			o := out[r*dm : (r+1)*dm]
 			switch {
 			case f.res != nil && f.b2 != nil:
-				res := f.res[(lo+r)*dm:][:dm]
-				for j := range o {
-					o[j] = res[j] + f.b2[j]
-				}
+				copy(o, f.res[(lo+r)*dm:][:dm])
+				addTo(o, f.b2) // res + b2, as one add each
 			case f.res != nil:
 				copy(o, f.res[(lo+r)*dm:][:dm])
 			case f.b2 != nil:
@@ -83,5 +99,9 @@ func (f *ffn) chunk(lo, hi int) {
 			}
 		}
 	})
+	if f.w2p != nil {
+		sgemm.GemmPacked(false, rows, dm, dff, 1, hidden, max(dff, 1), *f.w2p, beta, out, dm)
+		return
+	}
 	sgemm.Gemm(false, true, rows, dm, dff, 1, hidden, max(dff, 1), f.w2, max(dff, 1), beta, out, dm)
 }

@@ -2,13 +2,32 @@
 
 package cpuref
 
+import "golang.org/x/sys/cpu"
+
+// useAVX512GELU selects geluAVX512 (a variable, so that tests can run the AVX2
+// kernel too).
+var useAVX512GELU = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
 //go:noescape
 func geluAVX2(x, bias *float32, n int)
 
-// geluBias sets x[j] = gelu(x[j] + bias[j]) (bias nil: gelu(x[j])), with the
-// assembly kernel four at a time where the CPU has AVX2: it rounds each value
-// exactly as gelu does and leaves gelu's erfc branch (v/sqrt(2) < -1.5) to gelu.
+//go:noescape
+func geluAVX512(x, bias *float32, n int)
+
+// geluBias sets x[j] = gelu(x[j] + bias[j]) (bias nil: gelu(x[j])) with the
+// assembly kernels, which round each value exactly as gelu does: with
+// AVX-512 eight at a time, every element and both of gelu's branches; with
+// AVX2 four at a time, leaving gelu's erfc branch (v/sqrt(2) < -1.5) and the
+// last len(x)%4 elements to gelu.
 func geluBias(x, bias []float32) {
+	if useAVX512GELU && len(x) > 0 {
+		var b *float32
+		if bias != nil {
+			b = &bias[:len(x)][0]
+		}
+		geluAVX512(&x[0], b, len(x))
+		return
+	}
 	n := 0
 	if useAVX2 && len(x) >= 4 {
 		n = len(x) &^ 3

@@ -95,3 +95,159 @@ nobias:
 done:
 	VZEROUPPER
 	RET
+
+// func geluAVX512(x, bias *float32, n int)
+// x[j] = gelu(x[j] + bias[j]) for j < n (bias may be nil), eight lanes at a
+// time in float64, the last group under a mask, every lane rounded exactly as
+// gelu rounds it (mathf.go): the erf branch with the same multiplies, adds and
+// division as geluAVX2, the erfc branch (z < -1.5) as geluTail (gelu_tail.go),
+// whose tables it reads, in groups where some lane needs it.
+//
+// Z31 1/sqrt2, Z30 4, Z29 -1.5, Z28 0.5, Z27 1, Z26 0, Z25 erfcTailStart,
+// Z24 1/erfcTailWidth, Z23 int64 7, Z22 erfcTailEnd, Z21 log2(e),
+// Z20 1.5*2^52, Z19 and Z18 -ln2 (float64 and remainder).
+#define HORNER512(acc, off) \
+	VMULPD      Z3, acc, acc \
+	VADDPD.BCST geluConst<>+off(SB), acc, acc
+
+TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ bias+8(FP), DX
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JLE   done512
+	VBROADCASTSD geluConst<>+0(SB), Z31
+	VBROADCASTSD geluConst<>+8(SB), Z30
+	VBROADCASTSD geluConst<>+16(SB), Z29
+	VBROADCASTSD geluConst<>+24(SB), Z28
+	VBROADCASTSD geluConst<>+32(SB), Z27
+	VPXORQ       Z26, Z26, Z26
+	VBROADCASTSD ·geluTailConst+8(SB), Z25
+	VBROADCASTSD ·geluTailConst+0(SB), Z24
+	MOVQ         $7, AX
+	VPBROADCASTQ AX, Z23
+	VBROADCASTSD ·geluTailConst+16(SB), Z22
+	VBROADCASTSD ·geluTailConst+24(SB), Z21
+	VBROADCASTSD ·geluTailConst+32(SB), Z20
+	VBROADCASTSD ·geluTailConst+40(SB), Z19
+	VBROADCASTSD ·geluTailConst+48(SB), Z18
+
+loop512:
+	// K1: the lanes of this group (all eight, or the n < 8 left).
+	MOVL $0xff, AX
+	CMPQ CX, $8
+	JGE  mask512
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+mask512:
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI), K1, Y0
+	TESTQ     DX, DX
+	JZ        nobias512
+	VMOVUPS.Z (DX), K1, Y1
+	VADDPS    Y1, Y0, Y0 // v = x + bias, in float32
+	ADDQ      $32, DX
+
+nobias512:
+	VCVTPS2PD Y0, Z1     // v as float64
+	VMULPD    Z31, Z1, Z2 // z = v * (1/sqrt2)
+	VMULPD    Z2, Z2, Z3  // z2 = z * z
+
+	// erf = z*p/q as gelu computes it (HORNER in geluAVX2).
+	VBROADCASTSD geluConst<>+40(SB), Z4
+	HORNER512(Z4, 48)
+	HORNER512(Z4, 56)
+	HORNER512(Z4, 64)
+	HORNER512(Z4, 72)
+	HORNER512(Z4, 80)
+	HORNER512(Z4, 88)
+	VBROADCASTSD geluConst<>+96(SB), Z6
+	HORNER512(Z6, 104)
+	HORNER512(Z6, 112)
+	HORNER512(Z6, 120)
+	HORNER512(Z6, 128)
+	VMULPD Z4, Z2, Z4
+	VDIVPD Z6, Z4, Z4
+
+	VCMPPD  $0x1e, Z30, Z2, K2 // z > 4 (ordered): erf = 1
+	VMOVAPD Z27, K2, Z4
+	VMULPD  Z28, Z1, Z7 // 0.5 * v
+	VADDPD  Z27, Z4, Z4 // 1 + erf
+	VMULPD  Z4, Z7, Z8  // (0.5 * v) * (1 + erf)
+
+	VCMPPD   $0x11, Z29, Z2, K3 // z < -1.5 (ordered): the erfc branch
+	KORTESTW K3, K3
+	JZ       store512
+
+	// geluTail on every lane, kept where K3 is set.
+	VSUBPD     Z2, Z26, Z9        // u = -z
+	VCMPPD     $0x1d, Z22, Z9, K4 // u >= erfcTailEnd: erfc = 0
+	VSUBPD     Z25, Z9, Z10       // (u - start) * (1/width), truncated: the interval
+	VMULPD     Z24, Z10, Z10
+	VCVTTPD2QQ Z10, Z10
+	VPMINSQ    Z23, Z10, Z10
+	VPERMPD    ·erfcTailCentre(SB), Z10, Z11
+	VSUBPD     Z11, Z9, Z11 // s = u - centre
+	VPERMPD    ·erfcTailCoef+0(SB), Z10, Z12
+
+#define TAILSTEP(off) \
+	VPERMPD     ·erfcTailCoef+off(SB), Z10, Z13 \
+	VFMADD213PD Z13, Z11, Z12
+
+	TAILSTEP(64)
+	TAILSTEP(128)
+	TAILSTEP(192)
+	TAILSTEP(256)
+	TAILSTEP(320)
+	TAILSTEP(384)
+	TAILSTEP(448)
+	TAILSTEP(512)
+	TAILSTEP(576)
+	TAILSTEP(640)
+
+	// exp(-v*v/2) as expNegHalfSquare: a = -(v*v)/2 (exact), n =
+	// round(a*log2e) by the 1.5*2^52 shift, r = a - n*ln2 in two FMAs,
+	// exp(r) by Taylor's series, scaled by 2^n.
+	VMULPD      Z1, Z1, Z14
+	VMULPD      Z28, Z14, Z14
+	VSUBPD      Z14, Z26, Z14 // a
+	VMOVAPD     Z20, Z15
+	VFMADD231PD Z21, Z14, Z15 // t = a*log2e + 1.5*2^52
+	VSUBPD      Z20, Z15, Z15 // n = t - 1.5*2^52
+	VMOVAPD     Z14, Z16
+	VFMADD231PD Z19, Z15, Z16 // r = n*-ln2 + a
+	VFMADD231PD Z18, Z15, Z16 // r = n*-ln2lo + r
+	VBROADCASTSD ·expTaylor+0(SB), Z17
+
+#define EXPSTEP(off) \
+	VFMADD213PD.BCST ·expTaylor+off(SB), Z16, Z17
+
+	EXPSTEP(8)
+	EXPSTEP(16)
+	EXPSTEP(24)
+	EXPSTEP(32)
+	EXPSTEP(40)
+	EXPSTEP(48)
+	EXPSTEP(56)
+	EXPSTEP(64)
+	EXPSTEP(72)
+	EXPSTEP(80)
+	EXPSTEP(88)
+	VSCALEFPD Z15, Z17, Z17 // exp(r) * 2^n
+	VMULPD    Z17, Z12, Z12 // erfc = p * exp
+	VMOVAPD   Z26, K4, Z12  // 0 beyond erfcTailEnd
+	VMULPD    Z12, Z7, Z12  // (0.5 * v) * erfc
+	VMOVAPD   Z12, K3, Z8
+
+store512:
+	VCVTPD2PS Z8, Y8 // round once to float32
+	VMOVUPS   Y8, K1, (SI)
+	ADDQ      $32, SI
+	SUBQ      $8, CX
+	JG        loop512
+
+done512:
+	VZEROUPPER
+	RET

@@ -7,16 +7,30 @@ import (
 )
 
 // TestGeluBiasMatchesGelu checks that the vector GELU (assembly where the CPU
-// has AVX2) gives bit for bit what gelu gives one value at a time, with and
-// without a bias, on every length around the vector width, on a dense sweep,
-// on both sides of gelu's branch points and on NaN, +-Inf and +-0.
+// has AVX2 or AVX-512, each kernel the CPU runs) gives bit for bit what gelu
+// gives one value at a time, with and without a bias, on every length around
+// the vector widths, on a dense sweep, on both sides of gelu's branch points
+// and of the tail's intervals, and on NaN, +-Inf and +-0.
 func TestGeluBiasMatchesGelu(t *testing.T) {
+	for _, k := range geluKernels() {
+		t.Run(k.name, func(t *testing.T) {
+			defer k.use()()
+			testGeluBiasMatchesGelu(t)
+		})
+	}
+}
+
+func testGeluBiasMatchesGelu(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 19))
 	var vals []float32
-	for v := float32(-12); v <= 12; v += 1.0 / 1024 {
+	for v := float32(-16); v <= 12; v += 1.0 / 1024 {
 		vals = append(vals, v)
 	}
-	for _, edge := range []float64{4 * math.Sqrt2, -1.5 * math.Sqrt2} {
+	edges := []float64{4 * math.Sqrt2, -1.5 * math.Sqrt2}
+	for i := range erfcTailIntervals + 1 { // the tail's interval bounds, as x
+		edges = append(edges, -(erfcTailStart+float64(i)*erfcTailWidth)*math.Sqrt2)
+	}
+	for _, edge := range edges {
 		e := float32(edge)
 		for range 8 {
 			vals = append(vals, e)
@@ -61,9 +75,32 @@ func TestGeluBiasMatchesGelu(t *testing.T) {
 	}
 	bias[3] = float32(math.NaN())
 	check("sweep+bias", vals, bias)
-	for n := range 13 {
+	for n := range 19 {
 		check("short", vals[len(vals)-n:], nil)
 		check("short+bias", vals[len(vals)-n:], bias[:n])
 	}
 	check("odd", vals[1:34], bias[5:38])
+}
+
+// BenchmarkGELU runs geluBias with a bias over FFN-sized rows of N(0, 1.5)
+// values (about 8% of them in gelu's erfc branch), with each kernel this CPU
+// has: go test ./cpuref -run '^$' -bench GELU
+func BenchmarkGELU(b *testing.B) {
+	const n = 1536
+	rng := rand.New(rand.NewPCG(3, 5))
+	src, bias := make([]float32, n), make([]float32, n)
+	for j := range src {
+		src[j], bias[j] = float32(rng.NormFloat64()*1.5), float32(rng.NormFloat64()*0.05)
+	}
+	x := make([]float32, n)
+	for _, k := range geluKernels() {
+		b.Run("kernel="+k.name+"/n=1536", func(b *testing.B) {
+			defer k.use()()
+			for b.Loop() {
+				copy(x, src)
+				geluBias(x, bias)
+			}
+			b.ReportMetric(float64(3*4*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
 }

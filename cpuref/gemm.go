@@ -156,8 +156,8 @@ func epilogue(c []float32, ldc, lo, hi, n int, bias []float32, act backend.Activ
 	}
 }
 
-// addTo sets dst += src.
-func addTo(dst, src []float32) {
+// addToGeneric sets dst += src, one element at a time.
+func addToGeneric(dst, src []float32) {
 	src = src[:len(dst)]
 	for j := range dst {
 		dst[j] += src[j]

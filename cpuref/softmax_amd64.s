@@ -178,3 +178,105 @@ reduce:
 	VZEROUPPER
 	MOVSS   X0, ret+16(FP)
 	RET
+
+// EXP_BODY512 is EXP_BODY on sixteen lanes: Z3 = exp(Z0 - m) (m in Z14,
+// constants in Z8-Z13, the int 24 in Z15), the same operations in the same
+// order, the lane masks in K registers (K4 below low, K5 NaN, K6 subnormal
+// result); NaN lanes get the all-ones NaN that EXP_BODY's VORPS gives. It uses
+// Z0-Z7 and K4-K6.
+#define EXP_BODY512 \
+	VSUBPS  Z14, Z0, Z0 \
+	VCMPPS  $3, Z0, Z0, K5 \
+	VCMPPS  $1, Z9, Z0, K4 \
+	VMAXPS  Z9, Z0, Z0 \
+	VBROADCASTSS expConst<>+44(SB), Z7 \
+	VMINPS  Z7, Z0, Z0 \
+	VMOVAPS Z12, Z1 \
+	VFMADD231PS Z13, Z0, Z1 \
+	VSUBPS  Z12, Z1, Z2 \
+	VPSUBD  Z12, Z1, Z6 \
+	VPBROADCASTD expConst<>+56(SB), Z7 \
+	VPCMPGTD Z6, Z7, K6 \
+	VMOVDQA32.Z Z15, K6, Z7 \
+	VPADDD  Z7, Z6, Z6 \
+	VPSLLD  $23, Z6, Z6 \
+	VPADDD  Z8, Z6, Z6 \
+	VPSLLD  $23, Z7, Z7 \
+	VFNMADD231PS Z11, Z2, Z0 \
+	VFNMADD231PS Z10, Z2, Z0 \
+	VPSUBD  Z7, Z8, Z2 \
+	VBROADCASTSS expConst<>+16(SB), Z3 \
+	VBROADCASTSS expConst<>+20(SB), Z7 \
+	VFMADD213PS Z7, Z0, Z3 \
+	VBROADCASTSS expConst<>+24(SB), Z7 \
+	VFMADD213PS Z7, Z0, Z3 \
+	VBROADCASTSS expConst<>+28(SB), Z7 \
+	VFMADD213PS Z7, Z0, Z3 \
+	VBROADCASTSS expConst<>+32(SB), Z7 \
+	VFMADD213PS Z7, Z0, Z3 \
+	VBROADCASTSS expConst<>+36(SB), Z7 \
+	VFMADD213PS Z7, Z0, Z3 \
+	VMULPS  Z0, Z0, Z7 \
+	VFMADD213PS Z0, Z7, Z3 \
+	VADDPS  Z8, Z3, Z3 \
+	VMULPS  Z6, Z3, Z3 \
+	VMULPS  Z2, Z3, Z3 \
+	VPXORD  Z7, Z7, Z7 \
+	VMOVAPS Z7, K4, Z3 \
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3
+
+// func expShiftAVX512(x *float32, n int, m float32) float32
+// expShiftAVX2 sixteen elements at a time: each value bit for bit as expf, and
+// the sum bit for bit as expShiftAVX2's, whose eight lane sums it keeps (the
+// low half of each group added before the high half, in the order
+// expShiftAVX2 adds them; the lanes past the end of the row add +0).
+TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z14
+	VBROADCASTSS expConst<>+0(SB), Z13
+	VBROADCASTSS expConst<>+4(SB), Z12
+	VBROADCASTSS expConst<>+8(SB), Z11
+	VBROADCASTSS expConst<>+12(SB), Z10
+	VBROADCASTSS expConst<>+40(SB), Z9
+	VBROADCASTSS expConst<>+48(SB), Z8
+	VPBROADCASTD expConst<>+60(SB), Z15
+	VXORPS Y16, Y16, Y16 // the eight lane sums
+	SHRQ $4, CX
+	JZ   tail512
+
+loop512:
+	VMOVUPS (SI), Z0
+	EXP_BODY512
+	VMOVUPS Z3, (SI)
+	VEXTRACTF32X8 $1, Z3, Y17
+	VADDPS  Y3, Y16, Y16
+	VADDPS  Y17, Y16, Y16
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     loop512
+
+tail512:
+	MOVQ n+8(FP), CX
+	ANDQ $15, CX
+	JZ   done512
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1 // the last n%16 lanes
+	VBROADCASTSS expConst<>+52(SB), Z0
+	VMOVUPS (SI), K1, Z0 // -Inf (exp 0) in the lanes past the end
+	EXP_BODY512
+	VMOVUPS Z3, K1, (SI)
+	VEXTRACTF32X8 $1, Z3, Y17
+	VADDPS  Y3, Y16, Y16
+	VADDPS  Y17, Y16, Y16
+
+done512:
+	VEXTRACTF32X4 $1, Y16, X0
+	VADDPS  X0, X16, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS   X0, ret+24(FP)
+	RET

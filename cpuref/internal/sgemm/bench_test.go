@@ -35,6 +35,8 @@ var gemmShapes = []benchShape{
 	{512, 512, 512, true},
 	{512, 2048, 512, true},
 	{512, 512, 2048, true},
+	{4096, 1536, 384, true}, // all-MiniLM-L6-v2's FFN at a batch of 32 x 128 tokens (gpubench bench --op embed)
+	{682, 384, 1536, true},  // its second product, on one of cpuref.FeedForward's chunks of rows
 }
 
 // Attention tiles, run by GemmSerial: scores Q·Kᵀ and weights·V.
@@ -43,6 +45,8 @@ var serialShapes = []benchShape{
 	{64, 64, 64, false},
 	{64, 64, 512, false},
 	{64, 512, 64, true},
+	{128, 128, 32, true},  // attention scores at head dim 32
+	{128, 32, 128, false}, // attention values at head dim 32
 }
 
 func benchOperands(s benchShape) (a, b, c []float32) {

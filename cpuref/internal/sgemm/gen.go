@@ -2,12 +2,14 @@
 
 // gen writes kernel_amd64.s, the assembly micro-kernels: go generate runs it.
 //
-// Each kernel keeps an mr×nr tile of C in vector registers (nr/lanes registers a row). Packed A holds the
-// mr rows of the micro-panel one after another (row i at a + i*kc), packed B holds kc rows of nr values.
+// Each kernel keeps an mr×nr tile of C in vector registers (nr/lanes registers a row). A holds the mr rows
+// of the micro-panel lda values apart (row i at a + i*lda: packed, lda = kc; or A itself, read in place),
+// B holds kc rows of nr values ldb apart (packed, ldb = nr; or B itself).
 // One step of the k loop loads the nr values of B for that p, broadcasts A[i, p] for each row i and
 // multiply-adds; the loop is unrolled four times. The rows of A are addressed as base + index*scale with
-// one base register for every five rows, so that each row is its own sequential stream. The C tile is
-// prefetched before the loop and packed B ahead of it. The epilogue scales by alpha and, unless beta is
+// one base register for every five rows, so that each row is its own sequential stream; the rows of B
+// likewise from DI with BX = ldb and R14 = 3*ldb (bytes). The C tile is prefetched before the loop, and
+// B eight rows ahead of it (R13). The epilogue scales by alpha and, unless beta is
 // zero (then C is not read), adds beta*C.
 package main
 
@@ -62,17 +64,25 @@ func generate(w func(string, ...any), k kernelSpec) {
 	vecBytes := k.lanes * 4
 
 	w("")
-	w("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", k.name)
+	if k.mr > 10 {
+		log.Fatalf("%s: rows from 10 on would need R12 and R13, which hold B's addresses", k.name)
+	}
+	w("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", k.name)
 	w("// %s.", k.doc)
-	w("TEXT ·%s(SB), NOSPLIT, $0-48", k.name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-64", k.name)
 	w("\tMOVQ kc+0(FP), CX")
 	w("\tMOVQ a+8(FP), SI")
-	w("\tMOVQ b+16(FP), DI")
-	w("\tMOVQ c+24(FP), DX")
-	w("\tMOVQ ldc+32(FP), R8")
+	w("\tMOVQ lda+16(FP), R9")
+	w("\tMOVQ b+24(FP), DI")
+	w("\tMOVQ ldb+32(FP), BX")
+	w("\tMOVQ c+40(FP), DX")
+	w("\tMOVQ ldc+48(FP), R8")
 	w("\tSHLQ $2, R8")
-	// R9 = row stride of packed A in bytes, R10 = 3*R9; SI, R11, R12 point at rows 0, 5, 10.
-	w("\tLEAQ (CX*4), R9")
+	w("\tSHLQ $2, BX")
+	w("\tLEAQ (BX)(BX*2), R14")
+	w("\tLEAQ (DI)(BX*8), R13")
+	// R9 = row stride of A in bytes, R10 = 3*R9; SI, R11, R12 point at rows 0, 5, 10.
+	w("\tSHLQ $2, R9")
 	w("\tLEAQ (R9)(R9*2), R10")
 	w("\tLEAQ (SI)(R9*4), R11")
 	w("\tADDQ R9, R11")
@@ -105,9 +115,10 @@ func generate(w func(string, ...any), k kernelSpec) {
 			w("\tADDQ $%d, %s", bytes, baseA[b])
 		}
 	}
+	rowB := []string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(R14*1)"}
 	step := func(p int) {
 		for v := 0; v < k.vecs; v++ {
-			w("\tVMOVUPS %d(DI), %s", (p*k.vecs+v)*vecBytes, bReg(v))
+			w("\tVMOVUPS %d%s, %s", v*vecBytes, rowB[p], bReg(v))
 		}
 		for i := 0; i < k.mr; i++ {
 			w("\tVBROADCASTSS %s, %s", rowA(i, p*4), aReg(p*k.mr+i))
@@ -117,18 +128,18 @@ func generate(w func(string, ...any), k kernelSpec) {
 		}
 	}
 	const unroll = 4
-	const prefetchB = 1024 // bytes ahead of the current row of packed B
 	w("\tCMPQ CX, $%d", unroll)
 	w("\tJLT %s_tail", k.name)
 	w("%s_loop4:", k.name)
 	for p := 0; p < unroll; p++ {
 		if p%2 == 0 {
-			w("\tPREFETCHT0 %d(DI)", prefetchB+p*nr*4)
+			w("\tPREFETCHT0 %s", []string{"(R13)", "", "(R13)(BX*2)"}[p])
 		}
 		step(p)
 	}
 	advanceA(unroll * 4)
-	w("\tADDQ $%d, DI", unroll*nr*4)
+	w("\tLEAQ (DI)(BX*4), DI")
+	w("\tLEAQ (R13)(BX*4), R13")
 	w("\tSUBQ $%d, CX", unroll)
 	w("\tCMPQ CX, $%d", unroll)
 	w("\tJGE %s_loop4", k.name)
@@ -138,20 +149,20 @@ func generate(w func(string, ...any), k kernelSpec) {
 	w("%s_loop1:", k.name)
 	step(0)
 	advanceA(4)
-	w("\tADDQ $%d, DI", nr*4)
+	w("\tADDQ BX, DI")
 	w("\tDECQ CX")
 	w("\tJNE %s_loop1", k.name)
 
 	w("%s_store:", k.name)
 	alpha, beta := bReg(0), bReg(1)
-	w("\tVBROADCASTSS alpha+40(FP), %s", alpha)
+	w("\tVBROADCASTSS alpha+56(FP), %s", alpha)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.vecs; v++ {
 			w("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
 		}
 	}
 	// beta == ±0 skips reading C; any other bit pattern, NaN included, reads it.
-	w("\tMOVL beta+44(FP), AX")
+	w("\tMOVL beta+60(FP), AX")
 	w("\tANDL $0x7fffffff, AX")
 	w("\tJNE %s_beta", k.name)
 	store := func(withBeta bool) {
@@ -171,6 +182,6 @@ func generate(w func(string, ...any), k kernelSpec) {
 	}
 	store(false)
 	w("%s_beta:", k.name)
-	w("\tVBROADCASTSS beta+44(FP), %s", beta)
+	w("\tVBROADCASTSS beta+60(FP), %s", beta)
 	store(true)
 }

@@ -4,9 +4,10 @@ package sgemm
 type microKernel struct {
 	name   string
 	mr, nr int
-	// fn sets c[i*ldc+j] = alpha*Σ_p a[i*kc+p]*b[p*nr+j] + beta*c[i*ldc+j] for the full mr×nr tile,
-	// for p in [0, kc); when beta is zero c is not read.
-	fn func(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32)
+	// fn sets c[i*ldc+j] = alpha*Σ_p a[i*lda+p]*b[p*ldb+j] + beta*c[i*ldc+j] for the full mr×nr tile,
+	// for p in [0, kc); when beta is zero c is not read. A is a packed micro-panel (lda = kc) or mr rows
+	// of A itself, B a packed panel (ldb = nr) or nr columns of B itself.
+	fn func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// transpose packs transposed operands.
 	transpose transposeFunc
 }
@@ -19,12 +20,12 @@ var portableKernel = &microKernel{name: "portable", mr: 4, nr: 4, fn: kernelPort
 
 // kernelPortable is the 4×4 Go micro-kernel. Its sixteen accumulators are few enough for the compiler
 // to keep most of them in registers.
-func kernelPortable(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32) {
+func kernelPortable(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c0, c1, c2, c3 [4]float32
-	a0s, a1s, a2s, a3s := a[:kc], a[kc:2*kc], a[2*kc:3*kc], a[3*kc:4*kc]
-	b = b[:kc*4]
+	a0s, a1s, a2s, a3s := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
+	b = b[:(kc-1)*ldb+4]
 	for p := range kc {
-		bp := (*[4]float32)(b[p*4 : p*4+4])
+		bp := (*[4]float32)(b[p*ldb : p*ldb+4])
 		a0 := a0s[p]
 		c0[0] += a0 * bp[0]
 		c0[1] += a0 * bp[1]

@@ -6,14 +6,14 @@ import "golang.org/x/sys/cpu"
 
 //go:generate go run gen.go
 
-// Assembly micro-kernels (kernel_amd64.s): c[i*ldc+j] = alpha*Σ_p a[i*kc+p]*b[p*nr+j] + beta*c[i*ldc+j]
+// Assembly micro-kernels (kernel_amd64.s): c[i*ldc+j] = alpha*Σ_p a[i*lda+p]*b[p*ldb+j] + beta*c[i*ldc+j]
 // over the full tile, c not read when beta is zero.
 //
 //go:noescape
-func kernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
 func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int, blocks int)
@@ -37,17 +37,17 @@ func transposeAVX(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 }
 
 var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32,
-	fn: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[8*kc-1], b[32*kc-1], c[7*ldc+31]
-		kernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	fn: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[7*lda+kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
+		kernelAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
 	},
 	transpose: transposeAVX,
 }
 
 var avx2Kernel = &microKernel{name: "avx2", mr: 6, nr: 16,
-	fn: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-		kernelAVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	fn: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[5*lda+kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
+		kernelAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
 	},
 	transpose: transposeAVX,
 }

@@ -14,7 +14,7 @@ func BenchmarkKernel(b *testing.B) {
 				pb := make([]float32, mk.nr*kc)
 				c := make([]float32, mk.mr*mk.nr)
 				for b.Loop() {
-					mk.fn(kc, pa, pb, c, mk.nr, 1, 1)
+					mk.fn(kc, pa, kc, pb, mk.nr, c, mk.nr, 1, 1)
 				}
 				b.ReportMetric(2*float64(mk.mr*mk.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

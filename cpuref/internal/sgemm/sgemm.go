@@ -2,7 +2,10 @@
 //
 // It follows the GotoBLAS/BLIS design: the operands are copied ("packed") into contiguous panels, which
 // takes care of transposes and leading dimensions once, so that a register-blocked micro-kernel sees a
-// single layout. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
+// single layout. Operands that are not transposed are the exception: the micro-kernel reads the rows of
+// A, and for products of few rows the rows of nr values of B, in place (they are already consecutive
+// values), and only a last micro-panel of A of fewer than mr rows, or panel of B of fewer than nr
+// columns, is packed, which saves a copy of the operand per product. On amd64 the micro-kernel is Go assembly (AVX-512 or AVX2/FMA, chosen at run time);
 // elsewhere, and with the purego or noasm build tags, a portable Go micro-kernel is used.
 //
 // Matrices are row-major: element (i, j) of a matrix with leading dimension ld is at index i*ld + j.
@@ -26,6 +29,12 @@ const (
 	blockN     = 512
 	maxPackedA = 1 << 20 // 4 MiB
 )
+
+// directBRows is the most rows of C for which B, not transposed, is read in place. A packed panel of B
+// is contiguous in L1 for every micro-panel of A it meets: that pays back its copy where there are many
+// (1024³ runs 10% slower with B in place, its rows 4 KiB apart); with few, as in attention's tiles of
+// 128 queries, the copy costs more than it saves.
+const directBRows = 256
 
 // minParallelWork is the number of multiply-adds (m·n·k) that Gemm gives each goroutine at the least:
 // starting a goroutine costs more than it saves on smaller products.
@@ -70,10 +79,49 @@ func GemmHalfSerial(transA, transB bool, m, n, k int, alpha float32, a []float32
 	gemmOf(transA, transB, m, n, k, alpha, a, lda, operandB{half: b}, ldb, beta, c, ldc, 1)
 }
 
-// operandB is B as float32 values or as halves (half.Bits non-nil).
+// PackedB is op(B) copied once into the micro-kernel's panels (PackB), for several products with the same
+// B, such as a layer's weights applied to one chunk of rows after another: each product then skips packing
+// B. Its storage is the caller's.
+type PackedB struct {
+	k, n int
+	data []float32
+}
+
+// PackedBSize is the number of values PackB needs for a k×n op(B).
+func PackedBSize(k, n int) int { return k * ceilDiv(n, kernel.nr) * kernel.nr }
+
+// PackB packs the k×n op(B) (B transposed when transB is set, as for Gemm) into dst, which holds at least
+// PackedBSize(k, n) values: for each block of blockK rows from p0, the panels of nr columns one after
+// another, as the sweep packs them, from dst[p0 * n rounded up to nr].
+func PackB(dst []float32, transB bool, k, n int, b []float32, ldb int) PackedB {
+	if transB {
+		checkMatrix("B", n, k, b, ldb)
+	} else {
+		checkMatrix("B", k, n, b, ldb)
+	}
+	nr := kernel.nr
+	padded := ceilDiv(n, nr) * nr
+	dst = dst[:k*padded]
+	for p0 := 0; p0 < k && n > 0; p0 += blockK {
+		packB(dst[p0*padded:], transB, b, ldb, p0, min(blockK, k-p0), 0, n, nr, kernel.transpose)
+	}
+	return PackedB{k: k, n: n, data: dst}
+}
+
+// GemmPacked is Gemm with op(B) packed by PackB; its result is bit for bit Gemm's.
+func GemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int) {
+	if b.k != k || b.n != n {
+		panic(fmt.Sprintf("sgemm: B packed as %d×%d, used as %d×%d", b.k, b.n, k, n))
+	}
+	threads := max(1, min(runtime.GOMAXPROCS(0), m*n*k/minParallelWork))
+	gemmOf(transA, false, m, n, k, alpha, a, lda, operandB{packed: b.data}, 0, beta, c, ldc, threads)
+}
+
+// operandB is B as float32 values, as halves (half.Bits non-nil) or packed by PackB (packed non-nil).
 type operandB struct {
-	f32  []float32
-	half Half
+	f32    []float32
+	half   Half
+	packed []float32
 }
 
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
@@ -101,9 +149,10 @@ func gemmOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 	if transB {
 		bRows, bCols = n, k
 	}
-	if b.half.Bits != nil {
+	switch {
+	case b.half.Bits != nil:
 		checkMatrixLen("B", bRows, bCols, len(b.half.Bits), ldb)
-	} else {
+	case b.packed == nil:
 		checkMatrix("B", bRows, bCols, b.f32, ldb)
 	}
 
@@ -113,10 +162,10 @@ func gemmOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 	g.m, g.n, g.k = m, n, k
 	g.alpha, g.userBeta = alpha, beta
 	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b.f32, ldb, c, ldc
-	g.bHalf = b.half
+	g.bHalf, g.packedB = b.half, b.packed
 	g.run()
 	// Keep the buffers for the next call, not the caller's matrices.
-	g.a, g.b, g.c, g.bHalf = nil, nil, nil, Half{}
+	g.a, g.b, g.c, g.bHalf, g.packedB = nil, nil, nil, Half{}, nil
 	problems.Put(g)
 }
 
@@ -135,7 +184,8 @@ type problem struct {
 	a        []float32
 	lda      int
 	b        []float32
-	bHalf    Half // B as halves where bHalf.Bits is non-nil (b is then nil)
+	bHalf    Half      // B as halves where bHalf.Bits is non-nil (b is then nil)
+	packedB  []float32 // op(B) packed by PackB where non-nil (b is then nil)
 	ldb      int
 	c        []float32
 	ldc      int
@@ -143,6 +193,9 @@ type problem struct {
 	// steps is the plan of the product; splitRows tells whether its sweeps share out rows, not columns.
 	steps     []step
 	splitRows bool
+	// directA and directB tell that the micro-kernel reads full micro-panels of A, and full panels of
+	// B, in place (A not transposed; B float32, not transposed, and at most directBRows rows).
+	directA, directB bool
 
 	// packedA holds the current slab of op(A) as micro-panels shared by the goroutines; each goroutine
 	// packs its blocks of B into its own part of bufB and uses its own scratch tile in edge, and
@@ -157,13 +210,15 @@ type problem struct {
 // with helpers (see team).
 //
 // For each block of up to blockM rows, the rows of A are packed a slab of up to maxPackedA values at a
-// time; then the slab is swept against the columns of B, which are shared out in chunks (or, when there
-// are too few columns to share, the rows are), blockN columns and blockK rows of B at a time, packing
-// that block of B and running the micro-kernel over it.
+// time (with directA, only a partial last micro-panel; the pack step is left out where there is none);
+// then the slab is swept against the columns of B, which are shared out in chunks (or, when there are
+// too few columns to share, the rows are), blockN columns and blockK rows of B at a time, packing that
+// block of B (unless it is read in place or was packed by PackB) and running the micro-kernel over it.
 func (g *problem) run() {
 	mr, nr := g.kernel.mr, g.kernel.nr
 	colPanels := ceilDiv(g.n, nr)
 	g.splitRows = g.threads > 1 && colPanels < 2*g.threads && colPanels < ceilDiv(min(g.m, blockM), mr)
+	g.directA, g.directB = !g.transA, !g.transB && g.m <= directBRows && g.b != nil
 	g.steps = g.steps[:0]
 	// A sweep task over columns takes at most blockN of them (the panel of B packed at a time), and at
 	// least minSweepPanels micro-panels where there are enough to go round.
@@ -185,12 +240,14 @@ func (g *problem) run() {
 		slab := max(1, maxPackedA/(rowPanels*mr*blockK)) * blockK
 		for k0 := 0; k0 < g.k; k0 += slab {
 			k1 := min(k0+slab, g.k)
-			packedA = max(packedA, rowPanels*mr*(k1-k0))
 			block := step{i0: i0, rows: rows, k0: k0, k1: k1}
-			pack := block
-			pack.panels = rowPanels * ceilDiv(k1-k0, blockK)
-			pack.tasks = packTasks * g.threads
-			add(pack)
+			if !g.directA || rows%mr != 0 {
+				packedA = max(packedA, rowPanels*mr*(k1-k0))
+				pack := block
+				pack.panels = rowPanels * ceilDiv(k1-k0, blockK)
+				pack.tasks = packTasks * g.threads
+				add(pack)
+			}
 			sweep := block
 			sweep.sweep = true
 			if g.splitRows {
@@ -308,7 +365,8 @@ const (
 
 // packA packs micro-panels [lo, hi) of the block of A at row i0 and columns [k0, k1) of op(A). Panels
 // are numbered blockK-wide slice by slice; each slice is stored as consecutive row panels, and starts at
-// packedA[roundUp(rows, mr)*(p0-k0)] for its first column p0.
+// packedA[roundUp(rows, mr)*(p0-k0)] for its first column p0. With directA only the last, partial, row
+// panel of each slice is packed: the others are read in place.
 func (g *problem) packA(i0, rows, k0, k1, lo, hi int) {
 	mr := g.kernel.mr
 	rowPanels := ceilDiv(rows, mr)
@@ -316,6 +374,9 @@ func (g *problem) packA(i0, rows, k0, k1, lo, hi int) {
 		p0 := k0 + x/rowPanels*blockK
 		kb := min(blockK, k1-p0)
 		i := x % rowPanels * mr
+		if g.directA && rows-i >= mr {
+			continue
+		}
 		dst := g.packedA[rowPanels*mr*(p0-k0)+i*kb:][:mr*kb]
 		packA(dst, g.transA, g.a, g.lda, i0+i, min(mr, rows-i), p0, kb, mr, g.kernel.transpose)
 	}
@@ -340,27 +401,49 @@ func (g *problem) sweep(worker, i0, rows, k0, k1, rlo, rhi, clo, chi int) {
 				beta = 1
 			}
 			cols := min(q1*nr, g.n) - q0*nr
-			if g.bHalf.Bits != nil {
+			switch {
+			case g.packedB != nil:
+			case g.bHalf.Bits != nil:
 				rowsBuf := g.halfRows[worker*len(g.halfRows)/g.threads : (worker+1)*len(g.halfRows)/g.threads]
 				packBHalf(bufB, g.transB, g.bHalf, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose, rowsBuf)
-			} else {
+			case !g.directB:
 				packB(bufB, g.transB, g.b, g.ldb, p0, kb, q0*nr, cols, nr, mk.transpose)
+			default:
+				if last := g.n / nr; g.n%nr != 0 && last < q1 {
+					// Only the partial last panel is packed, in its place in bufB.
+					packB(bufB[(last-q0)*nr*kb:], false, g.b, g.ldb, p0, kb, last*nr, g.n-last*nr, nr, mk.transpose)
+				}
 			}
-			packedA := g.packedA[padded*(p0-k0) : padded*(p0-k0+kb)]
+			slice := padded * (p0 - k0) // where the packed slice of A starts
 			for r := rlo; r < rhi; r++ {
 				i := r * mr
 				mv := min(mr, rows-i)
-				pa := packedA[i*kb : (i+mr)*kb]
+				var pa []float32
+				lda := kb
+				if g.directA && mv == mr {
+					pa, lda = g.a[(i0+i)*g.lda+p0:], g.lda
+				} else {
+					pa = g.packedA[slice+i*kb : slice+(i+mr)*kb]
+				}
 				for q := q0; q < q1; q++ {
 					j := q * nr
 					nv := min(nr, g.n-j)
-					pb := bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
+					var pb []float32
+					ldb := nr
+					switch {
+					case g.packedB != nil:
+						pb = g.packedB[p0*ceilDiv(g.n, nr)*nr+q*nr*kb:][:nr*kb]
+					case g.directB && nv == nr:
+						pb, ldb = g.b[p0*g.ldb+j:], g.ldb
+					default:
+						pb = bufB[(q-q0)*nr*kb : (q-q0+1)*nr*kb]
+					}
 					off := (i0+i)*g.ldc + j
 					if mv == mr && nv == nr {
-						mk.fn(kb, pa, pb, g.c[off:], g.ldc, g.alpha, beta)
+						mk.fn(kb, pa, lda, pb, ldb, g.c[off:], g.ldc, g.alpha, beta)
 						continue
 					}
-					mk.fn(kb, pa, pb, tile, nr, g.alpha, 0)
+					mk.fn(kb, pa, lda, pb, ldb, tile, nr, g.alpha, 0)
 					mergeTile(tile, nr, mv, nv, beta, g.c[off:], g.ldc)
 				}
 			}

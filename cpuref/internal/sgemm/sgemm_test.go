@@ -335,3 +335,83 @@ func TestGemmConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmInPlaceFreshProblem runs products whose A and B are read in place
+// (not transposed; every micro-panel full: m = 24 and n = 64 are multiples of
+// each kernel's mr and nr) on a problem without buffers from earlier calls, so
+// that nothing may lean on a packed operand that was never needed; then with a
+// partial last panel of A (m = 29) and of B (n = 70), with B transposed, and
+// with more rows than directBRows (B packed, A in place).
+func TestGemmInPlaceFreshProblem(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 8))
+	for _, m := range []int{24, 29, directBRows + 3} {
+		for _, n := range []int{64, 70} {
+			for _, transB := range []bool{false, true} {
+				for _, threads := range []int{1, 2} {
+					// Drop pooled problems until a new one comes, and leave it for gemm.
+					for {
+						g := problems.Get().(*problem)
+						if g.packedA == nil && g.bufB == nil {
+							problems.Put(g)
+							break
+						}
+					}
+					checkGemm(t, rnd, gemmCase{transB: transB, m: m, n: n, k: 300, alpha: 1, pad: 1}, threads)
+				}
+			}
+		}
+	}
+}
+
+// TestGemmPacked checks that a product with B packed once by PackB gives bit
+// for bit what Gemm gives, for B transposed or not, k over several blocks and
+// n with a partial last panel, and that one packed B serves several products
+// (chunks of rows, as cpuref's FeedForward runs them).
+func TestGemmPacked(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []gemmCase{
+		{transB: true, m: 70, n: 100, k: 600, alpha: 1, pad: 1},
+		{m: 33, n: 64, k: 257, alpha: -0.5, beta: 1, pad: 2},
+		{transA: true, transB: true, m: 300, n: 31, k: 40, alpha: 1, beta: 0.5},
+		{transB: true, m: 1, n: 1, k: 1, alpha: 1},
+	} {
+		var a, b matrix
+		if tc.transA {
+			a = newMatrix(rnd, tc.k, tc.m, tc.pad)
+		} else {
+			a = newMatrix(rnd, tc.m, tc.k, tc.pad)
+		}
+		if tc.transB {
+			b = newMatrix(rnd, tc.n, tc.k, tc.pad)
+		} else {
+			b = newMatrix(rnd, tc.k, tc.n, tc.pad)
+		}
+		c := newMatrix(rnd, tc.m, tc.n, tc.pad)
+		want := append([]float32(nil), c.data...)
+		Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, want, c.ld)
+		buf := make([]float32, PackedBSize(tc.k, tc.n))
+		for i := range buf {
+			buf[i] = canary
+		}
+		bBefore := append([]float32(nil), b.data...)
+		pb := PackB(buf, tc.transB, tc.k, tc.n, b.data, b.ld)
+		got := append([]float32(nil), c.data...)
+		// Rows in two chunks (A transposed: in one), as FeedForward runs them.
+		split := tc.m / 2
+		if tc.transA {
+			split = tc.m
+		}
+		GemmPacked(tc.transA, split, tc.n, tc.k, tc.alpha, a.data, a.ld, pb, tc.beta, got, c.ld)
+		if split < tc.m {
+			GemmPacked(tc.transA, tc.m-split, tc.n, tc.k, tc.alpha, a.data[split*a.ld:], a.ld, pb, tc.beta, got[split*c.ld:], c.ld)
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%v: C[%d] = %v with B packed once, %v with Gemm", tc, i, got[i], want[i])
+			}
+		}
+		if !slices.EqualFunc(b.data, bBefore, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }) {
+			t.Fatalf("%v: PackB changed B", tc)
+		}
+	}
+}
