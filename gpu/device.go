@@ -121,7 +121,7 @@ type Device struct {
 	programs map[programKey]*program
 	dummy    *cl.Mem
 	freqs    map[freqKey]*cl.Mem // frequency tables of posenc and rotary
-	scratch  *cl.Mem         // the decode kernels' partials (decodeScratch)
+	scratch  *cl.Mem             // the decode kernels' partials (decodeScratch)
 
 	decodeMu sync.Mutex // held while a decode call enqueues its two kernels
 
