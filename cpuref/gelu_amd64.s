@@ -25,16 +25,15 @@ GLOBL geluConst<>(SB), RODATA|NOPTR, $136
 
 // func geluAVX2(x, bias *float32, n int)
 // x[j] = gelu(x[j] + bias[j]) for j < n (n a multiple of 4; bias may be nil),
-// four lanes at a time in float64 with the same operations, in the same order
-// and without fused multiply-adds, as gelu in mathf.go, so each lane rounds
-// exactly as gelu does. Lanes with z = v/sqrt(2) < -1.5 (gelu's erfc branch)
-// are left holding v = x + bias, for the caller to finish.
+// four lanes at a time in float64 with the same operations, in the same order,
+// as gelu in mathf.go, so each lane rounds exactly as gelu does. Lanes with
+// z = v/sqrt(2) < -1.5 (gelu's erfc branch) are left holding v = x + bias, for
+// the caller to finish.
 // HORNER(acc, off) sets acc = acc*z2 + c with z2 in Y3 and c at geluConst+off
-// (a multiply, then an add: two roundings, as Go computes p*z2 + c).
+// in one fused multiply-add (one rounding, as math.FMA(p, z2, c) in gelu).
 #define HORNER(acc, off) \
 	VBROADCASTSD geluConst<>+off(SB), Y5 \
-	VMULPD       Y3, acc, acc \
-	VADDPD       Y5, acc, acc
+	VFMADD213PD  Y5, Y3, acc
 
 TEXT ·geluAVX2(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
@@ -99,16 +98,15 @@ done:
 // func geluAVX512(x, bias *float32, n int)
 // x[j] = gelu(x[j] + bias[j]) for j < n (bias may be nil), eight lanes at a
 // time in float64, the last group under a mask, every lane rounded exactly as
-// gelu rounds it (mathf.go): the erf branch with the same multiplies, adds and
-// division as geluAVX2, the erfc branch (z < -1.5) as geluTail (gelu_tail.go),
+// gelu rounds it (mathf.go): the erf branch with the same fused multiply-adds,
+// multiplies and division as geluAVX2, the erfc branch (z < -1.5) as geluTail (gelu_tail.go),
 // whose tables it reads, in groups where some lane needs it.
 //
 // Z31 1/sqrt2, Z30 4, Z29 -1.5, Z28 0.5, Z27 1, Z26 0, Z25 erfcTailStart,
 // Z24 1/erfcTailWidth, Z23 int64 7, Z22 erfcTailEnd, Z21 log2(e),
 // Z20 1.5*2^52, Z19 and Z18 -ln2 (float64 and remainder).
 #define HORNER512(acc, off) \
-	VMULPD      Z3, acc, acc \
-	VADDPD.BCST geluConst<>+off(SB), acc, acc
+	VFMADD213PD.BCST geluConst<>+off(SB), Z3, acc
 
 TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI

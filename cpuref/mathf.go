@@ -114,19 +114,21 @@ func gelu(x float32) float32 {
 	case inErfcBranch(x): // z < -1.5
 		return geluTail(x)
 	default:
+		// Horner's steps as fused multiply-adds, one rounding each, as the
+		// assembly kernels take them.
 		z2 := z * z
 		p := -2.72614225801306e-10
-		p = p*z2 + 2.77068142495902e-08
-		p = p*z2 - 2.10102402082508e-06
-		p = p*z2 - 5.69250639462346e-05
-		p = p*z2 - 7.34990630326855e-04
-		p = p*z2 - 2.95459980854025e-03
-		p = p*z2 - 1.60960333262415e-02
+		p = math.FMA(p, z2, 2.77068142495902e-08)
+		p = math.FMA(p, z2, -2.10102402082508e-06)
+		p = math.FMA(p, z2, -5.69250639462346e-05)
+		p = math.FMA(p, z2, -7.34990630326855e-04)
+		p = math.FMA(p, z2, -2.95459980854025e-03)
+		p = math.FMA(p, z2, -1.60960333262415e-02)
 		q := -1.45660718464996e-05
-		q = q*z2 - 2.13374055278905e-04
-		q = q*z2 - 1.68282697438203e-03
-		q = q*z2 - 7.37332916720468e-03
-		q = q*z2 - 1.42647390514189e-02
+		q = math.FMA(q, z2, -2.13374055278905e-04)
+		q = math.FMA(q, z2, -1.68282697438203e-03)
+		q = math.FMA(q, z2, -7.37332916720468e-03)
+		q = math.FMA(q, z2, -1.42647390514189e-02)
 		erf = z * p / q
 	}
 	return float32(0.5 * float64(x) * (1 + erf))
