@@ -23,9 +23,11 @@ DATA expConst<>+60(SB)/4, $24          // the subnormal pre-scale 2^24 (int)
 GLOBL expConst<>(SB), RODATA|NOPTR, $64
 
 // EXP_BODY computes Y3 = exp(Y0 - m) lane by lane (m in Y14, constants in
-// Y8-Y13), bit for bit as expf: 0 below low (and for -Inf), NaN for NaN, and
-// below 2^-126 the subnormal y * 2^(n+24) * 2^-24 (s = 24 where n < -126, else
-// 0: Y6 = 2^(n+s), Y2 = 2^-s). It uses Y0-Y7.
+// Y8-Y13) by expf's algorithm, its products fused into multiply-adds (so a
+// value may differ from expf's in the last bit): 0 below low (and for -Inf),
+// NaN for NaN, and below 2^-126 the subnormal y * 2^(n+24) * 2^-24, scaled as
+// expf scales it (s = 24 where n < -126, else 0: Y6 = 2^(n+s), Y2 = 2^-s).
+// It uses Y0-Y7.
 #define EXP_BODY \
 	VSUBPS  Y14, Y0, Y0 \
 	VCMPPS  $3, Y0, Y0, Y5 \
@@ -87,7 +89,7 @@ DATA tailMask<>+56(SB)/4, $0
 GLOBL tailMask<>(SB), RODATA|NOPTR, $60
 
 // func expShiftAVX2(x *float32, n int, m float32) float32
-// x[j] = exp(x[j] - m) for j < n, returning the sum, bit for bit as expf. Below
+// x[j] = exp(x[j] - m) for j < n, returning the sum (EXP_BODY: expf's algorithm). Below
 // -103.97208 (and for -Inf) the result is 0; NaN stays NaN. The last n%8 elements go through the
 // same lanes as whole vectors (a masked load with -Inf in the other lanes, a
 // masked store), so each element's value and its place in the lane sums do not
@@ -226,7 +228,7 @@ reduce:
 	VPTERNLOGD $0xff, Z3, Z3, K5, Z3
 
 // func expShiftAVX512(x *float32, n int, m float32) float32
-// expShiftAVX2 sixteen elements at a time: each value bit for bit as expf, and
+// expShiftAVX2 sixteen elements at a time: each value bit for bit as EXP_BODY's, and
 // the sum bit for bit as expShiftAVX2's, whose eight lane sums it keeps (the
 // low half of each group added before the high half, in the order
 // expShiftAVX2 adds them; the lanes past the end of the row add +0).
