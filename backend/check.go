@@ -527,20 +527,36 @@ func optionalShape(op, name string, t Tensor, want Shape) error {
 	return sameShape(op, name, t, want)
 }
 
-// CheckLayerNorm validates a LayerNorm call.
-func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
-	const op = "LayerNorm"
+// checkNorm validates what a row normalisation (LayerNorm, RMSNorm) needs of
+// every call: x of at least one dimension, dst shaped as x, a residual (if
+// any) shaped as x, and a non-negative eps; it returns x's rows and shape.
+func checkNorm(op string, dst, x, residual Tensor, eps float32) (RowDims, Shape, error) {
 	if !present(x) {
-		return RowDims{}, NoTensorError(op, "x")
+		return RowDims{}, nil, NoTensorError(op, "x")
 	}
 	s := x.Shape()
 	if len(s) == 0 {
-		return RowDims{}, ShapeErrorf(op, "x is a scalar, want [..., features]")
+		return RowDims{}, nil, ShapeErrorf(op, "x is a scalar, want [..., features]")
 	}
 	if err := sameShape(op, "dst", dst, s); err != nil {
+		return RowDims{}, nil, err
+	}
+	if err := optionalShape(op, "residual", residual, s); err != nil {
+		return RowDims{}, nil, err
+	}
+	if eps < 0 || eps != eps {
+		return RowDims{}, nil, ArgumentErrorf(op, "eps = %g, want > 0", eps)
+	}
+	return rowsOf(s), s, nil
+}
+
+// CheckLayerNorm validates a LayerNorm call.
+func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
+	const op = "LayerNorm"
+	d, _, err := checkNorm(op, dst, x, opt.Residual, opt.Eps)
+	if err != nil {
 		return RowDims{}, err
 	}
-	d := rowsOf(s)
 	for _, p := range []struct {
 		name string
 		t    Tensor
@@ -548,12 +564,6 @@ func CheckLayerNorm(dst, x Tensor, opt LayerNormOptions) (RowDims, error) {
 		if err := optionalShape(op, p.name, p.t, Shape{d.Cols}); err != nil {
 			return RowDims{}, err
 		}
-	}
-	if err := optionalShape(op, "residual", opt.Residual, s); err != nil {
-		return RowDims{}, err
-	}
-	if opt.Eps < 0 || opt.Eps != opt.Eps {
-		return RowDims{}, ArgumentErrorf(op, "eps = %g, want > 0", opt.Eps)
 	}
 	if err := refuseAliases(op, "dst", dst, operand{"gamma", opt.Gamma}, operand{"beta", opt.Beta}); err != nil {
 		return RowDims{}, err

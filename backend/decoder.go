@@ -154,28 +154,15 @@ func CheckRotary(dst, x Heads, opt RotaryOptions) (RotaryDims, error) {
 // CheckRMSNorm validates an RMSNorm call.
 func CheckRMSNorm(dst, x Tensor, opt RMSNormOptions) (RowDims, error) {
 	const op = "RMSNorm"
-	if !present(x) {
-		return RowDims{}, NoTensorError(op, "x")
-	}
-	s := x.Shape()
-	if len(s) == 0 {
-		return RowDims{}, ShapeErrorf(op, "x is a scalar, want [..., features]")
-	}
-	if err := sameShape(op, "dst", dst, s); err != nil {
+	d, s, err := checkNorm(op, dst, x, opt.Residual, opt.Eps)
+	if err != nil {
 		return RowDims{}, err
 	}
-	d := rowsOf(s)
 	if err := optionalShape(op, "weight", opt.Weight, Shape{d.Cols}); err != nil {
-		return RowDims{}, err
-	}
-	if err := optionalShape(op, "residual", opt.Residual, s); err != nil {
 		return RowDims{}, err
 	}
 	if err := optionalShape(op, "residual out", opt.ResidualOut, s); err != nil {
 		return RowDims{}, err
-	}
-	if opt.Eps < 0 || opt.Eps != opt.Eps {
-		return RowDims{}, ArgumentErrorf(op, "eps = %g, want > 0", opt.Eps)
 	}
 	if err := refuseAliases(op, "dst", dst, operand{"weight", opt.Weight}); err != nil {
 		return RowDims{}, err
