@@ -168,28 +168,7 @@ func (d *Device) UploadBits(dtype backend.DType, bits []uint16, shape ...int) (b
 
 // uploadBits makes a 16-bit tensor of dtype holding bits.
 func (d *Device) uploadBits(op string, dtype backend.DType, bits []uint16, shape []int) (backend.Tensor, error) {
-	if err := d.enter(op); err != nil {
-		return nil, err
-	}
-	defer d.life.RUnlock()
-	n, err := backend.CheckShape(op, shape, math.MaxInt32)
-	if err != nil {
-		return nil, fmt.Errorf("gpu: %s: %w", d.name, err)
-	}
-	if n != len(bits) {
-		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(bits), backend.Shape(shape), n)
-	}
-	t, err := d.newTensorAs(op, dtype, shape, false)
-	if err != nil {
-		return nil, err
-	}
-	if t.mem != nil {
-		if err := d.drv.write16(d.queue, t.mem, bits); err != nil {
-			_ = t.Release()
-			return nil, d.wrapLate(op, err)
-		}
-	}
-	return t, nil
+	return uploadAs(d, op, dtype, bits, shape, d.drv.write16)
 }
 
 // Upload copies data (row-major) into a new float32 tensor of the given shape.
@@ -199,6 +178,13 @@ func (d *Device) Upload(data []float32, shape ...int) (backend.Tensor, error) {
 
 // upload makes a float32 tensor holding data; op names the caller.
 func (d *Device) upload(op string, data []float32, shape []int) (backend.Tensor, error) {
+	return uploadAs(d, op, backend.Float32, data, shape, d.drv.write)
+}
+
+// uploadAs makes a tensor of dtype and shape holding data, which write copies
+// to the device (float32 values or 16-bit patterns); op names the caller.
+func uploadAs[T float32 | uint16](d *Device, op string, dtype backend.DType, data []T, shape []int,
+	write func(*cl.CommandQueue, *cl.Mem, []T) error) (backend.Tensor, error) {
 	if err := d.enter(op); err != nil {
 		return nil, err
 	}
@@ -210,12 +196,12 @@ func (d *Device) upload(op string, data []float32, shape []int) (backend.Tensor,
 	if n != len(data) {
 		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
 	}
-	t, err := d.newTensor(op, shape, false)
+	t, err := d.newTensorAs(op, dtype, shape, false)
 	if err != nil {
 		return nil, err
 	}
 	if t.mem != nil {
-		if err := d.drv.write(d.queue, t.mem, data); err != nil {
+		if err := write(d.queue, t.mem, data); err != nil {
 			_ = t.Release()
 			return nil, d.wrapLate(op, err)
 		}
