@@ -60,7 +60,7 @@ func prepareLayer(in *inputs, c Case) error {
 			return err
 		}
 		in.w.closers = append(in.w.closers, l.Close)
-		forward = func() (backend.Tensor, error) { return l.Forward(x, masks) }
+		forward = func() (backend.Tensor, error) { return l.Forward(x, model.EncoderOptions{AttentionOptions: masks}) }
 	}
 	in.w.run = func() error {
 		y, err := forward()

@@ -326,7 +326,7 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 	if err := m.embNorm.apply(emb, raw, nil); err != nil {
 		return nil, err
 	}
-	var masks backend.AttentionOptions
+	var masks EncoderOptions
 	if slices.Min(lengths) < s {
 		pad := make([]float32, b*s)
 		for i, n := range lengths {

@@ -90,12 +90,14 @@ func concurrentForward(t *testing.T, be backend.Backend) {
 				}
 				return out, err
 			}},
-			call{fmt.Sprintf("encoder layer %d", i), func() (backend.Tensor, error) { return enc.Forward(x, causal) }},
+			call{fmt.Sprintf("encoder layer %d", i), func() (backend.Tensor, error) { return enc.Forward(x, model.EncoderOptions{AttentionOptions: causal}) }},
 			call{fmt.Sprintf("decoder layer %d", i), func() (backend.Tensor, error) {
 				return dec.Forward(x, mem, model.DecoderOptions{Self: causal})
 			}},
-			call{fmt.Sprintf("encoder stack %d", i), func() (backend.Tensor, error) { return stack.Forward(x, backend.AttentionOptions{}) }},
-			call{fmt.Sprintf("stack layer 1 alone %d", i), func() (backend.Tensor, error) { return stack.Layer(1).Forward(x, causal) }},
+			call{fmt.Sprintf("encoder stack %d", i), func() (backend.Tensor, error) { return stack.Forward(x, model.EncoderOptions{}) }},
+			call{fmt.Sprintf("stack layer 1 alone %d", i), func() (backend.Tensor, error) {
+				return stack.Layer(1).Forward(x, model.EncoderOptions{AttentionOptions: causal})
+			}},
 			call{fmt.Sprintf("transformer %d", i), func() (backend.Tensor, error) {
 				return tr.Forward(mem, x, model.TransformerOptions{Tgt: causal})
 			}},

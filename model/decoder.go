@@ -17,6 +17,19 @@ type DecoderOptions struct {
 	// Memory masks the cross-attention over the memory: memory_mask as Mask and
 	// memory_key_padding_mask as KeyPadding.
 	Memory backend.AttentionOptions
+	// KeyPaddingKind is how both KeyPadding masks are read: backend.MaskBool
+	// (nonzero = padding, the default) or backend.MaskAdditive (added to the
+	// scores, as PyTorch adds a float mask). See MHAOptions.
+	KeyPaddingKind backend.MaskKind
+}
+
+// self and memory are the two attentions' options.
+func (o DecoderOptions) self(needWeights bool) MHAOptions {
+	return MHAOptions{AttentionOptions: o.Self, KeyPaddingKind: o.KeyPaddingKind, NeedWeights: needWeights}
+}
+
+func (o DecoderOptions) memory(needWeights bool) MHAOptions {
+	return MHAOptions{AttentionOptions: o.Memory, KeyPaddingKind: o.KeyPaddingKind, NeedWeights: needWeights}
 }
 
 // DecoderLayer is PyTorch's nn.TransformerDecoderLayer (dropout 0, eval mode):
@@ -138,13 +151,13 @@ func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions
 	if d.cfg.NormFirst {
 		err = d.norm1.apply(a, x, nil)
 		if err == nil {
-			selfW, err = d.selfAttn.run(b, a, nil, nil, x, MHAOptions{AttentionOptions: opt.Self, NeedWeights: needWeights}) // b = t1
+			selfW, err = d.selfAttn.run(b, a, nil, nil, x, opt.self(needWeights)) // b = t1
 		}
 		if err == nil {
 			err = d.norm2.apply(a, b, nil)
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.run(c, a, memory, memory, b, MHAOptions{AttentionOptions: opt.Memory, NeedWeights: needWeights}) // c = t2
+			crossW, err = d.crossAttn.run(c, a, memory, memory, b, opt.memory(needWeights)) // c = t2
 		}
 		if err == nil {
 			err = d.norm3.apply(a, c, nil)
@@ -153,12 +166,12 @@ func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions
 			err = d.ffn.apply(dst, a, c)
 		}
 	} else {
-		selfW, err = d.selfAttn.run(a, x, nil, nil, x, MHAOptions{AttentionOptions: opt.Self, NeedWeights: needWeights})
+		selfW, err = d.selfAttn.run(a, x, nil, nil, x, opt.self(needWeights))
 		if err == nil {
 			err = d.norm1.apply(b, a, nil) // b = h1
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.run(a, b, memory, memory, b, MHAOptions{AttentionOptions: opt.Memory, NeedWeights: needWeights})
+			crossW, err = d.crossAttn.run(a, b, memory, memory, b, opt.memory(needWeights))
 		}
 		if err == nil {
 			err = d.norm2.apply(b, a, nil) // b = h2

@@ -59,21 +59,35 @@ func loadEncoderLayer(l loader, cfg LayerConfig) *EncoderLayer {
 // Config is the layer's configuration.
 func (e *EncoderLayer) Config() LayerConfig { return e.cfg }
 
+// EncoderOptions are the masks of an encoder layer or stack: src_mask as Mask
+// (or the Causal flag) and src_key_padding_mask as KeyPadding, read as
+// KeyPaddingKind says: backend.MaskBool (nonzero = padding, the default) or
+// backend.MaskAdditive (added to the scores, as PyTorch adds a float mask). See
+// MHAOptions.
+type EncoderOptions struct {
+	backend.AttentionOptions
+	KeyPaddingKind backend.MaskKind
+}
+
+// mha is the self-attention's options.
+func (o EncoderOptions) mha(needWeights bool) MHAOptions {
+	return MHAOptions{AttentionOptions: o.AttentionOptions, KeyPaddingKind: o.KeyPaddingKind, NeedWeights: needWeights}
+}
+
 // Forward runs the layer on x [B, S, E] ([S, B, E] with SeqFirst) with the
-// self-attention masks (src_mask as Mask, src_key_padding_mask as KeyPadding,
-// or a Causal flag) and returns a new tensor shaped as x that the caller owns.
-func (e *EncoderLayer) Forward(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
+// self-attention masks and returns a new tensor shaped as x that the caller owns.
+func (e *EncoderLayer) Forward(x backend.Tensor, masks EncoderOptions) (backend.Tensor, error) {
 	out, _, err := e.forwardNew(x, masks, false)
 	return out, err
 }
 
 // ForwardWithWeights is Forward that also returns the self-attention weights
 // [B, H, S, S] of every head (computed by the unfused path).
-func (e *EncoderLayer) ForwardWithWeights(x backend.Tensor, masks backend.AttentionOptions) (out, weights backend.Tensor, err error) {
+func (e *EncoderLayer) ForwardWithWeights(x backend.Tensor, masks EncoderOptions) (out, weights backend.Tensor, err error) {
 	return e.forwardNew(x, masks, true)
 }
 
-func (e *EncoderLayer) forwardNew(x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, backend.Tensor, error) {
+func (e *EncoderLayer) forwardNew(x backend.Tensor, masks EncoderOptions, needWeights bool) (backend.Tensor, backend.Tensor, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := checkInput("EncoderLayer", "x", x, e.cfg.DModel, e.cfg.Layout); err != nil {
@@ -96,7 +110,7 @@ func (e *EncoderLayer) forwardNew(x backend.Tensor, masks backend.AttentionOptio
 //	pre-norm:  t = x + attn(norm1(x));        dst = t + ffn(norm2(t))
 //
 // Every residual add is fused into the out_proj GEMM or the FFN.
-func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (backend.Tensor, error) {
+func (e *EncoderLayer) forward(dst, x backend.Tensor, masks EncoderOptions, needWeights bool) (backend.Tensor, error) {
 	shape := x.Shape()
 	var bufs [2]backend.Tensor
 	for i, key := range []string{"a", "b"} {
@@ -112,7 +126,7 @@ func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOpt
 	if e.cfg.NormFirst {
 		err = e.norm1.apply(a, x, nil)
 		if err == nil {
-			weights, err = e.selfAttn.run(b, a, nil, nil, x, MHAOptions{AttentionOptions: masks, NeedWeights: needWeights}) // b = t
+			weights, err = e.selfAttn.run(b, a, nil, nil, x, masks.mha(needWeights)) // b = t
 		}
 		if err == nil {
 			err = e.norm2.apply(a, b, nil)
@@ -121,7 +135,7 @@ func (e *EncoderLayer) forward(dst, x backend.Tensor, masks backend.AttentionOpt
 			err = e.ffn.apply(dst, a, b)
 		}
 	} else {
-		weights, err = e.selfAttn.run(a, x, nil, nil, x, MHAOptions{AttentionOptions: masks, NeedWeights: needWeights})
+		weights, err = e.selfAttn.run(a, x, nil, nil, x, masks.mha(needWeights))
 		if err == nil {
 			err = e.norm1.apply(b, a, nil) // b = h
 		}

@@ -52,6 +52,17 @@ type LoadOptions struct {
 type Inputs struct {
 	Src, Tgt, Memory                backend.Tensor
 	SrcMasks, TgtMasks, MemoryMasks backend.AttentionOptions
+	// KeyPaddingKind is how every KeyPadding mask is read (TransformerOptions).
+	KeyPaddingKind backend.MaskKind
+}
+
+// src and decoder are the masks of in as the encoder and the decoder take them.
+func (in Inputs) src() EncoderOptions {
+	return EncoderOptions{AttentionOptions: in.SrcMasks, KeyPaddingKind: in.KeyPaddingKind}
+}
+
+func (in Inputs) decoder() DecoderOptions {
+	return DecoderOptions{Self: in.TgtMasks, Memory: in.MemoryMasks, KeyPaddingKind: in.KeyPaddingKind}
 }
 
 // AttentionWeights are the attention weights [B, H, Sq, Sk] of every layer's
@@ -186,14 +197,14 @@ func (s Spec) Load(be backend.Backend, w *Weights) (*Model, error) {
 
 // Forward runs the model and returns a new output tensor (the caller releases it).
 func (m *Model) Forward(in Inputs) (backend.Tensor, error) {
-	dopt := DecoderOptions{Self: in.TgtMasks, Memory: in.MemoryMasks}
+	dopt := in.decoder()
 	switch {
 	case m.transformer != nil:
-		return m.transformer.Forward(in.Src, in.Tgt, TransformerOptions{Src: in.SrcMasks, Tgt: in.TgtMasks, Memory: in.MemoryMasks})
+		return m.transformer.Forward(in.Src, in.Tgt, TransformerOptions{Src: in.SrcMasks, Tgt: in.TgtMasks, Memory: in.MemoryMasks, KeyPaddingKind: in.KeyPaddingKind})
 	case m.encoderLayer != nil:
-		return m.encoderLayer.Forward(in.Src, in.SrcMasks)
+		return m.encoderLayer.Forward(in.Src, in.src())
 	case m.encoder != nil:
-		return m.encoder.Forward(in.Src, in.SrcMasks)
+		return m.encoder.Forward(in.Src, in.src())
 	case m.decoderLayer != nil:
 		return m.decoderLayer.Forward(in.Tgt, in.Memory, dopt)
 	}
@@ -206,10 +217,10 @@ func (m *Model) Forward(in Inputs) (backend.Tensor, error) {
 // the output and every weight tensor, also on error.
 func (m *Model) ForwardWithWeights(in Inputs) (backend.Tensor, AttentionWeights, error) {
 	var w AttentionWeights
-	dopt := DecoderOptions{Self: in.TgtMasks, Memory: in.MemoryMasks}
+	dopt := in.decoder()
 	switch {
 	case m.transformer != nil:
-		memory, enc, err := m.transformer.Encoder().ForwardWithWeights(in.Src, in.SrcMasks)
+		memory, enc, err := m.transformer.Encoder().ForwardWithWeights(in.Src, in.src())
 		w.EncoderSelf = enc
 		if err != nil {
 			return nil, w, err
@@ -218,11 +229,11 @@ func (m *Model) ForwardWithWeights(in Inputs) (backend.Tensor, AttentionWeights,
 		w.DecoderSelf, w.DecoderCross = self, cross
 		return out, w, errors.Join(err, memory.Release())
 	case m.encoderLayer != nil:
-		out, self, err := m.encoderLayer.ForwardWithWeights(in.Src, in.SrcMasks)
+		out, self, err := m.encoderLayer.ForwardWithWeights(in.Src, in.src())
 		w.EncoderSelf = nonNil(self)
 		return out, w, err
 	case m.encoder != nil:
-		out, self, err := m.encoder.ForwardWithWeights(in.Src, in.SrcMasks)
+		out, self, err := m.encoder.ForwardWithWeights(in.Src, in.src())
 		w.EncoderSelf = self
 		return out, w, err
 	case m.decoderLayer != nil:

@@ -52,7 +52,7 @@ func TestLoad(t *testing.T) {
 					return nil, err
 				}
 				defer l.Close()
-				return l.Forward(src, causal)
+				return l.Forward(src, model.EncoderOptions{AttentionOptions: causal})
 			}},
 		{model.KindEncoder, stackTensors(rng, "", 3, e, ff, false), stackOpt, model.Inputs{Src: src, SrcMasks: causal},
 			"encoder stack of 3 layers (d_model 8, 2 heads, d_ff 24, final norm true)", 3, 0, func(w *model.Weights) (backend.Tensor, error) {
@@ -61,7 +61,7 @@ func TestLoad(t *testing.T) {
 					return nil, err
 				}
 				defer s.Close()
-				return s.Forward(src, causal)
+				return s.Forward(src, model.EncoderOptions{AttentionOptions: causal})
 			}},
 		{model.KindDecoder, layerTensors(rng, "", e, ff, true), opt, model.Inputs{Tgt: tgt, Memory: mem, TgtMasks: causal},
 			"decoder layer (d_model 8, 2 heads, d_ff 24)", 0, 1, func(w *model.Weights) (backend.Tensor, error) {

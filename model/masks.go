@@ -42,6 +42,24 @@ type MHAOptions struct {
 	AverageWeights bool
 }
 
+// KeyPaddingKindOf is the one kind of the key padding masks in opts (MaskBool
+// where none has one), as EncoderOptions, DecoderOptions, TransformerOptions
+// and Inputs take it: they read every key padding mask of a call as one kind.
+// It fails, wrapping backend.ErrArgument, where two masks differ in kind.
+func KeyPaddingKindOf(opts ...MHAOptions) (backend.MaskKind, error) {
+	kind, found := backend.MaskBool, false
+	for _, o := range opts {
+		if o.KeyPadding == nil {
+			continue
+		}
+		if found && o.KeyPaddingKind != kind {
+			return kind, backend.ArgumentErrorf("model", "key padding masks of two kinds (%s and %s): a call reads every key padding mask as one kind; give them all boolean or all additive", kind, o.KeyPaddingKind)
+		}
+		kind, found = o.KeyPaddingKind, true
+	}
+	return kind, nil
+}
+
 // consts holds all-zero and all-one device vectors that the mask operations
 // use as GEMM operands; they grow on demand and are never written otherwise.
 type consts struct {

@@ -159,7 +159,7 @@ func TestInputShapeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	_, err = enc.Forward(upload(t, be, rng, 5, e), backend.AttentionOptions{})
+	_, err = enc.Forward(upload(t, be, rng, 5, e), model.EncoderOptions{})
 	wantError(t, err, backend.ErrShape, "x is [5 8], want [batch seq 8]")
 
 	dec, err := model.LoadDecoderLayer(be, model.LayerConfig{DModel: e, Heads: 2, DFF: 16, Activation: backend.ReLU},
@@ -510,12 +510,12 @@ func TestEncoderStackWeights(t *testing.T) {
 	}
 	defer enc.Close()
 	x := upload(t, be, rng, 2, 5, e)
-	out, err := enc.Forward(x, backend.AttentionOptions{})
+	out, err := enc.Forward(x, model.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Release()
-	out2, ws, err := enc.ForwardWithWeights(x, backend.AttentionOptions{})
+	out2, ws, err := enc.ForwardWithWeights(x, model.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +593,7 @@ func TestNoLeaks(t *testing.T) {
 	x := upload(t, be, rng, 2, 5, e)
 	tgt := upload(t, be, rng, 2, 3, e)
 	for range 2 { // the second pass reuses the scratch tensors
-		mem, ws, err := enc.ForwardWithWeights(x, backend.AttentionOptions{})
+		mem, ws, err := enc.ForwardWithWeights(x, model.EncoderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/clattn/clattn/backend"
@@ -241,7 +242,7 @@ func TestTransformerIsEncoderThenDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Release()
-	mem, err := tr.Encoder().Forward(src, opt.Src)
+	mem, err := tr.Encoder().Forward(src, model.EncoderOptions{AttentionOptions: opt.Src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +259,91 @@ func TestTransformerIsEncoderThenDecoder(t *testing.T) {
 	wantError(t, err, backend.ErrShape, "tgt is [2 4 8] and src is [3 6 8]", "batch sizes differ")
 	_, err = model.LoadTransformer(be, model.TransformerConfig{Layer: cfg.Layer, EncoderLayers: 3}, mustWeights(t, ts), "")
 	wantError(t, err, backend.ErrArgument, "0 layers")
+}
+
+// TestLayerAdditiveKeyPadding checks that the Transformer reads its key padding
+// masks as KeyPaddingKind says: additive key padding masks (0, -Inf and finite
+// offsets, on src, tgt and memory) give the answer of the same values passed as
+// additive attention masks whose every row is the key padding row (batch 1, so
+// that one [Sq, Sk] mask is the whole key padding), and its inputs and masks
+// are left unchanged.
+func TestLayerAdditiveKeyPadding(t *testing.T) {
+	onBackends(t, func(t *testing.T, be backend.Backend) {
+		const ss, st, e, ff = 5, 4, 8, 16
+		rng := rand.New(rand.NewPCG(131, 132))
+		var ts []*safetensors.Tensor
+		for i := range 2 {
+			ts = append(ts, layerTensors(rng, fmt.Sprintf("encoder.layers.%d.", i), e, ff, false)...)
+		}
+		ts = append(ts, layerTensors(rng, "decoder.layers.0.", e, ff, true)...)
+		for _, p := range []string{"encoder.norm.", "decoder.norm."} {
+			ts = append(ts, randomTensor(rng, p+"weight", 1, e), randomTensor(rng, p+"bias", 0.1, e))
+		}
+		tr, err := model.LoadTransformer(be, model.TransformerConfig{Layer: model.LayerConfig{DModel: e, Heads: 2, DFF: ff,
+			Activation: backend.ReLU}, EncoderLayers: 2, DecoderLayers: 1}, mustWeights(t, ts), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		inf := float32(math.Inf(-1))
+		srcKP := []float32{0, -1.5, inf, 0.75, inf}
+		tgtKP := []float32{-0.5, 0, inf, 2}
+		rows := func(kp []float32, n int) backend.Tensor {
+			var d []float32
+			for range n {
+				d = append(d, kp...)
+			}
+			return uploadData(t, be, d, n, len(kp))
+		}
+		srcData, tgtData := randomData(rng, ss*e), randomData(rng, st*e)
+		src, tgt := uploadData(t, be, srcData, 1, ss, e), uploadData(t, be, tgtData, 1, st, e)
+		srcPad, tgtPad := uploadData(t, be, srcKP, 1, ss), uploadData(t, be, tgtKP, 1, st)
+		causal := backend.CausalTopLeft
+		got, err := tr.Forward(src, tgt, model.TransformerOptions{
+			Src:            backend.AttentionOptions{KeyPadding: srcPad},
+			Tgt:            backend.AttentionOptions{Causal: causal, KeyPadding: tgtPad},
+			Memory:         backend.AttentionOptions{KeyPadding: srcPad},
+			KeyPaddingKind: backend.MaskAdditive,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer got.Release()
+		add := backend.MaskAdditive
+		want, err := tr.Forward(src, tgt, model.TransformerOptions{
+			Src:    backend.AttentionOptions{Mask: rows(srcKP, ss), MaskKind: add},
+			Tgt:    backend.AttentionOptions{Causal: causal, Mask: rows(tgtKP, st), MaskKind: add},
+			Memory: backend.AttentionOptions{Mask: rows(srcKP, st), MaskKind: add},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer want.Release()
+		g, w := download(t, be, got), download(t, be, want)
+		if d := maxDiff(g, w); hasNaN(g) || !(d <= 1e-6) {
+			t.Errorf("additive key padding differs from the same values as attention masks by %g", d)
+		}
+		for _, c := range []struct {
+			name string
+			x    backend.Tensor
+			data []float32
+		}{{"src", src, srcData}, {"tgt", tgt, tgtData}, {"src_key_padding_mask", srcPad, srcKP}, {"tgt_key_padding_mask", tgtPad, tgtKP}} {
+			if !slices.Equal(download(t, be, c.x), c.data) {
+				t.Errorf("Transformer changed its %s", c.name)
+			}
+		}
+		// Read as boolean (the default), the same masks pad every nonzero key.
+		boolOut, err := tr.Forward(src, tgt, model.TransformerOptions{Src: backend.AttentionOptions{KeyPadding: srcPad}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer boolOut.Release()
+		if d := maxDiff(download(t, be, boolOut), g); d < 1e-3 {
+			t.Errorf("boolean and additive key padding agree (%g): the kind is not passed on", d)
+		}
+		_, err = tr.Forward(src, tgt, model.TransformerOptions{Src: backend.AttentionOptions{KeyPadding: srcPad}, KeyPaddingKind: 5})
+		wantError(t, err, backend.ErrArgument, "unknown key padding mask kind 5")
+	})
 }
 
 // TestMaskForms checks that the mask forms PyTorch accepts give the same

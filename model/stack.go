@@ -133,20 +133,19 @@ func (enc *Encoder) Layer(i int) *EncoderLayer {
 }
 
 // Forward runs every layer on x [B, S, E] ([S, B, E] seq-first) with the same
-// masks (src mask as Mask, src_key_padding_mask as KeyPadding) and returns a
-// new tensor shaped as x that the caller owns.
-func (enc *Encoder) Forward(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, error) {
+// masks and returns a new tensor shaped as x that the caller owns.
+func (enc *Encoder) Forward(x backend.Tensor, masks EncoderOptions) (backend.Tensor, error) {
 	out, _, err := enc.forward(x, masks, false)
 	return out, err
 }
 
 // ForwardWithWeights is Forward that also returns each layer's self-attention
 // weights [B, H, S, S]; the caller owns every tensor returned.
-func (enc *Encoder) ForwardWithWeights(x backend.Tensor, masks backend.AttentionOptions) (backend.Tensor, []backend.Tensor, error) {
+func (enc *Encoder) ForwardWithWeights(x backend.Tensor, masks EncoderOptions) (backend.Tensor, []backend.Tensor, error) {
 	return enc.forward(x, masks, true)
 }
 
-func (enc *Encoder) forward(x backend.Tensor, masks backend.AttentionOptions, needWeights bool) (out backend.Tensor, weights []backend.Tensor, err error) {
+func (enc *Encoder) forward(x backend.Tensor, masks EncoderOptions, needWeights bool) (out backend.Tensor, weights []backend.Tensor, err error) {
 	const op = "Encoder"
 	if err := checkInput(op, "x", x, enc.cfg.Layer.DModel, enc.cfg.Layer.Layout); err != nil {
 		return nil, nil, err
@@ -165,7 +164,7 @@ func (enc *Encoder) forward(x backend.Tensor, masks backend.AttentionOptions, ne
 
 // run writes the stack's output for x into out; with needWeights it appends
 // each layer's attention weights to *weights.
-func (enc *Encoder) run(out, x backend.Tensor, masks backend.AttentionOptions, needWeights bool, weights *[]backend.Tensor) error {
+func (enc *Encoder) run(out, x backend.Tensor, masks EncoderOptions, needWeights bool, weights *[]backend.Tensor) error {
 	return runStack("Encoder", &enc.scratch, out, x, len(enc.layers), enc.norm, func(i int, dst, src backend.Tensor) error {
 		layer := enc.layers[i]
 		layer.mu.Lock()

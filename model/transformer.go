@@ -30,6 +30,10 @@ type TransformerOptions struct {
 	// PyTorch, src_key_padding_mask is not reused here: pass it again to keep
 	// the decoder off padded source positions.
 	Memory backend.AttentionOptions
+	// KeyPaddingKind is how every KeyPadding mask is read: backend.MaskBool
+	// (nonzero = padding, the default) or backend.MaskAdditive (added to the
+	// scores, as PyTorch adds a float mask). See MHAOptions.
+	KeyPaddingKind backend.MaskKind
 }
 
 // Transformer is PyTorch's nn.Transformer: memory = encoder(src), out =
@@ -99,10 +103,10 @@ func (t *Transformer) Forward(src, tgt backend.Tensor, opt TransformerOptions) (
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	err = t.withStacks(func() error {
-		if err := t.encoder.run(memory, src, opt.Src, false, nil); err != nil {
+		if err := t.encoder.run(memory, src, EncoderOptions{AttentionOptions: opt.Src, KeyPaddingKind: opt.KeyPaddingKind}, false, nil); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		dopt := DecoderOptions{Self: opt.Tgt, Memory: opt.Memory}
+		dopt := DecoderOptions{Self: opt.Tgt, Memory: opt.Memory, KeyPaddingKind: opt.KeyPaddingKind}
 		if err := t.decoder.run(out, tgt, memory, dopt, false, nil, nil); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
