@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/clattn/clattn/backend"
@@ -277,12 +278,8 @@ func (r *runner) mha() error {
 	if opt.AverageWeights, err = r.Bool("average_weights", false); err != nil {
 		return err
 	}
-	additive, err := r.Bool("key_padding_float", false)
-	if err != nil {
+	if _, err := r.paddingKind(opt); err != nil {
 		return err
-	}
-	if additive != (opt.KeyPadding != nil && opt.KeyPaddingKind == backend.MaskAdditive) {
-		return fmt.Errorf("metadata key_padding_float = %v but the file's key_padding_mask does not say so", additive)
 	}
 	w, err := r.weights()
 	if err != nil {
@@ -365,8 +362,26 @@ func (r *runner) compareModel(m *model.Model, in model.Inputs) error {
 		})
 }
 
+// paddingKind is the kind of every key padding mask in opts (a model call
+// reads them all as one kind), checked against the metadata key_padding_float
+// (additive key padding masks; absent: boolean ones).
+func (r *runner) paddingKind(opts ...model.MHAOptions) (backend.MaskKind, error) {
+	additive, err := r.Bool("key_padding_float", false)
+	if err != nil {
+		return backend.MaskBool, err
+	}
+	kind, err := model.KeyPaddingKindOf(opts...)
+	if err != nil {
+		return kind, err
+	}
+	if padded := slices.ContainsFunc(opts, func(o model.MHAOptions) bool { return o.KeyPadding != nil }); additive != (padded && kind == backend.MaskAdditive) {
+		return kind, fmt.Errorf("metadata key_padding_float = %v but the file's key padding masks do not say so", additive)
+	}
+	return kind, nil
+}
+
 // boolPaddingMasks reads masks for a kind that takes boolean key padding
-// masks only (all but mha).
+// masks only (sdpa).
 func (r *runner) boolPaddingMasks(maskName, paddingName, paddingFlag string) (backend.AttentionOptions, error) {
 	opt, err := r.masks(maskName, paddingName, paddingFlag)
 	if err == nil && opt.KeyPadding != nil && opt.KeyPaddingKind != backend.MaskBool {
@@ -382,7 +397,11 @@ func (r *runner) encoder() error {
 	if err != nil {
 		return err
 	}
-	masks, err := r.boolPaddingMasks("attn_mask", "key_padding_mask", "key_padding")
+	masks, err := r.masks("attn_mask", "key_padding_mask", "key_padding")
+	if err != nil {
+		return err
+	}
+	kind, err := r.paddingKind(masks)
 	if err != nil {
 		return err
 	}
@@ -390,7 +409,7 @@ func (r *runner) encoder() error {
 	if err != nil {
 		return err
 	}
-	return r.compareModel(m, model.Inputs{Src: x, SrcMasks: masks})
+	return r.compareModel(m, model.Inputs{Src: x, SrcMasks: masks.AttentionOptions, KeyPaddingKind: kind})
 }
 
 // compareBoth compares the fused and the unfused output of a module with out_f64.
@@ -414,17 +433,15 @@ func (r *runner) compareBoth(fused func() (backend.Tensor, error), unfused func(
 
 // decoderMasks reads the masks of a decoder: tgt_* for the self-attention
 // ("causal" is its flag) and memory_* for the cross-attention.
-func (r *runner) decoderMasks() (model.DecoderOptions, error) {
-	var opt model.DecoderOptions
-	var err error
-	if opt.Self, err = r.boolPaddingMasks("tgt_mask", "tgt_key_padding_mask", "tgt_key_padding"); err != nil {
-		return opt, err
+func (r *runner) decoderMasks() (self, memory model.MHAOptions, err error) {
+	if self, err = r.masks("tgt_mask", "tgt_key_padding_mask", "tgt_key_padding"); err != nil {
+		return self, memory, err
 	}
-	if opt.Memory, err = r.boolPaddingMasks("memory_mask", "memory_key_padding_mask", "memory_key_padding"); err != nil {
-		return opt, err
+	if memory, err = r.masks("memory_mask", "memory_key_padding_mask", "memory_key_padding"); err != nil {
+		return self, memory, err
 	}
-	opt.Memory.Causal = backend.NotCausal // "causal" is the target's self-attention
-	return opt, nil
+	memory.Causal = backend.NotCausal // "causal" is the target's self-attention
+	return self, memory, nil
 }
 
 // decoder runs one nn.TransformerDecoderLayer, or a nn.TransformerDecoder
@@ -438,7 +455,11 @@ func (r *runner) decoder() error {
 	if err != nil {
 		return err
 	}
-	opt, err := r.decoderMasks()
+	self, cross, err := r.decoderMasks()
+	if err != nil {
+		return err
+	}
+	kind, err := r.paddingKind(self, cross)
 	if err != nil {
 		return err
 	}
@@ -446,7 +467,8 @@ func (r *runner) decoder() error {
 	if err != nil {
 		return err
 	}
-	return r.compareModel(m, model.Inputs{Tgt: tgt, Memory: memory, TgtMasks: opt.Self, MemoryMasks: opt.Memory})
+	return r.compareModel(m, model.Inputs{Tgt: tgt, Memory: memory, TgtMasks: self.AttentionOptions,
+		MemoryMasks: cross.AttentionOptions, KeyPaddingKind: kind})
 }
 
 // transformer runs nn.Transformer: the fused path through its Forward, the
@@ -460,19 +482,24 @@ func (r *runner) transformer() error {
 	if err != nil {
 		return err
 	}
-	in := model.Inputs{Src: src, Tgt: tgt}
-	if in.SrcMasks, err = r.boolPaddingMasks("src_mask", "src_key_padding_mask", "src_key_padding"); err != nil {
-		return err
-	}
-	in.SrcMasks.Causal = backend.NotCausal
-	dopt, err := r.decoderMasks()
+	srcMasks, err := r.masks("src_mask", "src_key_padding_mask", "src_key_padding")
 	if err != nil {
 		return err
 	}
-	in.TgtMasks, in.MemoryMasks = dopt.Self, dopt.Memory
-	if r.File.Tensor("memory_key_padding_mask") == nil {
-		in.MemoryMasks.KeyPadding = in.SrcMasks.KeyPadding // the cases pass src_key_padding_mask as both
+	srcMasks.Causal = backend.NotCausal
+	self, cross, err := r.decoderMasks()
+	if err != nil {
+		return err
 	}
+	if cross.KeyPadding == nil {
+		cross.KeyPadding, cross.KeyPaddingKind = srcMasks.KeyPadding, srcMasks.KeyPaddingKind // the cases pass src_key_padding_mask as both
+	}
+	kind, err := r.paddingKind(srcMasks, self, cross)
+	if err != nil {
+		return err
+	}
+	in := model.Inputs{Src: src, Tgt: tgt, SrcMasks: srcMasks.AttentionOptions, TgtMasks: self.AttentionOptions,
+		MemoryMasks: cross.AttentionOptions, KeyPaddingKind: kind}
 	m, err := r.loadModel()
 	if err != nil {
 		return err

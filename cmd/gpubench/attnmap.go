@@ -38,7 +38,8 @@ const attnMapUsage = "(CASE.safetensors | --weights W.safetensors --input X.safe
 	"       [--add-zero-attn] [--bool-mask masked|attend] [--device D]\n\n" +
 	"Inputs are batch-first [B,S,E] unless --seq-first (or a case's batch_first False) says [S,B,E]. Boolean masks\n" +
 	"(BOOL or U8) read as --bool-mask says: masked (true = masked, nn.MultiheadAttention; the default) or attend\n" +
-	"(true = attend, F.scaled_dot_product_attention). A transformer draws encoder layer N's self-attention and\n" +
+	"(true = attend, F.scaled_dot_product_attention); float masks are additive (-inf masks), key padding masks too\n" +
+	"(those of one file all of one kind; sdpa: boolean only). A transformer draws encoder layer N's self-attention and\n" +
 	"decoder layer N's self- and cross-attention (N = --layer-index)."
 
 func cmdAttnMap(args []string, stdout, stderr io.Writer) error {
@@ -341,10 +342,10 @@ func b2f(b bool) float32 {
 	return 0
 }
 
-// layerOpt are the masks as a Transformer layer takes them (boolean key padding).
-func (m hostMasks) layerOpt(name string) (backend.AttentionOptions, error) {
+// sdpaOpt are the masks as the backend's attention takes them (boolean key padding).
+func (m hostMasks) sdpaOpt(name string) (backend.AttentionOptions, error) {
 	if m.opt.KeyPadding != nil && m.opt.KeyPaddingKind != backend.MaskBool {
-		return m.opt.AttentionOptions, fmt.Errorf("%s is a float (additive) mask: the Transformer layers take boolean key padding masks", name)
+		return m.opt.AttentionOptions, fmt.Errorf("%s is a float (additive) mask: sdpa takes boolean key padding masks", name)
 	}
 	return m.opt.AttentionOptions, nil
 }
@@ -487,7 +488,7 @@ func (s *attnSource) sdpaMaps(be backend.Backend, batch int, owned *[]backend.Te
 		return nil, err
 	}
 	m.opt.Scale = s.scale
-	opt, err := m.layerOpt("key_padding_mask")
+	opt, err := m.sdpaOpt("key_padding_mask")
 	if err != nil {
 		return nil, err
 	}
@@ -630,9 +631,6 @@ func (s *attnSource) modelMaps(be backend.Backend, layer, batch int, owned *[]ba
 		if srcMasks, err = s.masks(be, maskName, paddingName, causal, owned); err != nil {
 			return nil, err
 		}
-		if in.SrcMasks, err = srcMasks.layerOpt(paddingName); err != nil {
-			return nil, err
-		}
 	}
 	if s.kind != model.KindEncoder {
 		if in.Tgt, err = s.input(be, "tgt", owned); err != nil {
@@ -646,13 +644,11 @@ func (s *attnSource) modelMaps(be backend.Backend, layer, batch int, owned *[]ba
 		if self, cross, err = s.decoderMasks(be, owned); err != nil {
 			return nil, err
 		}
-		if in.TgtMasks, err = self.layerOpt("tgt_key_padding_mask"); err != nil {
-			return nil, err
-		}
-		if in.MemoryMasks, err = cross.layerOpt("memory_key_padding_mask"); err != nil {
-			return nil, err
-		}
 	}
+	if in.KeyPaddingKind, err = model.KeyPaddingKindOf(srcMasks.opt, self.opt, cross.opt); err != nil {
+		return nil, err
+	}
+	in.SrcMasks, in.TgtMasks, in.MemoryMasks = srcMasks.opt.AttentionOptions, self.opt.AttentionOptions, cross.opt.AttentionOptions
 	m, err := spec.Load(be, w)
 	if err != nil {
 		return nil, err

@@ -293,6 +293,35 @@ func TestAttnMapDecoderStackAndTransformer(t *testing.T) {
 	require.Contains(t, stderr.String(), "2 encoder and 2 decoder layers")
 }
 
+// TestAttnMapFloatKeyPadding draws an nn.Transformer given an additive source
+// key padding mask (0, finite offsets and -inf): exactly the -inf keys of the
+// encoder's self-attention and of the memory are drawn as masked.
+func TestAttnMapFloatKeyPadding(t *testing.T) {
+	path := filepath.Join(attnMapGoldenDir, "transformer_float_key_padding.safetensors")
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	kp := f.Tensor("src_key_padding_mask")
+	pad, err := kp.Float32s()
+	require.NoError(t, err)
+	ss := kp.Shape[1]
+	doc := runAttnMap(t, t.TempDir(), path, "--batch-index", "1")
+	require.Len(t, doc.Maps, 3)
+	finite := 0
+	for _, m := range []int{0, 2} { // the source padding masks the encoder's keys and the memory
+		for _, row := range doc.Maps[m].Weights[0] {
+			require.Len(t, row, ss)
+			for j, w := range row {
+				v := pad[ss+j]
+				require.Equal(t, math.IsInf(float64(v), -1), w == nil, "map %s key %d (mask %g)", doc.Maps[m].Name, j, v)
+				if v != 0 && w != nil {
+					finite++
+				}
+			}
+		}
+	}
+	require.NotZero(t, finite, "the case has no finite nonzero offset on batch 1")
+}
+
 // TestAttnMapSeqFirstFlag: a seq-first layer from weights and inputs files with
 // --seq-first draws what its case file (batch_first False) draws.
 func TestAttnMapSeqFirstFlag(t *testing.T) {

@@ -39,7 +39,7 @@ const runUsage = "--weights W.safetensors --input X.safetensors --output Y.safet
 	"give --seq-first for [S,B,E] inputs (PyTorch's default, batch_first=False): the output then is [S,B,E] too.\n" +
 	"Masks: a BOOL or U8 mask is boolean, read as --bool-mask says (masked: true = masked, as nn.MultiheadAttention\n" +
 	"and nn.Transformer, the default; attend: true = attend, as F.scaled_dot_product_attention); a float mask is\n" +
-	"additive (-inf masks). Key padding masks are boolean (true = padding), or additive for mha.\n" +
+	"additive (-inf masks), for key padding masks too; the key padding masks of one input file are all of one kind.\n" +
 	"Weights are a PyTorch state_dict (stacks: layers.N.*, final norm: norm.*; transformer: encoder.* and decoder.*;\n" +
 	"mha: self_attn.* or unprefixed, in_proj_weight or q/k/v_proj_weight, bias_k/bias_v for add_bias_kv);\n" +
 	"d_model, d_ff, kdim and vdim come from their shapes, bias=False from missing biases. Y gets the output as \"out\"."
@@ -189,12 +189,13 @@ func runLayer(b backend.Backend, f runFlags, wf *safetensors.File, in *runInputs
 		return nil, "", errors.New("--layer decoder-stack: the weights have no layers.N.* tensors (one layer: --layer decoder)")
 	}
 	var mi model.Inputs
+	var src, self, memory model.MHAOptions
 	switch kind {
 	case model.KindEncoder:
 		if mi.Src, err = in.tensor("x", true); err != nil {
 			return nil, "", err
 		}
-		mi.SrcMasks, err = in.layerMasks("attn_mask", "key_padding_mask", f.causal)
+		src, err = in.masks("attn_mask", "key_padding_mask", f.causal)
 	case model.KindDecoder:
 		if mi.Tgt, err = in.tensor("tgt", true); err != nil {
 			return nil, "", err
@@ -202,7 +203,7 @@ func runLayer(b backend.Backend, f runFlags, wf *safetensors.File, in *runInputs
 		if mi.Memory, err = in.tensor("memory", true); err != nil {
 			return nil, "", err
 		}
-		mi.TgtMasks, mi.MemoryMasks, err = in.decoderMasks(f.causal)
+		self, memory, err = in.decoderMasks(f.causal)
 	case model.KindTransformer:
 		if mi.Src, err = in.tensor("src", true); err != nil {
 			return nil, "", err
@@ -210,14 +211,18 @@ func runLayer(b backend.Backend, f runFlags, wf *safetensors.File, in *runInputs
 		if mi.Tgt, err = in.tensor("tgt", true); err != nil {
 			return nil, "", err
 		}
-		if mi.SrcMasks, err = in.layerMasks("src_mask", "src_key_padding_mask", false); err != nil {
+		if src, err = in.masks("src_mask", "src_key_padding_mask", false); err != nil {
 			return nil, "", err
 		}
-		mi.TgtMasks, mi.MemoryMasks, err = in.decoderMasks(f.causal)
+		self, memory, err = in.decoderMasks(f.causal)
 	}
 	if err != nil {
 		return nil, "", err
 	}
+	if mi.KeyPaddingKind, err = model.KeyPaddingKindOf(src, self, memory); err != nil {
+		return nil, "", fmt.Errorf("inputs: %w", err)
+	}
+	mi.SrcMasks, mi.TgtMasks, mi.MemoryMasks = src.AttentionOptions, self.AttentionOptions, memory.AttentionOptions
 	if err := in.checkAllUsed(); err != nil {
 		return nil, "", err
 	}
@@ -387,23 +392,13 @@ func (in *runInputs) masks(maskName, paddingName string, causal bool) (model.MHA
 	return opt, nil
 }
 
-// layerMasks reads the masks of a Transformer layer, whose key padding masks
-// are boolean.
-func (in *runInputs) layerMasks(maskName, paddingName string, causal bool) (backend.AttentionOptions, error) {
-	opt, err := in.masks(maskName, paddingName, causal)
-	if err == nil && opt.KeyPadding != nil && opt.KeyPaddingKind != backend.MaskBool {
-		err = fmt.Errorf("input %q is a float (additive) mask: the Transformer layers take boolean key padding masks (BOOL or U8, true = padding); --layer mha takes additive ones", paddingName)
-	}
-	return opt.AttentionOptions, err
-}
-
 // decoderMasks reads the masks of a decoder: tgt_* (and --causal) for the
 // self-attention, memory_* for the cross-attention.
-func (in *runInputs) decoderMasks(causal bool) (self, memory backend.AttentionOptions, err error) {
-	if self, err = in.layerMasks("tgt_mask", "tgt_key_padding_mask", causal); err != nil {
+func (in *runInputs) decoderMasks(causal bool) (self, memory model.MHAOptions, err error) {
+	if self, err = in.masks("tgt_mask", "tgt_key_padding_mask", causal); err != nil {
 		return self, memory, err
 	}
-	memory, err = in.layerMasks("memory_mask", "memory_key_padding_mask", false)
+	memory, err = in.masks("memory_mask", "memory_key_padding_mask", false)
 	return self, memory, err
 }
 

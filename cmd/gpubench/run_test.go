@@ -76,6 +76,8 @@ func TestRunGolden(t *testing.T) {
 		{"decoder_stack2_finalnorm", "decoder-stack", []string{"--final-norm"}},
 		{"decoder_stack2_seq_first_nobias", "decoder", []string{"--seq-first", "--final-norm", "--eps", "0.001", "--final-norm-eps", "1e-5"}},
 		{"transformer_small", "transformer", nil},
+		{"encoder_stack2_float_key_padding", "encoder", []string{"--final-norm"}},
+		{"transformer_float_key_padding", "transformer", nil},
 		{"transformer_seq_first_preln_gelu_eps", "transformer", []string{"--seq-first", "--norm-first", "--activation", "gelu", "--eps", "0.02"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,9 +118,13 @@ func TestRunErrors(t *testing.T) {
 	in, err := safetensors.ReadFile(input)
 	require.NoError(t, err)
 	require.NoError(t, safetensors.WriteFile(extra, append(in.Tensors, safetensors.FromFloat32("src_msk", []float32{0}, 1)), nil))
-	floatPadding := filepath.Join(dir, "float_padding.safetensors")
-	x := in.Tensor("x")
-	require.NoError(t, safetensors.WriteFile(floatPadding, []*safetensors.Tensor{x, safetensors.FromFloat32("key_padding_mask", make([]float32, 48), 2, 24)}, nil))
+	trWeights, trInput, _ := splitGolden(t, dir, "transformer_small")
+	mixedPadding := filepath.Join(dir, "mixed_padding.safetensors")
+	tr, err := safetensors.ReadFile(trInput)
+	require.NoError(t, err)
+	tgt := tr.Tensor("tgt")
+	floatTgtPadding := safetensors.FromFloat32("tgt_key_padding_mask", make([]float32, tgt.Shape[0]*tgt.Shape[1]), tgt.Shape[0], tgt.Shape[1])
+	require.NoError(t, safetensors.WriteFile(mixedPadding, append(tr.Tensors, floatTgtPadding), nil))
 
 	base := []string{"run", "--device", "cpu", "--weights", weights, "--input", input, "--output", output}
 	for _, tc := range []struct {
@@ -152,8 +158,8 @@ func TestRunErrors(t *testing.T) {
 		{"final norm without stack", append(base, "--layer", "encoder", "--heads", "4", "--final-norm"), 1, "needs a stack"},
 		{"unread input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
 			"--weights", weights, "--input", extra, "--output", output}, 1, "src_msk"},
-		{"float key padding", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
-			"--weights", weights, "--input", floatPadding, "--output", output}, 1, "take boolean key padding masks"},
+		{"key padding masks of two kinds", []string{"run", "--device", "cpu", "--layer", "transformer", "--heads", "4",
+			"--weights", trWeights, "--input", mixedPadding, "--output", output}, 1, "key padding masks of two kinds (bool and additive)"},
 		{"unwritable output", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
 			"--weights", weights, "--input", input, "--output", filepath.Join(dir, "no", "such", "dir", "y.safetensors")}, 1, "no such file"},
 		{"weights as input", []string{"run", "--device", "cpu", "--layer", "encoder", "--heads", "4",
