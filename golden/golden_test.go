@@ -3,6 +3,7 @@ package golden
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -182,6 +183,31 @@ func TestFailures(t *testing.T) {
 			}
 			if !failed {
 				t.Errorf("no failed result: %v", rs)
+			}
+		})
+	}
+}
+
+// TestKeyPaddingFloatFlag checks that the metadata key_padding_float must
+// match the kind of a module case's key padding masks.
+func TestKeyPaddingFloatFlag(t *testing.T) {
+	be := cpuref.New()
+	defer be.Close()
+	for _, c := range []struct{ file, flag, want string }{
+		{"transformer_float_key_padding", "False", "key_padding_float = false but the file's key padding masks do not say so"},
+		{"transformer_small", "True", "key_padding_float = true but the file's key padding masks do not say so"},
+		{"encoder_postln_relu", "True", "key_padding_float = true but the file's key padding masks do not say so"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			f, err := safetensors.ReadFile(filepath.Join(goldenDir, c.file+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := maps.Clone(f.Metadata)
+			meta["key_padding_float"] = c.flag
+			rs := Run(be, caseFile(t, meta, f.Tensors...), c.file)
+			if len(rs) == 0 || rs[0].Pass || !strings.Contains(rs[0].Reason, c.want) {
+				t.Errorf("got %v, want a failure saying %q", rs, c.want)
 			}
 		})
 	}

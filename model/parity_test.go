@@ -346,6 +346,28 @@ func TestLayerAdditiveKeyPadding(t *testing.T) {
 	})
 }
 
+// TestKeyPaddingKindOf checks the one kind of a call's key padding masks.
+func TestKeyPaddingKindOf(t *testing.T) {
+	be := cpuref.New()
+	defer be.Close()
+	kp := uploadData(t, be, []float32{0, 1}, 1, 2)
+	boolean := model.MHAOptions{AttentionOptions: backend.AttentionOptions{KeyPadding: kp}}
+	additive := boolean
+	additive.KeyPaddingKind = backend.MaskAdditive
+	noPadding := model.MHAOptions{KeyPaddingKind: backend.MaskAdditive} // no mask: its kind does not count
+	for _, c := range []struct {
+		opts []model.MHAOptions
+		want backend.MaskKind
+	}{{nil, backend.MaskBool}, {[]model.MHAOptions{noPadding}, backend.MaskBool}, {[]model.MHAOptions{boolean, noPadding, boolean}, backend.MaskBool},
+		{[]model.MHAOptions{noPadding, additive, additive}, backend.MaskAdditive}} {
+		if got, err := model.KeyPaddingKindOf(c.opts...); err != nil || got != c.want {
+			t.Errorf("KeyPaddingKindOf(%d options) = %v, %v; want %v", len(c.opts), got, err, c.want)
+		}
+	}
+	_, err := model.KeyPaddingKindOf(boolean, noPadding, additive)
+	wantError(t, err, backend.ErrArgument, "key padding masks of two kinds (bool and additive)")
+}
+
 // TestMaskForms checks that the mask forms PyTorch accepts give the same
 // answer as the equivalent [B, H, Sq, Sk] mask: a [B*H, Sq, Sk] mask, an
 // additive key padding mask alone and merged with an additive attn_mask.
