@@ -244,6 +244,16 @@ func (e *env) checkSame(what string, a, b []float32) {
 	}
 }
 
+// repeatable runs a call twice through run, which makes a fresh output, calls
+// and downloads it, checks that the two results are bitwise equal, and
+// returns the first.
+func (e *env) repeatable(what string, run func() []float32) []float32 {
+	e.t.Helper()
+	a, b := run(), run()
+	e.checkSame(what, a, b)
+	return a
+}
+
 // checkZeroRows verifies that every row marked dead (all keys masked) is exactly zero.
 func (e *env) checkZeroRows(what string, got []float32, dead []bool, rowLen int) {
 	e.t.Helper()
