@@ -65,11 +65,18 @@ func ParseRotaryStyle(s string) (RotaryStyle, error) {
 const MaxRotaryPosition = 1 << 24
 
 // RotaryOptions configure Rotary. Pair i (0 <= i < r/2) of the position p is
-// rotated by the angle p * Theta^(-2i/r); dimensions r..D-1 pass unchanged.
+// rotated by the angle p * w_i, w_i = Theta^(-2i/r) or InvFreq[i]; dimensions
+// r..D-1 pass unchanged.
 type RotaryOptions struct {
 	Style RotaryStyle
 	// Theta is the base of the frequencies; 0 means 10000.
 	Theta float64
+	// InvFreq, where not nil, are the r/2 frequencies w_i themselves, in
+	// float64, each finite and > 0 (Hugging Face's inv_freq, e.g. with a
+	// rope_scaling: RopeScaling.InverseFrequencies); Theta must then be 0.
+	// Backends carry them at float32-pair precision, so the angles keep the
+	// accuracy of the unscaled case at every position.
+	InvFreq []float64
 	// RotaryDim is r, the rotated leading dimensions of each head; even, at
 	// most the head dimension; 0 means the whole head.
 	RotaryDim int
@@ -89,9 +96,12 @@ func (o RotaryOptions) EffectiveTheta() float64 {
 	return o.Theta
 }
 
-// InverseFrequencies are Theta^(-2i/r) for the r/2 pairs, in float64: the one
-// definition of the rotation speeds every backend uses.
+// InverseFrequencies are the r/2 pairs' w_i in float64, InvFreq (a copy) or
+// Theta^(-2i/r): the one definition of the rotation speeds every backend uses.
 func (o RotaryOptions) InverseFrequencies(r int) []float64 {
+	if o.InvFreq != nil {
+		return append([]float64(nil), o.InvFreq...)
+	}
 	f := make([]float64, r/2)
 	theta := o.EffectiveTheta()
 	for i := range f {
@@ -133,6 +143,19 @@ func CheckRotary(dst, x Heads, opt RotaryOptions) (RotaryDims, error) {
 	}
 	if r < 0 || r > x.Dim || r%2 != 0 {
 		return RotaryDims{}, ArgumentErrorf(op, "rotary dim %d for head dim %d, want even and in [0, %d]", opt.RotaryDim, x.Dim, x.Dim)
+	}
+	if opt.InvFreq != nil {
+		if opt.Theta != 0 {
+			return RotaryDims{}, ArgumentErrorf(op, "theta %g given with an inverse-frequency table: give one of them", opt.Theta)
+		}
+		if len(opt.InvFreq) != r/2 {
+			return RotaryDims{}, ShapeErrorf(op, "inverse-frequency table of %d values for rotary dim %d, want %d", len(opt.InvFreq), r, r/2)
+		}
+		for i, f := range opt.InvFreq {
+			if !(f > 0) || math.IsInf(f, 0) {
+				return RotaryDims{}, ArgumentErrorf(op, "inverse frequency %d is %g, want > 0 and finite", i, f)
+			}
+		}
 	}
 	if opt.Offset < 0 || opt.Offset > MaxRotaryPosition-x.Seq {
 		return RotaryDims{}, ArgumentErrorf(op, "positions %d..%d outside [0, %d)", opt.Offset, opt.Offset+x.Seq-1, MaxRotaryPosition)

@@ -61,7 +61,7 @@ func (b *Backend) RMSNorm(dst, x backend.Tensor, opt backend.RMSNormOptions) err
 }
 
 // Rotary rotates pair i of the first r dimensions of every head by the angle
-// p*theta^(-2i/r) of the row's position p. The angle, its sine and cosine and
+// p*w_i of the row's position p, w_i = theta^(-2i/r) or opt.InvFreq[i]. The angle, its sine and cosine and
 // the rotation are computed in float64 and rounded once, so positions up to
 // 2^24 keep full float32 accuracy. dst may be x itself.
 func (b *Backend) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {

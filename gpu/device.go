@@ -120,8 +120,8 @@ type Device struct {
 	tensors  map[*Tensor]struct{}
 	programs map[programKey]*program
 	dummy    *cl.Mem
-	freqs    map[freqKey]*cl.Mem // frequency tables of posenc and rotary
-	scratch  *cl.Mem             // the decode kernels' partials (decodeScratch)
+	freqs    map[string]*cl.Mem // frequency tables of posenc and rotary, by their float64 bits
+	scratch  *cl.Mem            // the decode kernels' partials (decodeScratch)
 
 	decodeMu sync.Mutex // held while a decode call enqueues its two kernels
 
@@ -163,7 +163,7 @@ func openDevice(drv driver, info DeviceInfo) (*Device, error) {
 	}
 	return &Device{
 		info: info, profile: ProfileOf(info), name: name, drv: drv, dev: info.dev, ctx: ctx, queue: q,
-		tensors: map[*Tensor]struct{}{}, programs: map[programKey]*program{}, freqs: map[freqKey]*cl.Mem{},
+		tensors: map[*Tensor]struct{}{}, programs: map[programKey]*program{}, freqs: map[string]*cl.Mem{},
 	}, nil
 }
 

@@ -55,7 +55,8 @@ func present(t backend.Tensor) int {
 
 // Rotary applies the rotary position embedding with rope.cl's rotary, one
 // work-item per pair (and per passed-through dimension), the angle carried in
-// two floats from a float64 frequency table cached per (theta, r).
+// two floats from the float64 frequencies (opt.InverseFrequencies: InvFreq or
+// theta's), cached on the device per table.
 func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 	const op = "Rotary"
 	if err := d.enter(op); err != nil {
@@ -78,8 +79,7 @@ func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 	if rows > (1<<31-1)/slots {
 		return backend.ShapeErrorf(op, "x %s has more pairs than a cl_int indexes", x.Dims())
 	}
-	key := freqKey{theta: opt.EffectiveTheta(), width: dims.Rot, pairs: half}
-	freq, err := d.frequencyTable(key, func() []float64 { return opt.InverseFrequencies(dims.Rot) })
+	freq, err := d.frequencyTable(opt.InverseFrequencies(dims.Rot))
 	if err != nil {
 		return d.wrap(op, fmt.Errorf("kernel rotary (rope.cl): frequency table: %w", err))
 	}

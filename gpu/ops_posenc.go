@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -50,37 +51,32 @@ func (d *Device) PositionalEncoding(dst, x backend.Tensor, opt backend.Positiona
 	})
 }
 
-// freqKey identifies a frequency table: w_i = theta^(-2i/width) for i < pairs.
-type freqKey struct {
-	theta        float64
-	width, pairs int
-}
-
 // frequencies returns the device buffer of w_i = 10000^(-2i/width) for the
 // sinusoidal encoding, as float32 hi+lo pairs (see frequencyTable).
 func (d *Device) frequencies(width int) (*cl.Mem, error) {
-	key := freqKey{theta: 10000, width: width, pairs: (width + 1) / 2}
-	return d.frequencyTable(key, func() []float64 {
-		w := make([]float64, key.pairs)
-		for i := range w {
-			w[i] = math.Pow(key.theta, -float64(2*i)/float64(width))
-		}
-		return w
-	})
+	w := make([]float64, (width+1)/2)
+	for i := range w {
+		w[i] = math.Pow(10000, -float64(2*i)/float64(width))
+	}
+	return d.frequencyTable(w)
 }
 
-// frequencyTable returns the device buffer of the frequencies of key (values
-// computes them in float64 on a miss) as float32 hi+lo pairs: hi = float32(w),
-// lo = float32(w - hi), so that a kernel carries an angle in two floats. The
-// tables are cached on the device.
-func (d *Device) frequencyTable(key freqKey, values func() []float64) (*cl.Mem, error) {
+// frequencyTable returns the device buffer of the frequencies w (float64) as
+// float32 hi+lo pairs: hi = float32(w), lo = float32(w - hi), so that a kernel
+// carries an angle in two floats. The tables are cached on the device, keyed
+// by their exact values: a caller's table changed between calls is a new
+// table, and equal tables share one buffer.
+func (d *Device) frequencyTable(w []float64) (*cl.Mem, error) {
+	bits := make([]byte, 8*len(w))
+	for i, v := range w {
+		binary.LittleEndian.PutUint64(bits[8*i:], math.Float64bits(v))
+	}
 	d.mu.Lock()
-	m := d.freqs[key]
+	m := d.freqs[string(bits)]
 	d.mu.Unlock()
 	if m != nil {
 		return m, nil
 	}
-	w := values()
 	table := make([]float32, 2*max(len(w), 1))
 	for i, v := range w {
 		hi := float32(v)
@@ -96,11 +92,11 @@ func (d *Device) frequencyTable(key freqKey, values func() []float64) (*cl.Mem, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old := d.freqs[key]; old != nil {
+	if old := d.freqs[string(bits)]; old != nil {
 		_ = m.Release()
 		m = old
 	} else {
-		d.freqs[key] = m
+		d.freqs[string(bits)] = m
 	}
 	return m, nil
 }

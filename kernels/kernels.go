@@ -22,7 +22,8 @@
 //	posenc.cl          positional_encoding: dst = x*scale + sinusoidal PE, with the
 //	                   angle carried in two floats so long sequences stay within tolerance.
 //	rope.cl            rotary: the rotary position embedding (neox or gptj pairs,
-//	                   partial rotary dim, per-row positions), angles in two floats.
+//	                   partial rotary dim, per-row positions, the host's float64
+//	                   frequency table: theta's or a scaled one), angles in two floats.
 //	gemm.cl            gemm: batched, strided SGEMM with a fused bias, activation and
 //	                   residual epilogue (backend.Gemm).
 //	ffn.cl             ffn_fused: the position-wise feed-forward network in one

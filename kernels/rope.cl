@@ -1,7 +1,8 @@
 // rope.cl: the rotary position embedding (backend.Rotary). Pair i of the first
 // r dimensions of a head at position p turns by the angle p * w_i,
-// w_i = theta^(-2i/r), carried in two floats (reduced_angle, common.cl), so
-// positions up to 128k and beyond keep float32 accuracy.
+// w_i the host's float64 frequency (theta^(-2i/r), or a scaled table such as
+// Llama 3.1's), carried in two floats (reduced_angle, common.cl), so positions
+// up to 128k and beyond keep float32 accuracy.
 
 // rotary: work-item id covers slot j = id % slots of head row id / slots, where
 // a row is (b, h, s) in that order and slots = pairs + (dim - r), pairs = r/2: slots below

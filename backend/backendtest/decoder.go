@@ -1,8 +1,10 @@
 package backendtest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/clattn/clattn/backend"
@@ -109,13 +111,19 @@ type rotaryCase struct {
 	// starts b positions late, padding at position 1 as Hugging Face),
 	// "long" (a [B, S] tensor of positions near 131071).
 	positions string
-	packed    bool // x is a PackedHeads view of [B, S, H*D + 3] (the model's layout)
-	inPlace   bool
-	short     bool
+	// table: "" (theta's frequencies) or a RopeScaling of rotaryTables, whose
+	// frequencies the case passes as opt.InvFreq.
+	table   string
+	packed  bool // x is a PackedHeads view of [B, S, H*D + 3] (the model's layout)
+	inPlace bool
+	short   bool
 }
 
 func (c rotaryCase) name() string {
 	s := fmt.Sprintf("x=%dx%dx%dx%d,%v,theta=%g", c.b, c.h, c.s, c.d, c.opt.Style, c.opt.EffectiveTheta())
+	if c.table != "" {
+		s = fmt.Sprintf("x=%dx%dx%dx%d,%v,table=%s", c.b, c.h, c.s, c.d, c.opt.Style, c.table)
+	}
 	if c.opt.RotaryDim != 0 {
 		s += fmt.Sprintf(",rot=%d", c.opt.RotaryDim)
 	}
@@ -134,6 +142,19 @@ func (c rotaryCase) name() string {
 	return s
 }
 
+// rotaryTables are the scaled frequency tables of the Rotary cases: Llama
+// 3.1's own (its bands split at wavelengths 2048 and 8192), one that splits
+// at wavelengths 16 and 64 (kept, blended and divided pairs in a head of 16),
+// and a linear one.
+var rotaryTables = map[string]struct {
+	theta   float64
+	scaling backend.RopeScaling
+}{
+	"llama3.1":     {500000, backend.RopeScaling{Type: backend.RopeLlama3, Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 8192}},
+	"llama3-small": {10000, backend.RopeScaling{Type: backend.RopeLlama3, Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 64}},
+	"linear":       {10000, backend.RopeScaling{Type: backend.RopeLinear, Factor: 4}},
+}
+
 var rotaryCases = []rotaryCase{
 	{b: 1, h: 1, s: 1, d: 2, short: true},
 	{b: 2, h: 3, s: 7, d: 64, short: true},
@@ -147,6 +168,13 @@ var rotaryCases = []rotaryCase{
 	{b: 1, h: 2, s: 8, d: 64, opt: backend.RotaryOptions{Offset: 131064, Theta: 500000}, short: true},
 	{b: 2, h: 2, s: 4, d: 128, opt: backend.RotaryOptions{Style: backend.RotaryGPTJ}, positions: "long", short: true},
 	{b: 2, h: 0, s: 4, d: 8, short: true},
+	// Frequency tables (opt.InvFreq): scaled, at positions up to 131071, partial
+	// rotary dims, both styles, packed and in place.
+	{b: 1, h: 2, s: 8, d: 64, opt: backend.RotaryOptions{Offset: 131064}, table: "llama3.1", short: true},
+	{b: 2, h: 2, s: 4, d: 128, opt: backend.RotaryOptions{Style: backend.RotaryGPTJ}, table: "llama3.1", positions: "long", short: true},
+	{b: 3, h: 2, s: 6, d: 48, opt: backend.RotaryOptions{RotaryDim: 32}, table: "llama3-small", positions: "left-pad", packed: true, short: true},
+	{b: 2, h: 3, s: 40, d: 24, opt: backend.RotaryOptions{Style: backend.RotaryGPTJ, RotaryDim: 16}, table: "llama3-small"},
+	{b: 2, h: 4, s: 3, d: 64, opt: backend.RotaryOptions{Offset: 70000}, table: "linear", inPlace: true, packed: true, short: true},
 }
 
 func (s *suite) testRotary(t tester) {
@@ -159,6 +187,11 @@ func (s *suite) testRotary(t tester) {
 			n := c.b * c.h * c.s * c.d
 			x := e.uniform(n, -2, 2)
 			opt := c.opt
+			if c.table != "" {
+				t := rotaryTables[c.table]
+				r := cmp.Or(opt.RotaryDim, c.d)
+				opt.InvFreq = t.scaling.InverseFrequencies(t.theta, r)
+			}
 			pos := make([]int, c.b*c.s)
 			for i := range pos {
 				pos[i] = opt.Offset + i%c.s
@@ -375,6 +408,21 @@ func (s *suite) testDecoderErrors(t tester) {
 		}},
 		{"Rotary/offset", "Rotary", backend.ErrArgument, func() error {
 			return e.b.Rotary(dh, xh, backend.RotaryOptions{Offset: backend.MaxRotaryPosition - 2})
+		}},
+		{"Rotary/table-length", "Rotary", backend.ErrShape, func() error {
+			return e.b.Rotary(dh, xh, backend.RotaryOptions{RotaryDim: 4, InvFreq: []float64{1, 0.5, 0.25}})
+		}},
+		{"Rotary/table-nan", "Rotary", backend.ErrArgument, func() error {
+			return e.b.Rotary(dh, xh, backend.RotaryOptions{InvFreq: []float64{1, math.NaN(), 0.25}})
+		}},
+		{"Rotary/table-zero", "Rotary", backend.ErrArgument, func() error {
+			return e.b.Rotary(dh, xh, backend.RotaryOptions{InvFreq: []float64{1, 0.5, 0}})
+		}},
+		{"Rotary/table-inf", "Rotary", backend.ErrArgument, func() error {
+			return e.b.Rotary(dh, xh, backend.RotaryOptions{InvFreq: []float64{math.Inf(1), 0.5, 0.25}})
+		}},
+		{"Rotary/table-and-theta", "Rotary", backend.ErrArgument, func() error {
+			return e.b.Rotary(dh, xh, backend.RotaryOptions{Theta: 500000, InvFreq: []float64{1, 0.5, 0.25}})
 		}},
 		{"Rotary/positions-shape", "Rotary", backend.ErrShape, func() error {
 			return e.b.Rotary(dh, xh, backend.RotaryOptions{Positions: e.upload(make([]float32, 4), 4, 1)})

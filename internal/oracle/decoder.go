@@ -46,7 +46,8 @@ func RMSNorm(x, res, weight []float32, d int, eps float32) (ref []float64, naive
 // its sine and cosine in float64; naive32 as Hugging Face computes it in
 // float32 (inverse frequencies, angle, cos and sin each rounded to float32),
 // whose angle error grows with the position. pos holds the position of each
-// (b, s).
+// (b, s). The frequencies are opt.InvFreq where given (rounded to float32 for
+// naive32), else theta^(-2i/r).
 func Rotary(x []float32, b, h, s, d int, pos []int, opt backend.RotaryOptions) ([]float64, []float32) {
 	ref := make([]float64, len(x))
 	naive := make([]float32, len(x))
@@ -70,12 +71,16 @@ func Rotary(x []float32, b, h, s, d int, pos []int, opt backend.RotaryOptions) (
 					if opt.Style == backend.RotaryGPTJ {
 						a, c = 2*i, 2*i+1
 					}
-					angle := float64(p) * math.Pow(theta, -float64(2*i)/float64(r))
-					sn, cs := math.Sincos(angle)
+					w := math.Pow(theta, -float64(2*i)/float64(r))
+					inv32 := float32(1 / math.Pow(theta, float64(float32(2*i)/float32(r))))
+					if opt.InvFreq != nil {
+						w = opt.InvFreq[i]
+						inv32 = float32(w)
+					}
+					sn, cs := math.Sincos(float64(p) * w)
 					x1, x2 := float64(xs[a]), float64(xs[c])
 					ref[row*d+a], ref[row*d+c] = x1*cs-x2*sn, x2*cs+x1*sn
 
-					inv32 := float32(1 / math.Pow(theta, float64(float32(2*i)/float32(r))))
 					angle32 := float32(p) * inv32
 					sn32, cs32 := float32(math.Sin(float64(angle32))), float32(math.Cos(float64(angle32)))
 					naive[row*d+a], naive[row*d+c] = xs[a]*cs32-xs[c]*sn32, xs[c]*cs32+xs[a]*sn32

@@ -86,6 +86,11 @@ func TestDecoderOpsByHand(t *testing.T) {
 	if math.Abs(ref[0]-math.Cos(2)) > 1e-15 || math.Abs(ref[1]-math.Sin(2)) > 1e-15 || ref[2] != 5 {
 		t.Errorf("Rotary: %v, want [cos 2, sin 2, 5]", ref)
 	}
+	// The same with the table w_0 = 0.25: the pair turns by 0.5 rad.
+	ref, _ = Rotary([]float32{1, 0, 5}, 1, 1, 1, 3, []int{2}, backend.RotaryOptions{RotaryDim: 2, InvFreq: []float64{0.25}})
+	if math.Abs(ref[0]-math.Cos(0.5)) > 1e-15 || math.Abs(ref[1]-math.Sin(0.5)) > 1e-15 || ref[2] != 5 {
+		t.Errorf("Rotary with InvFreq [0.25]: %v, want [cos 0.5, sin 0.5, 5]", ref)
+	}
 	// GatedFeedForward with d_model 1, d_ff 1: down * silu(gate*x) * (up*x) + res.
 	ref, _ = GatedFeedForward([]float32{2}, []float32{1}, []float32{3}, []float32{0.5}, []float32{1}, 1, 1, backend.SiLU)
 	if want := 0.5*(2/(1+math.Exp(-2)))*6 + 1; math.Abs(ref[0]-want) > 1e-15 {
