@@ -33,6 +33,7 @@ type CausalLM struct {
 	lmHead  backend.Tensor // lm_head.weight [V, E], or the embedding's device copy when tied
 	weights []backend.Tensor
 	scratch scratch
+	invFreq []float64 // the rotary frequencies (cfg.RopeFrequencies), computed once
 }
 
 // llamaLayer holds one block's weights. q_proj, k_proj and v_proj are packed
@@ -56,7 +57,7 @@ func LoadCausalLM(be backend.Backend, cfg LlamaConfig, w *Weights) (*CausalLM, e
 		return nil, err
 	}
 	e, v := cfg.Hidden, cfg.VocabSize
-	m := &CausalLM{cfg: cfg, be: be, scratch: scratch{be: be}}
+	m := &CausalLM{cfg: cfg, be: be, scratch: scratch{be: be}, invFreq: cfg.RopeFrequencies()}
 	m.embed = l.host("model.embed_tokens.weight", v, e)
 	for i := range cfg.Layers {
 		m.layers = append(m.layers, loadLlamaLayer(l.sub(fmt.Sprintf("model.layers.%d.", i)), cfg))
@@ -385,7 +386,7 @@ func (m *CausalLM) block(l *llamaLayer, kc, vc, x, pos, keyPad backend.Tensor, p
 	if err != nil {
 		return err
 	}
-	if err := m.be.Rotary(qk, qk, backend.RotaryOptions{Theta: cfg.RopeTheta, Positions: pos}); err != nil {
+	if err := m.be.Rotary(qk, qk, backend.RotaryOptions{InvFreq: m.invFreq, Positions: pos}); err != nil {
 		return err
 	}
 	if err := m.be.WriteKV(kc, k, p0); err != nil {

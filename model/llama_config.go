@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/clattn/clattn/backend"
 )
 
 // LlamaConfig is the shape of a decoder-only model of the Llama family
@@ -27,6 +29,10 @@ type LlamaConfig struct {
 	RMSNormEps float32
 	// RopeTheta is rope_theta (default 10000); RoPE is neox-style over the whole head.
 	RopeTheta float64
+	// RopeScaling is rope_scaling: none, linear or llama3 (Llama 3.1 and
+	// later), applied to the frequencies theta^(-2i/HeadDim) as Hugging Face's
+	// transformers does (RopeFrequencies).
+	RopeScaling backend.RopeScaling
 	// TieWordEmbeddings: the logits use model.embed_tokens.weight, there is no lm_head.weight.
 	TieWordEmbeddings bool
 	// AttentionBias: q_proj, k_proj and v_proj have biases (Qwen2 always).
@@ -41,9 +47,10 @@ type LlamaConfig struct {
 var Architectures = []string{"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"}
 
 // ParseLlamaConfig reads a Hugging Face config.json. A field this package does
-// not implement and that would change the results (rope_scaling, a hidden_act
-// other than silu, mlp_bias, partial rotary, ...) is an ErrConfig naming it;
-// fields that do not change the math (token ids, torch_dtype, ...) are ignored.
+// not implement and that would change the results (a rope_scaling other than
+// linear or llama3, a hidden_act other than silu, mlp_bias, partial rotary,
+// ...) is an ErrConfig naming it; fields that do not change the math
+// (torch_dtype, max_position_embeddings, ...) are ignored.
 func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -90,7 +97,10 @@ func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
 		p.fail("hidden_act %q is not supported (want silu)", act)
 	}
 	if v, ok := raw["rope_scaling"]; ok && string(v) != "null" {
-		p.fail("rope_scaling %s is not supported", v)
+		var err error
+		if c.RopeScaling, err = parseRopeScaling(v); err != nil {
+			p.fail("%v", err)
+		}
 	}
 	var flag bool
 	if p.get("mlp_bias", &flag) && flag {
@@ -138,7 +148,91 @@ func (c LlamaConfig) Validate() error {
 	if c.SlidingWindow < 0 {
 		return fmt.Errorf("model: %w: sliding_window = %d, want >= 0", ErrConfig, c.SlidingWindow)
 	}
+	if err := c.RopeScaling.Validate(); err != nil {
+		return fmt.Errorf("model: %w: rope_scaling: %w", ErrConfig, err)
+	}
 	return nil
+}
+
+// RopeFrequencies are the HeadDim/2 rotary frequencies of the model in
+// float64: rope_theta^(-2i/head_dim) with rope_scaling applied, as Hugging
+// Face's inv_freq (there computed in float32).
+func (c LlamaConfig) RopeFrequencies() []float64 {
+	return c.RopeScaling.InverseFrequencies(c.RopeTheta, c.HeadDim)
+}
+
+// ropeScalingKeys are the keys of each supported rope_type besides
+// rope_type (or its older name, type); all are required.
+var ropeScalingKeys = map[backend.RopeScalingType][]string{
+	backend.RopeUnscaled: nil,
+	backend.RopeLinear:   {"factor"},
+	backend.RopeLlama3:   {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"},
+}
+
+// ParseRopeScaling reads the rope_scaling object of a config.json:
+// {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+// "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}, or
+// {"rope_type": "linear", "factor": 2.0}, or {"rope_type": "default"}
+// ("type" is rope_type's older name). Another rope_type (dynamic, yarn,
+// longrope, ...), a missing key, a key the type does not use, or a value out
+// of range is an ErrConfig naming it: a scaling is never half applied.
+func ParseRopeScaling(data []byte) (backend.RopeScaling, error) {
+	s, err := parseRopeScaling(data)
+	if err != nil {
+		return s, fmt.Errorf("model: %w: %v", ErrConfig, err)
+	}
+	return s, nil
+}
+
+func parseRopeScaling(data []byte) (backend.RopeScaling, error) {
+	fail := func(format string, args ...any) (backend.RopeScaling, error) {
+		return backend.RopeScaling{}, fmt.Errorf("rope_scaling %s: %s", data, fmt.Sprintf(format, args...))
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return fail("want a JSON object")
+	}
+	var kind, old string
+	hasKind, hasOld := raw["rope_type"] != nil, raw["type"] != nil
+	if hasKind && json.Unmarshal(raw["rope_type"], &kind) != nil || hasOld && json.Unmarshal(raw["type"], &old) != nil {
+		return fail("rope_type is not a string")
+	}
+	switch {
+	case !hasKind && !hasOld:
+		return fail("no rope_type")
+	case hasKind && hasOld && kind != old:
+		return fail("rope_type %q and type %q differ", kind, old)
+	case !hasKind:
+		kind = old
+	}
+	t := backend.RopeScalingType(kind)
+	if kind == "default" {
+		t = backend.RopeUnscaled
+	}
+	keys, ok := ropeScalingKeys[t]
+	if !ok || kind == "" {
+		return fail("rope_type %q is not supported (want default, linear or llama3)", kind)
+	}
+	for k := range raw {
+		if k != "rope_type" && k != "type" && !slices.Contains(keys, k) {
+			return fail("key %q is not supported with rope_type %s", k, kind)
+		}
+	}
+	s := backend.RopeScaling{Type: t}
+	fields := map[string]*float64{"factor": &s.Factor, "low_freq_factor": &s.LowFreqFactor,
+		"high_freq_factor": &s.HighFreqFactor, "original_max_position_embeddings": &s.OriginalMaxPositions}
+	for _, k := range keys {
+		if raw[k] == nil {
+			return fail("%s is missing (rope_type %s needs %s)", k, kind, strings.Join(keys, ", "))
+		}
+		if err := json.Unmarshal(raw[k], fields[k]); err != nil {
+			return fail("%s is %s, want a number", k, raw[k])
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return fail("%v", err)
+	}
+	return s, nil
 }
 
 // configParser reads fields of a config.json, keeping the first error.

@@ -346,7 +346,7 @@ func TestCheckpointErrors(t *testing.T) {
 	}{
 		{"no config", folder(nil, nil), model.ErrConfig, "config.json"},
 		{"other architecture", folder(func(c map[string]any) { c["architectures"] = []string{"GPT2LMHeadModel"} }, nil), model.ErrConfig, "GPT2LMHeadModel"},
-		{"rope_scaling", folder(func(c map[string]any) { c["rope_scaling"] = map[string]any{"type": "linear", "factor": 2} }, nil), model.ErrConfig, "rope_scaling"},
+		{"rope_scaling", folder(func(c map[string]any) { c["rope_scaling"] = map[string]any{"type": "yarn", "factor": 2} }, nil), model.ErrConfig, `rope_type "yarn" is not supported`},
 		{"hidden_act", folder(func(c map[string]any) { c["hidden_act"] = "gelu" }, nil), model.ErrConfig, "hidden_act"},
 		{"missing size", folder(func(c map[string]any) { delete(c, "hidden_size") }, nil), model.ErrConfig, "hidden_size"},
 		{"heads", folder(func(c map[string]any) { c["num_key_value_heads"] = 4 }, nil), model.ErrConfig, "num_key_value_heads"},
@@ -447,7 +447,7 @@ func TestParseLlamaConfig(t *testing.T) {
 		t.Errorf("a cache past the sliding window: got %v, want ErrConfig naming sliding_window", err)
 	}
 	for _, bad := range []struct{ extra, says string }{
-		{`"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "llama3", "factor": 32.0}`, "rope_scaling"},
+		{`"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "llama3", "factor": 32.0}`, "low_freq_factor is missing"},
 		{`"architectures": ["LlamaForCausalLM"], "mlp_bias": true`, "mlp_bias"},
 		{`"architectures": ["LlamaForCausalLM"], "partial_rotary_factor": 0.5`, "partial_rotary_factor"},
 		{`"architectures": ["LlamaForCausalLM"], "head_dim": 15`, "head_dim 15"},
@@ -457,5 +457,87 @@ func TestParseLlamaConfig(t *testing.T) {
 		if _, err := parse(bad.extra); !errors.Is(err, model.ErrConfig) || !strings.Contains(err.Error(), bad.says) {
 			t.Errorf("%s: got %v, want ErrConfig naming %s", bad.extra, err, bad.says)
 		}
+	}
+}
+
+// TestParseRopeScaling reads the rope_scaling of Llama 3.1 (and its older
+// spelling "type"), linear and default, and refuses every other rope_type,
+// missing and unknown keys and bad values, naming them.
+func TestParseRopeScaling(t *testing.T) {
+	base := `{"architectures": ["LlamaForCausalLM"], "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+		"num_hidden_layers": 2, "num_attention_heads": 4, "rope_theta": 500000.0, "rope_scaling": `
+	llama31 := backend.RopeScaling{Type: backend.RopeLlama3, Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 8192}
+	for _, c := range []struct {
+		json string
+		want backend.RopeScaling
+	}{
+		{`{"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}`, llama31},
+		{`{"type": "llama3", "factor": 32, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}`, llama31},
+		{`{"type": "llama3", "rope_type": "llama3", "factor": 32, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}`, llama31},
+		{`{"type": "linear", "factor": 2.0}`, backend.RopeScaling{Type: backend.RopeLinear, Factor: 2}},
+		{`{"rope_type": "default"}`, backend.RopeScaling{}},
+		{`null`, backend.RopeScaling{}},
+	} {
+		cfg, err := model.ParseLlamaConfig([]byte(base + c.json + "}"))
+		if err != nil {
+			t.Errorf("%s: %v", c.json, err)
+			continue
+		}
+		if cfg.RopeScaling != c.want {
+			t.Errorf("%s: read as %+v, want %+v", c.json, cfg.RopeScaling, c.want)
+		}
+		want := c.want.InverseFrequencies(500000, 16)
+		for i, w := range cfg.RopeFrequencies() {
+			if w != want[i] {
+				t.Errorf("%s: frequency %d is %g, want %g", c.json, i, w, want[i])
+			}
+		}
+	}
+	for _, bad := range []struct{ json, says string }{
+		{`{"rope_type": "dynamic", "factor": 2.0}`, `rope_type "dynamic" is not supported`},
+		{`{"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}`, `rope_type "yarn" is not supported`},
+		{`{"type": "longrope", "long_factor": [1], "short_factor": [1]}`, `rope_type "longrope" is not supported`},
+		{`{"type": "su", "long_factor": [1], "short_factor": [1]}`, `rope_type "su" is not supported`},
+		{`{"factor": 2.0}`, "no rope_type"},
+		{`{"rope_type": "linear", "type": "dynamic", "factor": 2.0}`, `rope_type "linear" and type "dynamic" differ`},
+		{`{"rope_type": "linear", "factor": 2.0, "attention_factor": 0.5}`, `key "attention_factor" is not supported with rope_type linear`},
+		{`{"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "mscale": 1.0}`, `key "mscale"`},
+		{`{"rope_type": "default", "factor": 2.0}`, `key "factor" is not supported with rope_type default`},
+		{`{"rope_type": "linear"}`, "factor is missing"},
+		{`{"rope_type": "linear", "factor": "two"}`, `factor is "two", want a number`},
+		{`{"rope_type": "linear", "factor": 0}`, "factor = 0"},
+		{`{"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 4.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}`, "high_freq_factor 4, want > low_freq_factor 4"},
+		{`{"rope_type": 3}`, "rope_type is not a string"},
+		{`[1, 2]`, "want a JSON object"},
+	} {
+		if _, err := model.ParseLlamaConfig([]byte(base + bad.json + "}")); !errors.Is(err, model.ErrConfig) ||
+			!strings.Contains(err.Error(), "rope_scaling") || !strings.Contains(err.Error(), bad.says) {
+			t.Errorf("%s: got %v, want ErrConfig naming rope_scaling and saying %s", bad.json, err, bad.says)
+		}
+	}
+}
+
+// TestRopeScalingReachesRotary: a checkpoint written with a llama3
+// rope_scaling loads with it, and its logits equal the unscaled model's at
+// position 0 (every angle is 0 there) and differ after, where the scaled
+// frequencies turn the pairs less.
+func TestRopeScalingReachesRotary(t *testing.T) {
+	be := cpuref.New()
+	defer be.Close()
+	scaled := tinyLlama
+	scaled.RopeScaling = backend.RopeScaling{Type: backend.RopeLlama3, Factor: 16, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 32}
+	lm := loadTiny(t, be, writeTiny(t, scaled, backend.Float32))
+	if got := lm.Config().RopeScaling; got != scaled.RopeScaling {
+		t.Fatalf("loaded rope_scaling %+v, want %+v", got, scaled.RopeScaling)
+	}
+	plain := loadTiny(t, be, writeTiny(t, tinyLlama, backend.Float32))
+	ids := [][]int{{7, 3, 9, 30, 1, 2}}
+	a, b := logitsOf(t, be, lm, ids, nil), logitsOf(t, be, plain, ids, nil)
+	v := tinyLlama.VocabSize
+	if d := maxDiff(a[:v], b[:v]); d != 0 {
+		t.Errorf("position 0: scaled and unscaled logits differ by %g, want equal", d)
+	}
+	if d := relDiff(a[v:], b[v:]); d < 1e-3 {
+		t.Errorf("positions 1..5: scaled and unscaled logits differ by only %.3g (relative): the scaling did not reach Rotary", d)
 	}
 }

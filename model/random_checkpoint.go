@@ -31,7 +31,7 @@ func WriteRandomCheckpoint(dir string, cfg LlamaConfig, dtype backend.DType, see
 	if cfg.Architecture == "" {
 		cfg.Architecture = "LlamaForCausalLM"
 	}
-	config, err := json.MarshalIndent(map[string]any{
+	fields := map[string]any{
 		"architectures":       []string{cfg.Architecture},
 		"vocab_size":          cfg.VocabSize,
 		"hidden_size":         cfg.Hidden,
@@ -46,7 +46,15 @@ func WriteRandomCheckpoint(dir string, cfg LlamaConfig, dtype backend.DType, see
 		"attention_bias":      cfg.AttentionBias,
 		"hidden_act":          "silu",
 		"torch_dtype":         map[backend.DType]string{backend.Float32: "float32", backend.Float16: "float16", backend.BFloat16: "bfloat16"}[dtype],
-	}, "", "  ")
+	}
+	switch s := cfg.RopeScaling; s.Type {
+	case backend.RopeLinear:
+		fields["rope_scaling"] = map[string]any{"rope_type": "linear", "factor": s.Factor}
+	case backend.RopeLlama3:
+		fields["rope_scaling"] = map[string]any{"rope_type": "llama3", "factor": s.Factor, "low_freq_factor": s.LowFreqFactor,
+			"high_freq_factor": s.HighFreqFactor, "original_max_position_embeddings": s.OriginalMaxPositions}
+	}
+	config, err := json.MarshalIndent(fields, "", "  ")
 	if err != nil {
 		return err
 	}

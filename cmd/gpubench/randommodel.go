@@ -14,9 +14,11 @@ func init() {
 
 // modelPresets are the shapes random-model writes by name.
 var modelPresets = map[string]model.LlamaConfig{
-	// Llama-3.2-1B's shapes (its rope_scaling left out: random weights have no use for it).
+	// Llama-3.2-1B's config.json: its shapes and its rope_scaling.
 	"llama-3.2-1b": {Architecture: "LlamaForCausalLM", VocabSize: 128256, Hidden: 2048, Intermediate: 8192, Layers: 16,
-		Heads: 32, KVHeads: 8, HeadDim: 64, RMSNormEps: 1e-5, RopeTheta: 500000, TieWordEmbeddings: true},
+		Heads: 32, KVHeads: 8, HeadDim: 64, RMSNormEps: 1e-5, RopeTheta: 500000, TieWordEmbeddings: true,
+		RopeScaling: backend.RopeScaling{Type: backend.RopeLlama3, Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4,
+			OriginalMaxPositions: 8192}},
 	"tiny": {Architecture: "LlamaForCausalLM", VocabSize: 256, Hidden: 64, Intermediate: 160, Layers: 2,
 		Heads: 4, KVHeads: 2, HeadDim: 16, RMSNormEps: 1e-5, RopeTheta: 10000},
 }
