@@ -1,6 +1,7 @@
 package golden
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,8 @@ import (
 // The decoder-only kinds: rope, rmsnorm and llama.
 
 // rope rotates x [B, H, S, D] by backend.Rotary with the case's style, theta,
-// rotary_dim and offset, or its positions [B, S].
+// rotary_dim and offset, or its positions [B, S]; with a rope_scaling, the
+// scaled frequencies of theta go to Rotary as its InvFreq table.
 func (r *runner) rope() error {
 	xt, err := r.tensor("x", 4)
 	if err != nil {
@@ -36,6 +38,14 @@ func (r *runner) rope() error {
 	}
 	if opt.Offset, err = r.Int("offset", 0); err != nil {
 		return err
+	}
+	scaling, err := r.ropeScaling()
+	if err != nil {
+		return err
+	}
+	if scaling.Type != backend.RopeUnscaled {
+		opt.InvFreq = scaling.InverseFrequencies(opt.Theta, cmp.Or(opt.RotaryDim, xt.Shape[3]))
+		opt.Theta = 0
 	}
 	if t := r.File.Tensor("positions"); t != nil {
 		r.used["positions"] = true
@@ -230,6 +240,9 @@ func (r *runner) llamaConfig() (cfg model.LlamaConfig, kv backend.DType, prefill
 	if cfg.RopeTheta, err = r.Float("rope_theta", 10000); err != nil {
 		return
 	}
+	if cfg.RopeScaling, err = r.ropeScaling(); err != nil {
+		return
+	}
 	eps, err := r.Float("rms_eps", 1e-6)
 	if err != nil {
 		return
@@ -255,6 +268,20 @@ func (r *runner) llamaConfig() (cfg model.LlamaConfig, kv backend.DType, prefill
 		}
 	}
 	return cfg, kv, prefill, cfg.Validate()
+}
+
+// ropeScaling reads the metadata rope_scaling, a JSON object as config.json
+// spells it (none where absent).
+func (r *runner) ropeScaling() (backend.RopeScaling, error) {
+	s, ok := r.File.Metadata["rope_scaling"]
+	if !ok {
+		return backend.RopeScaling{}, nil
+	}
+	scaling, err := model.ParseRopeScaling([]byte(s))
+	if err != nil {
+		return scaling, fmt.Errorf("metadata rope_scaling: %w", err)
+	}
+	return scaling, nil
 }
 
 // cut returns columns [lo, hi) of every row.

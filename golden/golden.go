@@ -250,7 +250,7 @@ var informational = map[string]bool{
 	"name": true, "kind": true, "seed": true, "torch": true, "batch": true, "heads": true,
 	"seq": true, "seq_q": true, "seq_k": true, "seq_tgt": true, "seq_mem": true,
 	"head_dim": true, "head_dim_v": true, "d_model": true, "d_ff": true, "max_len": true,
-	"logit_scale": true, "mask": true, "seq_src": true,
+	"logit_scale": true, "mask": true, "seq_src": true, "per_batch_positions": true,
 }
 
 // options are the metadata keys each kind understands.
@@ -267,10 +267,10 @@ var options = map[string][]string{
 	"posenc": {},
 	"bert": {"layers", "ln_eps", "normalize", "right_pad", "token_types", "vocab", "hidden", "intermediate",
 		"max_position", "type_vocab"},
-	"rope":    {"theta", "style", "rotary_dim", "offset"},
+	"rope":    {"theta", "style", "rotary_dim", "offset", "rope_scaling"},
 	"rmsnorm": {"eps", "rows"},
 	"llama": {"vocab", "hidden", "layers", "kv_heads", "intermediate", "rope_theta", "rms_eps",
-		"tie_word_embeddings", "attention_bias", "kv_dtype", "left_pad", "prefill"},
+		"tie_word_embeddings", "attention_bias", "kv_dtype", "left_pad", "prefill", "rope_scaling"},
 }
 
 // checkOptions fails on metadata this runner does not understand.

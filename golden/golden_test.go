@@ -158,6 +158,9 @@ func TestFailures(t *testing.T) {
 		{"mask_shape without mask", map[string]string{"kind": "sdpa", "mask_shape": "11qk"}, sdpaCase(nil), "no attn_mask"},
 		{"kv_dtype of f32 tensors", map[string]string{"kind": "sdpa", "kv_dtype": "f16"}, sdpaCase(nil), "kv_dtype = f16 but k is F32"},
 		{"kv_dtype bf16", map[string]string{"kind": "sdpa", "kv_dtype": "bf16"}, sdpaCase(nil), `kv_dtype = "bf16", want f16`},
+		{"rope_scaling of another rope_type", map[string]string{"kind": "rope", "rope_scaling": `{"rope_type": "yarn", "factor": 4.0}`},
+			[]*safetensors.Tensor{safetensors.FromFloat32("x", make([]float32, 4), 1, 1, 1, 4), safetensors.FromFloat64("out_f64", make([]float64, 4), 1, 1, 1, 4)},
+			`metadata rope_scaling: model: unsupported model configuration: rope_scaling {"rope_type": "yarn", "factor": 4.0}: rope_type "yarn" is not supported`},
 		{"mha without heads", map[string]string{"kind": "mha"}, []*safetensors.Tensor{
 			safetensors.FromFloat32("q", make([]float32, 4), 1, 2, 2),
 			safetensors.FromFloat32("kv", make([]float32, 4), 1, 2, 2),
