@@ -15,9 +15,12 @@ import (
 
 // The files of a Hugging Face checkpoint folder.
 const (
-	ConfigFile      = "config.json"
-	WeightsFile     = "model.safetensors"
-	WeightIndexFile = "model.safetensors.index.json"
+	ConfigFile = "config.json"
+	// GenerationConfigFile is optional; its eos_token_id and pad_token_id
+	// override config.json's.
+	GenerationConfigFile = "generation_config.json"
+	WeightsFile          = "model.safetensors"
+	WeightIndexFile      = "model.safetensors.index.json"
 )
 
 // LoadCheckpoint loads a Hugging Face checkpoint folder: config.json (a
@@ -39,7 +42,9 @@ func LoadCheckpoint(be backend.Backend, dir string) (*CausalLM, error) {
 	return m, nil
 }
 
-// ReadCheckpointConfig reads and checks dir/config.json.
+// ReadCheckpointConfig reads and checks dir/config.json and, where the folder
+// has one, dir/generation_config.json: each of eos_token_id and pad_token_id
+// that the latter sets wins over config.json's.
 func ReadCheckpointConfig(dir string) (LlamaConfig, error) {
 	path := filepath.Join(dir, ConfigFile)
 	b, err := os.ReadFile(path)
@@ -49,11 +54,28 @@ func ReadCheckpointConfig(dir string) (LlamaConfig, error) {
 	if err != nil {
 		return LlamaConfig{}, fmt.Errorf("model: %w", err)
 	}
-	cfg, err := ParseLlamaConfig(b)
+	cfg, tokens, err := parseLlamaConfig(b)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		return LlamaConfig{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return cfg, nil
+	files := []specialTokens{tokens}
+	genPath := filepath.Join(dir, GenerationConfigFile)
+	b, err = os.ReadFile(genPath)
+	switch {
+	case err == nil:
+		gen, err := parseGenerationConfig(b, cfg.VocabSize)
+		if err != nil {
+			return LlamaConfig{}, fmt.Errorf("%s: %w", genPath, err)
+		}
+		files = append(files, gen)
+	case !errors.Is(err, os.ErrNotExist):
+		return LlamaConfig{}, fmt.Errorf("model: %w", err)
+	}
+	cfg.setSpecialTokens(files...)
+	return cfg, cfg.Validate()
 }
 
 // ReadCheckpointWeights reads the weights of a checkpoint folder: every shard

@@ -31,7 +31,9 @@
 // its shards), its weights kept in the checkpoint's bfloat16 or float16 where
 // the backend stores them. Forward runs a prompt (left-padded batches, positions
 // cumsum(mask) - 1) into a KVCache of float32 or float16 keys and values, Step
-// appends tokens one (or a few) at a time, Greedy decodes. WriteRandomCheckpoint
+// appends tokens one (or a few) at a time, Greedy decodes, stopping each
+// sequence at the checkpoint's eos_token_id (config.json or
+// generation_config.json) as Hugging Face's generate does. WriteRandomCheckpoint
 // writes a folder of any shapes with random weights.
 //
 // Weights load from safetensors files holding a PyTorch state_dict (optionally

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -450,20 +451,44 @@ func (m *CausalLM) logits(op string, x backend.Tensor, b, n int, lastOnly bool) 
 	return out, nil
 }
 
+// GreedyOptions configure Greedy.
+type GreedyOptions struct {
+	// MaxNewTokens is the most tokens generated per sequence (>= 1).
+	MaxNewTokens int
+	// IgnoreEOS generates MaxNewTokens tokens for every sequence, past any
+	// end-of-sequence id (benchmarks of a fixed length). By default a sequence
+	// ends at the first of the model's EOSTokenIDs it generates.
+	IgnoreEOS bool
+}
+
 // Generation is the outcome of Greedy: the new token ids of each row and the
 // time spent in the prompt (prefill) and in the later steps (decode).
 type Generation struct {
-	IDs             [][]int
+	// IDs are the new tokens of each row, every row of the same length: the
+	// number of steps run, MaxNewTokens or fewer where every row ended
+	// earlier. A row that ended at an EOS id holds it, then PadTokenID up to
+	// that length (as Hugging Face's generate returns its sequences).
+	IDs [][]int
+	// Lengths are the tokens each row generated, its EOS id included:
+	// IDs[r][Lengths[r]:] is padding.
+	Lengths []int
+	// Finished says which rows ended at an EOS id (IDs[r][Lengths[r]-1]);
+	// the others reached MaxNewTokens.
+	Finished        []bool
 	Prefill, Decode time.Duration
 }
 
 // Greedy empties cache, runs the prompts ids (attentionMask as Forward; nil =
-// all tokens) and then picks the most likely token of each row maxNew times
-// (argmax, the lowest id on ties), feeding each back through the cache; it
-// does not stop at an end-of-sequence token. The cache must hold the prompt
-// and maxNew-1 more tokens.
-func (m *CausalLM) Greedy(cache *KVCache, ids [][]int, attentionMask [][]int, maxNew int) (Generation, error) {
+// all tokens) and then picks the most likely token of each row (argmax, the
+// lowest id on ties), feeding each back through the cache, as Hugging Face's
+// generate with do_sample false: a row ends at the first of the model's
+// EOSTokenIDs it generates (unless opt.IgnoreEOS) and is fed PadTokenID from
+// then on; Greedy returns when every row has ended or generated
+// opt.MaxNewTokens tokens. The cache must hold the prompt and
+// MaxNewTokens-1 more tokens.
+func (m *CausalLM) Greedy(cache *KVCache, ids [][]int, attentionMask [][]int, opt GreedyOptions) (Generation, error) {
 	const op = "CausalLM.Greedy"
+	maxNew := opt.MaxNewTokens
 	if maxNew < 1 {
 		return Generation{}, backend.ArgumentErrorf(op, "max new tokens %d, want >= 1", maxNew)
 	}
@@ -474,12 +499,16 @@ func (m *CausalLM) Greedy(cache *KVCache, ids [][]int, attentionMask [][]int, ma
 		return Generation{}, backend.ShapeErrorf(op, "a prompt of %d tokens and %d new ones exceed the cache capacity %d",
 			len(ids[0]), maxNew, cache.capacity)
 	}
+	var eos []int
+	if !opt.IgnoreEOS {
+		eos = m.cfg.EOSTokenIDs
+	}
 	cache.Reset()
-	g := Generation{IDs: make([][]int, len(ids))}
+	g := Generation{IDs: make([][]int, len(ids)), Lengths: make([]int, len(ids)), Finished: make([]bool, len(ids))}
 	next := make([][]int, len(ids))
 	logits := make([]float32, len(ids)*m.cfg.VocabSize)
 	start := time.Now()
-	for step := range maxNew {
+	for step := 0; step < maxNew; step++ {
 		in, mask := next, [][]int(nil)
 		if step == 0 {
 			in, mask = ids, attentionMask
@@ -492,10 +521,18 @@ func (m *CausalLM) Greedy(cache *KVCache, ids [][]int, attentionMask [][]int, ma
 		if err := errors.Join(err, t.Release()); err != nil {
 			return g, fmt.Errorf("%s: %w", op, err)
 		}
+		running := 0
 		for r := range ids {
-			id, err := argmax(logits[r*m.cfg.VocabSize : (r+1)*m.cfg.VocabSize])
-			if err != nil {
-				return g, fmt.Errorf("%s: row %d, new token %d: %w", op, r, step, err)
+			id := m.cfg.PadTokenID
+			if !g.Finished[r] {
+				if id, err = argmax(logits[r*m.cfg.VocabSize : (r+1)*m.cfg.VocabSize]); err != nil {
+					return g, fmt.Errorf("%s: row %d, new token %d: %w", op, r, step, err)
+				}
+				g.Lengths[r]++
+				g.Finished[r] = slices.Contains(eos, id)
+			}
+			if !g.Finished[r] {
+				running++
 			}
 			g.IDs[r] = append(g.IDs[r], id)
 			next[r] = []int{id}
@@ -503,6 +540,9 @@ func (m *CausalLM) Greedy(cache *KVCache, ids [][]int, attentionMask [][]int, ma
 		if step == 0 {
 			g.Prefill = time.Since(start)
 			start = time.Now()
+		}
+		if running == 0 {
+			break
 		}
 	}
 	g.Decode = time.Since(start)

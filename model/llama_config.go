@@ -37,6 +37,14 @@ type LlamaConfig struct {
 	TieWordEmbeddings bool
 	// AttentionBias: q_proj, k_proj and v_proj have biases (Qwen2 always).
 	AttentionBias bool
+	// EOSTokenIDs are the end-of-sequence ids (eos_token_id: one or a list;
+	// generation_config.json's where that file sets it): Greedy ends a
+	// sequence at the first of them it generates. Empty: never.
+	EOSTokenIDs []int
+	// PadTokenID is what Greedy gives a sequence after its end: pad_token_id
+	// (generation_config.json's where that file sets it), or where the
+	// checkpoint has none the first EOS id, as Hugging Face's generate does.
+	PadTokenID int
 	// SlidingWindow is the attention window of Mistral-style checkpoints, 0 for
 	// none. Sliding-window attention is not implemented: a cache longer than the
 	// window is refused (within the window it changes nothing).
@@ -52,13 +60,22 @@ var Architectures = []string{"LlamaForCausalLM", "MistralForCausalLM", "Qwen2For
 // ...) is an ErrConfig naming it; fields that do not change the math
 // (torch_dtype, max_position_embeddings, ...) are ignored.
 func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return LlamaConfig{}, fmt.Errorf("model: %w: config.json: %v", ErrConfig, err)
+	c, tokens, err := parseLlamaConfig(data)
+	if err != nil {
+		return c, err
 	}
-	p := configParser{raw: raw}
+	c.setSpecialTokens(tokens)
+	return c, c.Validate()
+}
+
+// parseLlamaConfig is ParseLlamaConfig without the special tokens, which it
+// returns as config.json sets them, and without Validate.
+func parseLlamaConfig(data []byte) (LlamaConfig, specialTokens, error) {
+	p, err := newConfigParser(ConfigFile, data)
+	if err != nil {
+		return LlamaConfig{}, specialTokens{}, err
+	}
+	raw := p.raw
 	var archs []string
 	p.get("architectures", &archs)
 	c := LlamaConfig{RMSNormEps: 1e-6, RopeTheta: 10000}
@@ -115,10 +132,84 @@ func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
 	if useWindow {
 		p.get("sliding_window", &c.SlidingWindow)
 	}
-	if p.err == nil {
-		p.err = c.Validate()
+	tokens := p.specialTokens()
+	if c.VocabSize > 0 {
+		p.checkSpecialTokens(tokens, c.VocabSize)
 	}
-	return c, p.err
+	return c, tokens, p.err
+}
+
+// parseGenerationConfig reads the special tokens of a generation_config.json
+// for a model of vocab tokens.
+func parseGenerationConfig(data []byte, vocab int) (specialTokens, error) {
+	p, err := newConfigParser(GenerationConfigFile, data)
+	if err != nil {
+		return specialTokens{}, err
+	}
+	t := p.specialTokens()
+	p.checkSpecialTokens(t, vocab)
+	return t, p.err
+}
+
+// specialTokens are eos_token_id and pad_token_id as one file sets them
+// (nil where it does not).
+type specialTokens struct {
+	eos []int
+	pad *int
+}
+
+// specialTokens reads eos_token_id (an id or a list of ids) and pad_token_id.
+func (p *configParser) specialTokens() specialTokens {
+	var t specialTokens
+	if v, ok := p.raw["eos_token_id"]; ok && string(v) != "null" && p.err == nil {
+		var one int
+		if json.Unmarshal(v, &one) == nil {
+			t.eos = []int{one}
+		} else if json.Unmarshal(v, &t.eos) != nil || t.eos == nil {
+			p.fail("eos_token_id is %s, want a token id or a list of them", v)
+		}
+	}
+	var pad int
+	if p.get("pad_token_id", &pad) {
+		t.pad = &pad
+	}
+	return t
+}
+
+// setSpecialTokens sets EOSTokenIDs and PadTokenID from the files' tokens,
+// a later file's where it sets them.
+func (c *LlamaConfig) setSpecialTokens(files ...specialTokens) {
+	var pad *int
+	c.EOSTokenIDs = nil
+	for _, f := range files {
+		if f.eos != nil {
+			c.EOSTokenIDs = f.eos
+		}
+		if f.pad != nil {
+			pad = f.pad
+		}
+	}
+	switch {
+	case pad != nil:
+		c.PadTokenID = *pad
+	case len(c.EOSTokenIDs) > 0:
+		c.PadTokenID = c.EOSTokenIDs[0]
+	default:
+		c.PadTokenID = 0
+	}
+}
+
+// checkSpecialTokens fails where a file's eos_token_id or pad_token_id lies
+// outside the vocabulary.
+func (p *configParser) checkSpecialTokens(t specialTokens, vocab int) {
+	for _, id := range t.eos {
+		if id < 0 || id >= vocab {
+			p.fail("eos_token_id %d is outside the vocabulary [0, %d)", id, vocab)
+		}
+	}
+	if t.pad != nil && (*t.pad < 0 || *t.pad >= vocab) {
+		p.fail("pad_token_id %d is outside the vocabulary [0, %d)", *t.pad, vocab)
+	}
 }
 
 // Validate checks that the sizes are positive and fit together.
@@ -150,6 +241,14 @@ func (c LlamaConfig) Validate() error {
 	}
 	if err := c.RopeScaling.Validate(); err != nil {
 		return fmt.Errorf("model: %w: rope_scaling: %w", ErrConfig, err)
+	}
+	for _, id := range c.EOSTokenIDs {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("model: %w: eos_token_id %d is outside the vocabulary [0, %d)", ErrConfig, id, c.VocabSize)
+		}
+	}
+	if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
+		return fmt.Errorf("model: %w: pad_token_id %d is outside the vocabulary [0, %d)", ErrConfig, c.PadTokenID, c.VocabSize)
 	}
 	return nil
 }
@@ -235,15 +334,27 @@ func parseRopeScaling(data []byte) (backend.RopeScaling, error) {
 	return s, nil
 }
 
-// configParser reads fields of a config.json, keeping the first error.
+// configParser reads fields of a JSON configuration file (config.json,
+// generation_config.json), keeping the first error.
 type configParser struct {
-	raw map[string]json.RawMessage
-	err error
+	file string
+	raw  map[string]json.RawMessage
+	err  error
+}
+
+func newConfigParser(file string, data []byte) (*configParser, error) {
+	p := &configParser{file: file}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&p.raw); err != nil {
+		return nil, fmt.Errorf("model: %w: %s: %v", ErrConfig, file, err)
+	}
+	return p, nil
 }
 
 func (p *configParser) fail(format string, args ...any) {
 	if p.err == nil {
-		p.err = fmt.Errorf("model: %w: config.json: %s", ErrConfig, fmt.Sprintf(format, args...))
+		p.err = fmt.Errorf("model: %w: %s: %s", ErrConfig, p.file, fmt.Sprintf(format, args...))
 	}
 }
 

@@ -43,7 +43,7 @@ func ExampleLoadCheckpoint() {
 		return
 	}
 	defer cache.Close()
-	g, err := lm.Greedy(cache, prompts, mask, 6)
+	g, err := lm.Greedy(cache, prompts, mask, model.GreedyOptions{MaxNewTokens: 6})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -164,7 +164,7 @@ func TestGreedy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	g, err := lm.Greedy(cache, prompt, nil, 5)
+	g, err := lm.Greedy(cache, prompt, nil, model.GreedyOptions{MaxNewTokens: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,10 +188,10 @@ func TestGreedy(t *testing.T) {
 		}
 		seq = append(seq, id)
 	}
-	if _, err := lm.Greedy(cache, prompt, nil, 7); !errors.Is(err, backend.ErrShape) {
+	if _, err := lm.Greedy(cache, prompt, nil, model.GreedyOptions{MaxNewTokens: 7}); !errors.Is(err, backend.ErrShape) {
 		t.Errorf("3 + 7 tokens in a cache of 8: got %v, want ErrShape", err)
 	}
-	if _, err := lm.Greedy(cache, prompt, nil, 0); !errors.Is(err, backend.ErrArgument) {
+	if _, err := lm.Greedy(cache, prompt, nil, model.GreedyOptions{}); !errors.Is(err, backend.ErrArgument) {
 		t.Errorf("max new 0: got %v, want ErrArgument", err)
 	}
 }

@@ -47,6 +47,10 @@ func WriteRandomCheckpoint(dir string, cfg LlamaConfig, dtype backend.DType, see
 		"hidden_act":          "silu",
 		"torch_dtype":         map[backend.DType]string{backend.Float32: "float32", backend.Float16: "float16", backend.BFloat16: "bfloat16"}[dtype],
 	}
+	if len(cfg.EOSTokenIDs) > 0 {
+		fields["eos_token_id"] = cfg.EOSTokenIDs
+		fields["pad_token_id"] = cfg.PadTokenID
+	}
 	switch s := cfg.RopeScaling; s.Type {
 	case backend.RopeLinear:
 		fields["rope_scaling"] = map[string]any{"rope_type": "linear", "factor": s.Factor}

@@ -20,13 +20,16 @@ func init() {
 	register("generate", "greedy decoding with a Hugging Face Llama/Mistral/Qwen2 checkpoint folder", cmdGenerate)
 }
 
-const generateUsage = "--model DIR --prompt-ids 1,2,3 --max-new-tokens N [--capacity N] [--kv-dtype f16|f32] [--device D] [--json F]\n\n" +
-	"DIR holds config.json and model.safetensors (or the shards of model.safetensors.index.json).\n" +
+const generateUsage = "--model DIR --prompt-ids 1,2,3 --max-new-tokens N [--ignore-eos] [--capacity N] [--kv-dtype f16|f32] [--device D] [--json F]\n\n" +
+	"DIR holds config.json and model.safetensors (or the shards of model.safetensors.index.json), and\n" +
+	"optionally generation_config.json. Generation stops at an eos_token_id (generation_config.json's, else\n" +
+	"config.json's), which is printed as the last id, or after N new tokens.\n" +
 	"Prints the new token ids as one line \"ids: a,b,c\", then the prefill time and the decode speed."
 
 // generateReport is what --json writes.
 type generateReport struct {
 	IDs              []int    `json:"ids"`
+	StoppedAtEOS     bool     `json:"stopped_at_eos"` // the last id is an eos_token_id
 	PromptTokens     int      `json:"prompt_tokens"`
 	PrefillMS        float64  `json:"prefill_ms"`
 	DecodeTokensPerS *float64 `json:"decode_tokens_per_s"` // null with one new token (no decode step)
@@ -38,9 +41,11 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", stderr, generateUsage)
 	var dir, idsText, kvText, device, jsonPath string
 	var maxNew, capacity int
+	var ignoreEOS bool
 	fs.StringVar(&dir, "model", "", "Hugging Face checkpoint folder (required)")
 	fs.StringVar(&idsText, "prompt-ids", "", "prompt token ids, comma-separated (required)")
-	fs.IntVar(&maxNew, "max-new-tokens", 16, "new tokens to generate (>= 1)")
+	fs.IntVar(&maxNew, "max-new-tokens", 16, "the most new tokens to generate (>= 1)")
+	fs.BoolVar(&ignoreEOS, "ignore-eos", false, "generate --max-new-tokens tokens, past any eos_token_id (benchmarks)")
 	fs.IntVar(&capacity, "capacity", 0, "KV cache capacity in tokens (default: prompt + max-new-tokens)")
 	fs.StringVar(&kvText, "kv-dtype", "f16", "KV cache dtype: f16 or f32")
 	fs.StringVar(&device, "device", "", "device spec (default $CLATTN_DEVICE or auto)")
@@ -105,13 +110,14 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cache.Close()
-	g, err := lm.Greedy(cache, [][]int{prompt}, nil, maxNew)
+	g, err := lm.Greedy(cache, [][]int{prompt}, nil, model.GreedyOptions{MaxNewTokens: maxNew, IgnoreEOS: ignoreEOS})
 	if err != nil {
 		return err
 	}
-	rep := generateReport{IDs: g.IDs[0], PromptTokens: len(prompt), PrefillMS: float64(g.Prefill.Microseconds()) / 1000,
-		Device: b.Name(), KVDType: kvType.String()}
-	if steps := maxNew - 1; steps > 0 {
+	rep := generateReport{IDs: g.IDs[0], StoppedAtEOS: g.Finished[0], PromptTokens: len(prompt),
+		PrefillMS: float64(g.Prefill.Microseconds()) / 1000, Device: b.Name(), KVDType: kvType.String()}
+	steps := len(rep.IDs) - 1 // one sequence: no padding, every id is a generated token
+	if steps > 0 {
 		tps := float64(steps) / g.Decode.Seconds()
 		rep.DecodeTokensPerS = &tps
 	}
@@ -131,17 +137,22 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "ids: %s\n", strings.Join(parts, ","))
 	decode := "no decode step (one new token)"
 	if rep.DecodeTokensPerS != nil {
-		decode = fmt.Sprintf("decode %.1f tokens/s (%d steps)", *rep.DecodeTokensPerS, maxNew-1)
+		decode = fmt.Sprintf("decode %.1f tokens/s (%d steps)", *rep.DecodeTokensPerS, steps)
 	}
-	fmt.Fprintf(stdout, "prefill %.1f ms (%d tokens), %s on %s, KV cache %v\n", rep.PrefillMS, len(prompt), decode, b.Name(), kvType)
+	stop := ""
+	if rep.StoppedAtEOS {
+		stop = fmt.Sprintf(", stopped at eos_token_id %d", rep.IDs[len(rep.IDs)-1])
+	}
+	fmt.Fprintf(stdout, "prefill %.1f ms (%d tokens), %s on %s, KV cache %v%s\n", rep.PrefillMS, len(prompt), decode, b.Name(), kvType, stop)
 	return nil
 }
 
 // generateOutput is the --json target: never one of the checkpoint's files
-// (config.json, the weights and their shards), never a file that is not a
+// (config.json, generation_config.json, the weights and their shards), never a file that is not a
 // generate JSON, written through a temporary file renamed over it.
 func generateOutput(path, dir string) outfile.Target {
-	inputs := []string{filepath.Join(dir, model.ConfigFile), filepath.Join(dir, model.WeightsFile), filepath.Join(dir, model.WeightIndexFile)}
+	inputs := []string{filepath.Join(dir, model.ConfigFile), filepath.Join(dir, model.GenerationConfigFile),
+		filepath.Join(dir, model.WeightsFile), filepath.Join(dir, model.WeightIndexFile)}
 	if shards, err := filepath.Glob(filepath.Join(dir, "*.safetensors")); err == nil {
 		inputs = append(inputs, shards...)
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,6 +59,62 @@ func TestGenerate(t *testing.T) {
 	status = run([]string{"generate", "--device", "cpu", "--model", dir, "--prompt-ids", "1,2,3,4", "--max-new-tokens", "5", "--kv-dtype", "f32"}, &stdout, &stderr)
 	require.Equal(t, 0, status, stderr.String())
 	require.Equal(t, lines[0], strings.Split(stdout.String(), "\n")[0], "f32 and f16 caches chose different tokens")
+}
+
+// TestGenerateStopsAtEOS: with generation_config.json's eos_token_id set to
+// the third token a run generates, generate stops there (stdout, --json and
+// the step count agree); --ignore-eos generates every token.
+func TestGenerateStopsAtEOS(t *testing.T) {
+	dir := tinyCheckpoint(t)
+	generate := func(extra ...string) (string, generateReport) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "gen.json")
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"generate", "--device", "cpu", "--model", dir, "--prompt-ids", "5,6,7", "--max-new-tokens", "6", "--json", out}, extra...)
+		require.Equal(t, 0, run(args, &stdout, &stderr), stderr.String())
+		var rep generateReport
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &rep))
+		ids := make([]string, len(rep.IDs))
+		for i, id := range rep.IDs {
+			ids[i] = strconv.Itoa(id)
+		}
+		require.True(t, strings.HasPrefix(stdout.String(), "ids: "+strings.Join(ids, ",")+"\n"), "--json and stdout disagree: %s", stdout.String())
+		return stdout.String(), rep
+	}
+	_, free := generate()
+	require.Len(t, free.IDs, 6)
+	require.False(t, free.StoppedAtEOS)
+	stop := -1
+	for s := 1; s < 5 && stop < 0; s++ {
+		if !slices.Contains(free.IDs[:s], free.IDs[s]) {
+			stop = s
+		}
+	}
+	require.GreaterOrEqual(t, stop, 1, "every new token repeats the first: %v", free.IDs)
+	eos := free.IDs[stop]
+	require.NoError(t, os.WriteFile(filepath.Join(dir, model.GenerationConfigFile), []byte(fmt.Sprintf(`{"eos_token_id": [%d]}`, eos)), 0o644))
+
+	stdout, rep := generate()
+	require.Equal(t, free.IDs[:stop+1], rep.IDs, "generation did not stop at eos_token_id %d", eos)
+	require.True(t, rep.StoppedAtEOS)
+	require.Contains(t, stdout, fmt.Sprintf("(%d steps)", stop))
+	require.Contains(t, stdout, fmt.Sprintf("stopped at eos_token_id %d", eos))
+
+	stdout, rep = generate("--ignore-eos")
+	require.Equal(t, free.IDs, rep.IDs)
+	require.False(t, rep.StoppedAtEOS)
+	require.Contains(t, stdout, "(5 steps)")
+	require.NotContains(t, stdout, "stopped at")
+
+	// --json never overwrites generation_config.json.
+	var so, se bytes.Buffer
+	target := filepath.Join(dir, model.GenerationConfigFile)
+	require.Equal(t, 1, run([]string{"generate", "--device", "cpu", "--model", dir, "--prompt-ids", "1", "--json", target}, &so, &se), se.String())
+	after, err := os.ReadFile(target)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf(`{"eos_token_id": [%d]}`, eos), string(after))
 }
 
 // TestGenerateErrors: ids outside the vocabulary and a broken checkpoint are one
