@@ -58,7 +58,9 @@ var Architectures = []string{"LlamaForCausalLM", "MistralForCausalLM", "Qwen2For
 // not implement and that would change the results (a rope_scaling other than
 // linear or llama3, a hidden_act other than silu, mlp_bias, partial rotary,
 // ...) is an ErrConfig naming it; fields that do not change the math
-// (torch_dtype, max_position_embeddings, ...) are ignored.
+// (torch_dtype, max_position_embeddings, ...) are ignored. eos_token_id and
+// pad_token_id set EOSTokenIDs and PadTokenID (ReadCheckpointConfig also
+// reads a folder's generation_config.json).
 func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
 	c, tokens, err := parseLlamaConfig(data)
 	if err != nil {
@@ -68,8 +70,9 @@ func ParseLlamaConfig(data []byte) (LlamaConfig, error) {
 	return c, c.Validate()
 }
 
-// parseLlamaConfig is ParseLlamaConfig without the special tokens, which it
-// returns as config.json sets them, and without Validate.
+// parseLlamaConfig is ParseLlamaConfig leaving EOSTokenIDs and PadTokenID
+// unset (it returns the special tokens as config.json sets them) and without
+// Validate.
 func parseLlamaConfig(data []byte) (LlamaConfig, specialTokens, error) {
 	p, err := newConfigParser(ConfigFile, data)
 	if err != nil {
