@@ -14,8 +14,8 @@ const bandwidthReps = 5
 
 // ReadBandwidth measures the host's read bandwidth in GB/s (1e9 bytes per
 // second): every core sums its share of a buffer of the given size (at least
-// 1 MiB; written first, so that its pages are real), the median of a few passes
-// after one untimed pass. It is the floor a memory-bound operation such as a
+// 1 MiB; written first, so that its pages are real) with the widest vector
+// loads it has (sumWords), the median of a few passes after one untimed pass. It is the floor a memory-bound operation such as a
 // decode step is judged against (see package bench).
 func (b *Backend) ReadBandwidth(bytes int) (float64, error) {
 	const op = "ReadBandwidth"
@@ -56,8 +56,9 @@ func (b *Backend) ReadBandwidth(bytes int) (float64, error) {
 	return float64(8*len(buf)) / times[len(times)/2] / 1e9, nil
 }
 
-// sumWords is the streaming read: the sum of x, in four independent chains.
-func sumWords(x []uint64) uint64 {
+// sumWordsGeneric is the sum of x in four independent chains: sumWords where
+// there are no vector loads, and its tail.
+func sumWordsGeneric(x []uint64) uint64 {
 	var a, b, c, d uint64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
