@@ -19,25 +19,21 @@ const gemvBlock = 512
 // gemvTransB computes c[r*ldc+j] = alpha * sum_k a[r*lda+k] * w[j*ldw+k] +
 // beta*c[r*ldc+j] for r < m <= gemvMaxRows and j < n (w is [n, k] with row
 // stride ldw): each weight row is read once, for all m rows of a, and the rows
-// j are split over the cores. Sums run in float32 with four interleaved
-// partial sums, as the OpenCL row kernels (gemv.cl) do.
+// j are split over the cores. Sums run in float32: in the AVX-512 kernels of
+// dotRows where the CPU has them (32 partial sums, the same order for every
+// weight type), the rest with four interleaved partial sums.
 func (w weight) gemvTransB(m, n, k int, alpha float32, a []float32, lda, ldw int, beta float32, c []float32, ldc int) {
 	rowBlocks(n, blockSize(n, 16, 256), func(lo, hi int) {
 		var buf [gemvBlock]float32
 		var sums [gemvMaxRows]float32
 		for j := lo; j < hi; j++ {
 			clear(sums[:])
-			switch {
-			case m == 1 && w.half.BFloat16:
-				// One row: convert each bfloat16 as it is multiplied.
-				sums[0] = dotBF16(a[:k], w.half.Bits[j*ldw:][:k])
-			default:
-				for k0 := 0; k0 < k; k0 += gemvBlock {
-					kn := min(gemvBlock, k-k0)
-					ws := w.row(j*ldw+k0, kn, buf[:kn])
-					for r := range m {
-						sums[r] += dot4(a[r*lda+k0:][:kn], ws)
-					}
+			k0 := w.dotRows(&sums, a, lda, m, j*ldw, k) // elements of the row done
+			for ; k0 < k; k0 += gemvBlock {
+				kn := min(gemvBlock, k-k0)
+				ws := w.row(j*ldw+k0, kn, buf[:kn])
+				for r := range m {
+					sums[r] += dot4(a[r*lda+k0:][:kn], ws)
 				}
 			}
 			for r := range m {
@@ -81,24 +77,6 @@ func dot4(x, y []float32) float32 {
 	}
 	for ; i < len(x); i++ {
 		s0 += x[i] * y[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// dotBF16 is x . y for bfloat16 bits y (len(y) >= len(x)), with the partial
-// sums of dot4.
-func dotBF16(x []float32, y []uint16) float32 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * math.Float32frombits(uint32(y[i])<<16)
-		s1 += x[i+1] * math.Float32frombits(uint32(y[i+1])<<16)
-		s2 += x[i+2] * math.Float32frombits(uint32(y[i+2])<<16)
-		s3 += x[i+3] * math.Float32frombits(uint32(y[i+3])<<16)
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * math.Float32frombits(uint32(y[i])<<16)
 	}
 	return (s0 + s1) + (s2 + s3)
 }
