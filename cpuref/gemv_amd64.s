@@ -8,11 +8,16 @@
 // every weight type, so that half weights give bitwise the result of float32
 // weights of the same values), k a positive multiple of 32. Halves widen in
 // registers: bfloat16 by a zero-extend and a shift, float16 by VCVTPH2PS.
-// LOAD(h, z) puts weights 16h ... 16h+15 of the iteration into z.
+// LOAD(h, z) puts weights 16h ... 16h+15 of the iteration into z. PF
+// prefetches the iteration's weight lines 4 KiB ahead (across rows: a
+// matrix's rows follow each other), which lifts two cores' streaming rate
+// from about 12 to 20+ GB/s here, next to the hardware prefetcher alone.
 
 #define F32(h, z) VMOVUPS (h*64)(SI)(AX*4), z
 #define BF16(h, z) VPMOVZXWD (h*32)(SI)(AX*2), z; VPSLLD $16, z, z
 #define F16(h, z) VCVTPH2PS (h*32)(SI)(AX*2), z
+#define PF_F32 PREFETCHT0 4096(SI)(AX*4); PREFETCHT0 4160(SI)(AX*4)
+#define PF_HALF PREFETCHT0 4096(SI)(AX*2)
 
 // HSUM stores the sum of the lanes of za + zb (float32) at dst; zt/yt/xt
 // name one scratch register.
@@ -26,7 +31,7 @@
 	VHADDPS       xa, xa, xa; \
 	MOVSS         xa, dst
 
-#define ONE_ROW(LOAD) \
+#define ONE_ROW(LOAD, PF) \
 	MOVQ   a+0(FP), R8; \
 	MOVQ   w+8(FP), SI; \
 	MOVQ   k+16(FP), CX; \
@@ -34,6 +39,7 @@
 	VXORPS Z4, Z4, Z4; \
 	XORQ   AX, AX; \
 one_loop: \
+	PF; \
 	LOAD(0, Z8); \
 	LOAD(1, Z9); \
 	VFMADD231PS (R8)(AX*4), Z8, Z0; \
@@ -45,7 +51,7 @@ one_loop: \
 	VZEROUPPER; \
 	RET
 
-#define FOUR_ROWS(LOAD) \
+#define FOUR_ROWS(LOAD, PF) \
 	MOVQ   a0+0(FP), R8; \
 	MOVQ   a1+8(FP), R9; \
 	MOVQ   a2+16(FP), R10; \
@@ -63,6 +69,7 @@ one_loop: \
 	VXORPS Z7, Z7, Z7; \
 	XORQ   AX, AX; \
 four_loop: \
+	PF; \
 	LOAD(0, Z8); \
 	LOAD(1, Z9); \
 	VFMADD231PS (R8)(AX*4), Z8, Z0; \
@@ -85,24 +92,24 @@ four_loop: \
 
 // func dotF32AVX512(a, w *float32, k int) float32
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
-	ONE_ROW(F32)
+	ONE_ROW(F32, PF_F32)
 
 // func dot4F32AVX512(a0, a1, a2, a3, w *float32, k int, sums *[4]float32)
 TEXT ·dot4F32AVX512(SB), NOSPLIT, $0-56
-	FOUR_ROWS(F32)
+	FOUR_ROWS(F32, PF_F32)
 
 // func dotBF16AVX512(a *float32, w *uint16, k int) float32
 TEXT ·dotBF16AVX512(SB), NOSPLIT, $0-28
-	ONE_ROW(BF16)
+	ONE_ROW(BF16, PF_HALF)
 
 // func dotF16AVX512(a *float32, w *uint16, k int) float32
 TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
-	ONE_ROW(F16)
+	ONE_ROW(F16, PF_HALF)
 
 // func dot4BF16AVX512(a0, a1, a2, a3 *float32, w *uint16, k int, sums *[4]float32)
 TEXT ·dot4BF16AVX512(SB), NOSPLIT, $0-56
-	FOUR_ROWS(BF16)
+	FOUR_ROWS(BF16, PF_HALF)
 
 // func dot4F16AVX512(a0, a1, a2, a3 *float32, w *uint16, k int, sums *[4]float32)
 TEXT ·dot4F16AVX512(SB), NOSPLIT, $0-56
-	FOUR_ROWS(F16)
+	FOUR_ROWS(F16, PF_HALF)
