@@ -317,11 +317,14 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 	for j0 := k0; j0 < k1; j0 += attnBlockK {
 		n := min(attnBlockK, k1-j0)
 		if a.fourRow {
-			// The values of this tile and the keys of the next come from
-			// memory while the scores of this one are computed.
-			a.v.prefetch(rs.b, rs.hv, j0, n)
-			if next := j0 + attnBlockK; next < k1 {
-				a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
+			if !kernelsPrefetch(a.d.DimV) {
+				// The values of this tile and the keys of the next come
+				// from memory while the scores of this one are computed
+				// (the AVX-512 kernels prefetch as they go instead).
+				a.v.prefetch(rs.b, rs.hv, j0, n)
+				if next := j0 + attnBlockK; next < k1 {
+					a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
+				}
 			}
 			for r0 := 0; r0 < padded; r0 += 4 {
 				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale)

@@ -12,6 +12,10 @@ var (
 	useAVX512      = fourRowKernels && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 )
 
+// kernelsPrefetch says whether the four-row kernels for values of head dim
+// dimV prefetch as they stream (the AVX-512 ones), so that the caller need not.
+func kernelsPrefetch(dimV int) bool { return useAVX512 && dimV%32 == 0 }
+
 //go:noescape
 func scoresF16x4(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
 

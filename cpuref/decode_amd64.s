@@ -397,7 +397,10 @@ keyloop:
 
 // func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
 // scoresF16x4 with AVX-512: four keys a step (sixteen independent sums of
-// sixteen lanes), then the last keys one by one; dim a multiple of 16.
+// sixteen lanes), then the last keys one by one; dim a multiple of 16. The
+// keys 32 rows ahead are prefetched as the step reads its own (prefetches
+// spread over the loop keep more lines in flight than a tile's worth issued
+// at once, or the hardware prefetcher alone).
 TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-60
 	MOVQ q+0(FP), AX
 	MOVQ dim+8(FP), BX
@@ -434,10 +437,18 @@ quads:
 	VXORPS Z31, Z31, Z31
 	MOVQ AX, R13             // q
 	MOVQ SI, R14             // key j
+	MOVQ DX, R15
+	SHLQ $5, R15
+	ADDQ R14, R15            // key j + 32, prefetched
 	MOVQ dim+8(FP), CX
 	SHRQ $4, CX              // 16-element steps
 
 quadloop:
+	PREFETCHT0 (R15)
+	PREFETCHT0 (R15)(DX*1)
+	PREFETCHT0 (R15)(DX*2)
+	PREFETCHT0 (R15)(R12*1)
+	ADDQ $32, R15
 	VMOVUPS (R13), Z0
 	VMOVUPS (R13)(BX*1), Z1
 	VMOVUPS (R13)(BX*2), Z2
@@ -599,7 +610,8 @@ done:
 
 // func scoresF32x4AVX512(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
 // scoresF32x4 with AVX-512: four keys a step (sixteen independent sums of
-// sixteen lanes), then the last keys one by one; dim a multiple of 16.
+// sixteen lanes), then the last keys one by one; dim a multiple of 16. Keys
+// 32 rows ahead are prefetched as in scoresF16x4AVX512.
 TEXT ·scoresF32x4AVX512(SB), NOSPLIT, $0-60
 	MOVQ q+0(FP), AX
 	MOVQ dim+8(FP), BX
@@ -636,10 +648,18 @@ quads:
 	VXORPS Z31, Z31, Z31
 	MOVQ AX, R13             // q
 	MOVQ SI, R14             // key j
+	MOVQ DX, R15
+	SHLQ $5, R15
+	ADDQ R14, R15            // key j + 32, prefetched
 	MOVQ dim+8(FP), CX
 	SHRQ $4, CX              // 16-element steps
 
 quadloop:
+	PREFETCHT0 (R15)
+	PREFETCHT0 (R15)(DX*1)
+	PREFETCHT0 (R15)(DX*2)
+	PREFETCHT0 (R15)(R12*1)
+	ADDQ $64, R15
 	VMOVUPS (R13), Z0
 	VMOVUPS (R13)(BX*1), Z1
 	VMOVUPS (R13)(BX*2), Z2
@@ -801,7 +821,8 @@ done:
 
 // func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
 // valuesF16x4 with AVX-512: thirty-two columns of the four rows in eight
-// registers while the keys stream past; dim a multiple of 32, n >= 1.
+// registers while the keys stream past, the same columns 32 rows ahead
+// prefetched; dim a multiple of 32, n >= 1.
 TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
@@ -828,9 +849,12 @@ block:
 	VXORPS Z23, Z23, Z23
 	MOVQ AX, R13             // p[., j]
 	MOVQ SI, R14             // v[j, block]
+	MOVQ DX, R15
+	SHLQ $5, R15             // 32 rows: the prefetch distance
 	MOVQ n+16(FP), CX
 
 keyloop:
+	PREFETCHT0 (R14)(R15*1)
 	VCVTPH2PS (R14), Z0
 	VCVTPH2PS 32(R14), Z1
 	VBROADCASTSS (R13), Z2
@@ -876,7 +900,8 @@ keyloop:
 
 // func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
 // valuesF32x4 with AVX-512: thirty-two columns of the four rows in eight
-// registers while the keys stream past; dim a multiple of 32, n >= 1.
+// registers while the keys stream past, the same columns 32 rows ahead
+// prefetched; dim a multiple of 32, n >= 1.
 TEXT ·valuesF32x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
@@ -903,9 +928,13 @@ block:
 	VXORPS Z23, Z23, Z23
 	MOVQ AX, R13             // p[., j]
 	MOVQ SI, R14             // v[j, block]
+	MOVQ DX, R15
+	SHLQ $5, R15             // 32 rows: the prefetch distance
 	MOVQ n+16(FP), CX
 
 keyloop:
+	PREFETCHT0 (R14)(R15*1)
+	PREFETCHT0 64(R14)(R15*1)
 	VMOVUPS (R14), Z0
 	VMOVUPS 64(R14), Z1
 	VBROADCASTSS (R13), Z2

@@ -7,6 +7,9 @@ import "github.com/clattn/clattn/backend"
 // fourRowKernels: the portable kernels below always run.
 const fourRowKernels = true
 
+// kernelsPrefetch is false: the portable kernels cannot prefetch.
+func kernelsPrefetch(dimV int) bool { return false }
+
 // The four-row decode kernels in Go, with the contracts of decode_amd64.s:
 // s[r*lds+j] = scale * q[r*dim:][:dim] . k[j*ldk:][:dim] for r < 4, j < n, and
 // o[r*ldo+d] += sum_j p[r*ldp+j] * v[j*ldv+d] for r < 4, d < dim.
