@@ -58,6 +58,17 @@ inline float mask_score(float x, int i, int j, int b, int sk, int causal, int ca
 // float64 reference instead of being dropped by fmax.
 inline float nan_max(float a, float b) { return (a > b || isnan(a)) ? a : b; }
 
+// HAVE_PREFETCH: the compiler has clang's __builtin_prefetch (tested in two
+// steps, for preprocessors without __has_builtin). The CPU kernels prefetch
+// the lines they will stream a few KiB ahead: one core's own loads keep too
+// few lines in flight to reach the memory bandwidth, and PoCL's prefetch()
+// does nothing.
+#ifdef __has_builtin
+#if __has_builtin(__builtin_prefetch)
+#define HAVE_PREFETCH
+#endif
+#endif
+
 // hsum16 adds the lanes of x pairwise, in a fixed order.
 inline float hsum16(float16 x) {
 	float8 a = x.lo + x.hi;

@@ -32,14 +32,6 @@
 #define KC 64 // keys per chunk
 #define PF 64 // keys ahead whose K and V rows are prefetched
 
-// HAVE_PREFETCH: the compiler has clang's __builtin_prefetch (tested in two
-// steps, for preprocessors without __has_builtin).
-#ifdef __has_builtin
-#if __has_builtin(__builtin_prefetch)
-#define HAVE_PREFETCH
-#endif
-#endif
-
 #if KC % 16 != 0
 #error "KC must be a multiple of 16"
 #endif

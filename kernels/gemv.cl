@@ -17,40 +17,55 @@
 
 #if WDTYPE == 1
 #define WTYPE half
-#define load_w4(p, k) vload_half4(0, (p) + (k))
+#define load_w16(p, k) vload_half16(0, (p) + (k))
 #define load_w(p, k) vload_half((k), (p))
 #elif WDTYPE == 2
 #define WTYPE ushort
-#define load_w4(p, k) as_float4(convert_uint4(vload4(0, (p) + (k))) << 16)
+#define load_w16(p, k) as_float16(convert_uint16(vload16(0, (p) + (k))) << 16)
 #define load_w(p, k) as_float((uint)(p)[k] << 16)
 #else
 #define WTYPE float
-#define load_w4(p, k) vload4(0, (p) + (k))
+#define load_w16(p, k) vload16(0, (p) + (k))
 #define load_w(p, k) ((p)[k])
 #endif
 
+// W_PREFETCH is how far ahead of its loads a work-item prefetches the weights,
+// in bytes: the next work-item's row, since a work-group's work-items run one
+// after the other on a CPU device and their rows follow each other.
+#define W_PREFETCH 4096
+
 // dot_block sets out[r] = a[r] . w for the nr <= RB rows a[r] = act + r*lda (n
-// elements each) and one weight row w. Four interleaved partial sums per row.
+// elements each) and one weight row w: 32 weights a step (one cache line of
+// halves) into two 16-lane partial sums per row, the rest one by one.
 inline void dot_block(__global const float *act, int lda, int n, int nr, __global const WTYPE *w, float *out) {
-	float4 s[RB];
+	float16 s[RB], t[RB];
 	for (int r = 0; r < RB; r++) {
-		s[r] = (float4)(0.0f);
+		s[r] = (float16)(0.0f);
+		t[r] = (float16)(0.0f);
 	}
 	int k = 0;
-	for (; k + 4 <= n; k += 4) {
-		const float4 wv = load_w4(w, k);
+	for (; k + 32 <= n; k += 32) {
+#ifdef HAVE_PREFETCH
+		for (int e = 0; e < 32 * (int)sizeof(WTYPE); e += 64) {
+			__builtin_prefetch((__global const uchar *)(w + k) + W_PREFETCH + e);
+		}
+#endif
+		const float16 w0 = load_w16(w, k);
+		const float16 w1 = load_w16(w, k + 16);
 		for (int r = 0; r < RB; r++) {
 			if (r < nr) {
-				s[r] = fma(vload4(0, act + (size_t)r * lda + k), wv, s[r]);
+				__global const float *ar = act + (size_t)r * lda + k;
+				s[r] = fma(vload16(0, ar), w0, s[r]);
+				t[r] = fma(vload16(0, ar + 16), w1, t[r]);
 			}
 		}
 	}
 	for (int r = 0; r < nr; r++) {
-		float t = (s[r].x + s[r].y) + (s[r].z + s[r].w);
+		float v = hsum16(s[r] + t[r]);
 		for (int kk = k; kk < n; kk++) {
-			t = fma(act[(size_t)r * lda + kk], load_w(w, kk), t);
+			v = fma(act[(size_t)r * lda + kk], load_w(w, kk), v);
 		}
-		out[r] = t;
+		out[r] = v;
 	}
 }
 
