@@ -5,7 +5,8 @@
 // SGEMM (package cpuref/internal/sgemm); attention runs the same tiled online
 // softmax as a flash kernel (one Q block against K and V tiles, a running row
 // maximum and sum), so it needs O(Sq) extra memory and runs at GEMM speed; the
-// feed-forward network works in row blocks whose hidden activations stay in cache.
+// feed-forward network and large projections work in blocks of rows, one core
+// each, against weights packed once per call; hidden activations stay in cache.
 // Work is spread over all cores (GOMAXPROCS goroutines).
 //
 // Float16 and bfloat16 tensors are stored as 16-bit patterns (Tensor.Bits) and

@@ -1,20 +1,28 @@
 package cpuref
 
 import (
+	"runtime"
+
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref/internal/sgemm"
 )
 
-// ffnChunkFloats bounds the hidden activations of one chunk of rows (4 MiB, so
-// they stay in the last-level cache between the two products).
-const ffnChunkFloats = 1 << 20
+// ffnChunkFloats bounds the hidden activations of one chunk of rows (1 MiB, so
+// that they stay in the core's L2 cache between the two products).
+const ffnChunkFloats = 1 << 18
+
+// ffnMinChunkRows is the fewest rows a chunk of its own on each core gets:
+// fewer rows run as one chunk, each product on every core, which does not pack
+// all of both weights for a few rows (decoding).
+const ffnMinChunkRows = 32
 
 // FeedForward computes dst = act(x*W1^T + b1)*W2^T + b2 (+ residual) in chunks
-// of rows. Each chunk runs two products on every core, with the bias and
-// activation applied in between; each weight is packed into sgemm's panels once
-// per call (sgemm.PackB) where there are several chunks, and once per chunk,
-// shared between the cores, where there is one (per-core row blocks would each
-// repack all of W1 and W2). dst may be x or the residual.
+// of rows. With rows enough for a chunk per core, each weight is packed into
+// sgemm's panels once per call (sgemm.PackB) and the chunks, as many for every
+// core, are shared out between the cores; each core runs a chunk's two
+// products, bias and activation alone, so no core waits for another before
+// the end of the call. Fewer rows run as one chunk, each product on every
+// core. A row's result is the same either way. dst may be x or the residual.
 func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt backend.FFNOptions) error {
 	const op = "FeedForward"
 	if err := b.open(op); err != nil {
@@ -39,21 +47,18 @@ func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt b
 			*p = append([]float32(nil), *p...)
 		}
 	}
-	rows := max(ffnChunkFloats/max(d.DFF, 1), 1)
-	if d.Rows > rows {
-		// Several chunks: each weight is packed into the kernel's panels once,
-		// not once per chunk.
-		dm, dff := d.DModel, d.DFF
-		p1, p2 := getBuffer(sgemm.PackedBSize(dm, dff)), getBuffer(sgemm.PackedBSize(dff, dm))
-		defer putBuffer(p1)
-		defer putBuffer(p2)
-		w1 := sgemm.PackB(*p1, true, dm, dff, f.w1, dm)
-		w2 := sgemm.PackB(*p2, true, dff, dm, f.w2, max(dff, 1))
-		f.w1p, f.w2p = &w1, &w2
+	if d.Rows < runtime.GOMAXPROCS(0)*ffnMinChunkRows {
+		f.chunk(0, d.Rows, true)
+		return nil
 	}
-	for lo := 0; lo < d.Rows; lo += rows {
-		f.chunk(lo, min(lo+rows, d.Rows))
-	}
+	dm, dff := d.DModel, d.DFF
+	p1, p2 := getBuffer(sgemm.PackedBSize(dm, dff)), getBuffer(sgemm.PackedBSize(dff, dm))
+	defer putBuffer(p1)
+	defer putBuffer(p2)
+	w1 := sgemm.PackB(*p1, true, dm, dff, f.w1, dm)
+	w2 := sgemm.PackB(*p2, true, dff, dm, f.w2, max(dff, 1))
+	f.w1p, f.w2p = &w1, &w2
+	rowBlocks(d.Rows, evenBlockSize(d.Rows, ffnChunkFloats/max(dff, 1)), func(lo, hi int) { f.chunk(lo, hi, false) })
 	return nil
 }
 
@@ -66,25 +71,29 @@ type ffn struct {
 	w1p, w2p                    *sgemm.PackedB
 }
 
-// chunk computes rows [lo, hi). The first product reads all of the chunk's x
-// before its dst rows are written, and each residual element is read before
-// its dst element, so dst may alias x or the residual.
-func (f *ffn) chunk(lo, hi int) {
+// chunk computes rows [lo, hi), on every core (parallel, from W1 and W2 as
+// they are) or on the calling goroutine (from w1p and w2p). The first product
+// reads all of the chunk's x before its dst rows are written, and each
+// residual element is read before its dst element, so dst may alias x or the
+// residual.
+func (f *ffn) chunk(lo, hi int, parallel bool) {
 	rows, dm, dff := hi-lo, f.d.DModel, f.d.DFF
 	buf := getBuffer(rows * dff)
 	defer putBuffer(buf)
 	hidden := *buf
-	if f.w1p != nil {
-		sgemm.GemmPacked(false, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, *f.w1p, 0, hidden, max(dff, 1))
-	} else {
+	if parallel {
 		sgemm.Gemm(false, true, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, f.w1, dm, 0, hidden, max(dff, 1))
+	} else {
+		sgemm.GemmPackedSerial(false, rows, dff, dm, 1, f.x[lo*dm:hi*dm], dm, *f.w1p, 0, hidden, max(dff, 1))
 	}
 	out := f.dst[lo*dm : hi*dm]
 	beta := float32(0)
 	if f.b2 != nil || f.res != nil {
 		beta = 1
 	}
-	rowBlocks(rows, blockSize(rows, 4, 64), func(r0, r1 int) {
+	// between activates the hidden rows [r0, r1) and starts their output
+	// rows as the residual plus b2, which the second product adds to.
+	between := func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			biasActivate(hidden[r*dff:(r+1)*dff], f.b1, f.act)
 			o := out[r*dm : (r+1)*dm]
@@ -98,10 +107,12 @@ func (f *ffn) chunk(lo, hi int) {
 				copy(o, f.b2)
 			}
 		}
-	})
-	if f.w2p != nil {
-		sgemm.GemmPacked(false, rows, dm, dff, 1, hidden, max(dff, 1), *f.w2p, beta, out, dm)
+	}
+	if !parallel {
+		between(0, rows)
+		sgemm.GemmPackedSerial(false, rows, dm, dff, 1, hidden, max(dff, 1), *f.w2p, beta, out, dm)
 		return
 	}
+	rowBlocks(rows, blockSize(rows, 4, 64), between)
 	sgemm.Gemm(false, true, rows, dm, dff, 1, hidden, max(dff, 1), f.w2, max(dff, 1), beta, out, dm)
 }

@@ -1,6 +1,8 @@
 package cpuref
 
 import (
+	"runtime"
+
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref/internal/sgemm"
 )
@@ -15,7 +17,9 @@ const batchParallelMACs = 1 << 22
 // A float16 or bfloat16 b is converted panel by panel inside the product; a
 // few rows (at most gemvMaxRows) times a transposed half b stream it instead.
 // A batch of small products runs one product per core; larger ones use every
-// core on each product in turn.
+// core on each product in turn. One float32 product of many rows (a layer's
+// projection) shares chunks of rows out between the cores, each with its
+// epilogue (see runRows).
 func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	const op = "Gemm"
 	if err := b.open(op); err != nil {
@@ -63,6 +67,10 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	}
 
 	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res}
+	if d.Batch == 1 && !opt.TransA && bv.half.Bits == nil && d.M >= runtime.GOMAXPROCS(0)*gemmMinChunkRows {
+		g.runRows()
+		return nil
+	}
 	// Matrices of dst that do not overlap can be computed concurrently.
 	disjoint := c.batchStride >= (d.M-1)*c.rowStride+d.N
 	if d.Batch > 1 && disjoint && d.M*d.N*d.K <= batchParallelMACs {
@@ -137,6 +145,37 @@ func (g *gemmCall) run(i int, parallel bool) {
 		return
 	}
 	rowBlocks(m, blockSize(m, 16, 256), func(lo, hi int) {
+		epilogue(c, ldc, lo, hi, n, g.bias, g.opt.Activation, res, ldr)
+	})
+}
+
+// Chunks of rows of the row-parallel product (gemmCall.runRows): at least
+// gemmMinChunkRows rows, and at most gemmChunkFloats values of C (1 MiB, so
+// that the epilogue finds them in the core's L2 cache).
+const (
+	gemmMinChunkRows = 64
+	gemmChunkFloats  = 1 << 18
+)
+
+// runRows computes the one matrix of the batch as chunks of rows, as many for
+// every core, against op(B) packed once (sgemm.PackB): each core runs a
+// chunk's product and epilogue alone, so that no core waits for another
+// before the end of the call and the epilogue reads C from the cache.
+func (g *gemmCall) runRows() {
+	m, n, k := g.d.M, g.d.N, g.d.K
+	a, lda := g.a.matrix(0)
+	b, ldb := g.b.matrix(0)
+	c, ldc := g.c.matrix(0)
+	var res []float32
+	ldr := 0
+	if g.res.data != nil {
+		res, ldr = g.res.matrix(0)
+	}
+	buf := getBuffer(sgemm.PackedBSize(k, n))
+	defer putBuffer(buf)
+	pb := sgemm.PackB(*buf, g.opt.TransB, k, n, b, ldb)
+	rowBlocks(m, evenBlockSize(m, max(gemmMinChunkRows, gemmChunkFloats/n)), func(lo, hi int) {
+		sgemm.GemmPackedSerial(false, hi-lo, n, k, g.alpha, a[lo*lda:], lda, pb, g.opt.Beta, c[lo*ldc:], ldc)
 		epilogue(c, ldc, lo, hi, n, g.bias, g.opt.Activation, res, ldr)
 	})
 }

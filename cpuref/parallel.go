@@ -54,3 +54,13 @@ func blockSize(rows, minSize, maxSize int) int {
 	per := (rows + 4*runtime.GOMAXPROCS(0) - 1) / (4 * runtime.GOMAXPROCS(0))
 	return max(minSize, min(maxSize, per))
 }
+
+// evenBlockSize returns the size of blocks of at most maxSize rows (at least
+// 1) that split rows into as many blocks for every core, of near-equal sizes,
+// so that cores that start together also finish together.
+func evenBlockSize(rows, maxSize int) int {
+	workers := runtime.GOMAXPROCS(0)
+	blocks := (rows + max(maxSize, 1) - 1) / max(maxSize, 1)
+	blocks = (max(blocks, workers) + workers - 1) / workers * workers
+	return max((rows+blocks-1)/blocks, 1)
+}

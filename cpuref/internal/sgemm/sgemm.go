@@ -110,10 +110,20 @@ func PackB(dst []float32, transB bool, k, n int, b []float32, ldb int) PackedB {
 
 // GemmPacked is Gemm with op(B) packed by PackB; its result is bit for bit Gemm's.
 func GemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int) {
+	threads := max(1, min(runtime.GOMAXPROCS(0), m*n*k/minParallelWork))
+	gemmPacked(transA, m, n, k, alpha, a, lda, b, beta, c, ldc, threads)
+}
+
+// GemmPackedSerial is GemmPacked on the calling goroutine only, for callers that share rows out between
+// the cores themselves (each core a block of rows against the same packed B).
+func GemmPackedSerial(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int) {
+	gemmPacked(transA, m, n, k, alpha, a, lda, b, beta, c, ldc, 1)
+}
+
+func gemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int, threads int) {
 	if b.k != k || b.n != n {
 		panic(fmt.Sprintf("sgemm: B packed as %d×%d, used as %d×%d", b.k, b.n, k, n))
 	}
-	threads := max(1, min(runtime.GOMAXPROCS(0), m*n*k/minParallelWork))
 	gemmOf(transA, false, m, n, k, alpha, a, lda, operandB{packed: b.data}, 0, beta, c, ldc, threads)
 }
 

@@ -366,7 +366,8 @@ func TestGemmInPlaceFreshProblem(t *testing.T) {
 // TestGemmPacked checks that a product with B packed once by PackB gives bit
 // for bit what Gemm gives, for B transposed or not, k over several blocks and
 // n with a partial last panel, and that one packed B serves several products
-// (chunks of rows, as cpuref's FeedForward runs them).
+// (chunks of rows, as cpuref's FeedForward runs them), on every core
+// (GemmPacked) or on one (GemmPackedSerial).
 func TestGemmPacked(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []gemmCase{
@@ -396,14 +397,14 @@ func TestGemmPacked(t *testing.T) {
 		bBefore := append([]float32(nil), b.data...)
 		pb := PackB(buf, tc.transB, tc.k, tc.n, b.data, b.ld)
 		got := append([]float32(nil), c.data...)
-		// Rows in two chunks (A transposed: in one), as FeedForward runs them.
+		// Rows in two chunks (A transposed: in one), the second on one core.
 		split := tc.m / 2
 		if tc.transA {
 			split = tc.m
 		}
 		GemmPacked(tc.transA, split, tc.n, tc.k, tc.alpha, a.data, a.ld, pb, tc.beta, got, c.ld)
 		if split < tc.m {
-			GemmPacked(tc.transA, tc.m-split, tc.n, tc.k, tc.alpha, a.data[split*a.ld:], a.ld, pb, tc.beta, got[split*c.ld:], c.ld)
+			GemmPackedSerial(tc.transA, tc.m-split, tc.n, tc.k, tc.alpha, a.data[split*a.ld:], a.ld, pb, tc.beta, got[split*c.ld:], c.ld)
 		}
 		for i := range got {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
