@@ -26,21 +26,23 @@ func benchTensor(b *testing.B, be *cpuref.Backend, seed uint64, shape ...int) ba
 }
 
 func BenchmarkAttention(b *testing.B) {
-	const dim = 64
 	for _, c := range []struct {
-		seq, heads int
-		causal     backend.CausalMode
-	}{{512, 8, backend.NotCausal}, {512, 8, backend.CausalTopLeft}, {4096, 8, backend.NotCausal}} {
-		name := fmt.Sprintf("seq=%d/heads=%d", c.seq, c.heads)
+		batch, seq, heads, dim int
+		causal                 backend.CausalMode
+	}{{1, 512, 8, 64, backend.NotCausal}, {1, 512, 8, 64, backend.CausalTopLeft}, {1, 4096, 8, 64, backend.NotCausal},
+		{32, 128, 12, 32, backend.NotCausal}, // all-MiniLM-L6-v2 at 32 x 128 tokens (gpubench bench --op embed)
+	} {
+		dim := c.dim
+		name := fmt.Sprintf("batch=%d/seq=%d/heads=%d/dim=%d", c.batch, c.seq, c.heads, dim)
 		if c.causal != backend.NotCausal {
 			name += "/causal"
 		}
 		b.Run(name, func(b *testing.B) {
 			be := cpuref.New()
-			// Packed [1, seq, 3*heads*dim] QKV as the model makes it.
+			// Packed [batch, seq, 3*heads*dim] QKV as the model makes it.
 			width := 3 * c.heads * dim
-			qkv := benchTensor(b, be, 1, 1, c.seq, width)
-			out := benchTensor(b, be, 2, 1, c.seq, c.heads*dim)
+			qkv := benchTensor(b, be, 1, c.batch, c.seq, width)
+			out := benchTensor(b, be, 2, c.batch, c.seq, c.heads*dim)
 			q, _ := backend.PackedHeads(qkv, c.heads, dim, 0)
 			k, _ := backend.PackedHeads(qkv, c.heads, dim, c.heads*dim)
 			v, _ := backend.PackedHeads(qkv, c.heads, dim, 2*c.heads*dim)
@@ -52,7 +54,7 @@ func BenchmarkAttention(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			flops := 4 * float64(c.seq) * float64(c.seq) * dim * float64(c.heads)
+			flops := 4 * float64(c.batch) * float64(c.seq) * float64(c.seq) * float64(dim) * float64(c.heads)
 			if c.causal != backend.NotCausal {
 				flops /= 2
 			}

@@ -130,9 +130,18 @@ func (v heads) allFinite(b, h, i0, n int) bool {
 		}
 		return true
 	}
+	if n == 0 || v.dim == 0 {
+		return true
+	}
+	start := v.off + b*v.bs + h*v.hs + i0*v.ss
+	return allFiniteRows(v.data[start:], n, v.dim, v.ss)
+}
+
+// allFiniteRowsGeneric is allFiniteRows one element at a time.
+func allFiniteRowsGeneric(x []float32, rows, cols, stride int) bool {
 	var a0, a1, a2, a3 float32
-	for i := i0; i < i0+n; i++ {
-		row := v.row(b, h, i)
+	for i := range rows {
+		row := x[i*stride : i*stride+cols]
 		j := 0
 		for ; j+4 <= len(row); j += 4 {
 			// x*0 is NaN for NaN and ±Inf, 0 otherwise.
