@@ -2,38 +2,13 @@ package cpuref
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/clattn/clattn/internal/parallel"
 )
 
-// parallelFor calls body(i) for every i in [0, n) from up to GOMAXPROCS
-// goroutines, handing out indices one at a time so uneven tasks (causal
-// attention blocks) balance. It returns when every call has returned.
-func parallelFor(n int, body func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			body(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for range workers {
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				body(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
+// parallelFor calls body(i) for every i in [0, n) on every core (see
+// parallel.For).
+func parallelFor(n int, body func(i int)) { parallel.For(n, body) }
 
 // rowBlocks splits rows into blocks of at most size rows and calls body(lo, hi)
 // for each block in parallel.

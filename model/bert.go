@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/parallel"
 	"github.com/clattn/clattn/safetensors"
 )
 
@@ -301,8 +302,8 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 	e, b := m.cfg.HiddenSize, len(ids)
 	x := make([]float32, b*s*e)
 	off := m.cfg.positionOffset()
-	for i, row := range ids {
-		for j, id := range row {
+	parallel.For(b, func(i int) {
+		for j, id := range ids[i] {
 			tt := 0
 			if tokenTypes != nil {
 				tt = tokenTypes[i][j]
@@ -313,7 +314,7 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 				dst[k] = (word[k] + typ[k]) + pos[k] // Hugging Face's order of the sums
 			}
 		}
-	}
+	})
 	raw, err := m.be.Upload(x, b, s, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/clattn/clattn/backend"
+	"github.com/clattn/clattn/internal/parallel"
 )
 
 // Pooling turns a row's last hidden state into one sentence embedding.
@@ -55,19 +56,22 @@ type EmbeddingOptions struct {
 	Normalize bool
 }
 
-// Embed pools each row of out into one embedding of out.Dim values.
+// Embed pools each row of out into one embedding of out.Dim values. Rows are
+// pooled on every core, each row by one.
 func (o EmbeddingOptions) Embed(out *BertOutput) ([][]float32, error) {
-	if o.Pooling == PoolPooler && out.Pooler == nil {
+	switch {
+	case o.Pooling == PoolPooler && out.Pooler == nil:
 		return nil, fmt.Errorf("Embed: %w: pooling %s, but the model has no pooler (pooler.dense.*)", backend.ErrArgument, o.Pooling)
+	case o.Pooling != PoolMean && o.Pooling != PoolCLS && o.Pooling != PoolPooler:
+		return nil, fmt.Errorf("Embed: %w: unknown pooling %v", backend.ErrArgument, o.Pooling)
 	}
 	e := out.Dim
 	embs := make([][]float32, out.Batch)
-	sum := make([]float64, e)
-	for i := range embs {
+	parallel.For(out.Batch, func(i int) {
 		emb := make([]float32, e)
 		switch o.Pooling {
 		case PoolMean:
-			clear(sum)
+			sum := make([]float64, e)
 			n := out.Lengths[i]
 			for j := range n {
 				for k, v := range out.Hidden[(i*out.Seq+j)*e : (i*out.Seq+j+1)*e] {
@@ -81,14 +85,12 @@ func (o EmbeddingOptions) Embed(out *BertOutput) ([][]float32, error) {
 			copy(emb, out.Hidden[i*out.Seq*e:])
 		case PoolPooler:
 			copy(emb, out.Pooler[i*e:(i+1)*e])
-		default:
-			return nil, fmt.Errorf("Embed: %w: unknown pooling %v", backend.ErrArgument, o.Pooling)
 		}
 		if o.Normalize {
 			normalize(emb)
 		}
 		embs[i] = emb
-	}
+	})
 	return embs, nil
 }
 
