@@ -416,6 +416,9 @@ func (a *flash) block(b, h, i0, rows int) {
 	defer putBuffer(buf)
 	s := (*buf)[:rows*attnBlockK]
 	st := newOnline((*buf)[rows*attnBlockK:], rows, dv)
+	// The output rows, a few cache lines each far apart, are fetched while
+	// the block is computed rather than line by line as they are written.
+	a.out.prefetch(b, h, i0, rows)
 	qs, ldq := a.q.rows(b, h, i0, rows)
 	a.attend(rowSet{b: b, h0: h, nh: 1, i0: i0, rows: rows, hv: a.d.KVHead(h)}, qs, ldq, 0, kEnd, st, s)
 	for r := range rows {
