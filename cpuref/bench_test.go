@@ -67,7 +67,9 @@ func BenchmarkFeedForward(b *testing.B) {
 	for _, c := range []struct {
 		rows, dm, dff int
 		act           backend.Activation
-	}{{512, 512, 2048, backend.ReLU}, {512, 512, 2048, backend.GELU}} {
+	}{{512, 512, 2048, backend.ReLU}, {512, 512, 2048, backend.GELU},
+		{4096, 384, 1536, backend.GELU}, // all-MiniLM-L6-v2 at 32 x 128 tokens (gpubench bench --op embed)
+	} {
 		b.Run(fmt.Sprintf("rows=%d/dmodel=%d/dff=%d/%v", c.rows, c.dm, c.dff, c.act), func(b *testing.B) {
 			be := cpuref.New()
 			x := benchTensor(b, be, 1, c.rows, c.dm)
