@@ -67,7 +67,8 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	}
 
 	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res}
-	if d.Batch == 1 && !opt.TransA && bv.half.Bits == nil && d.M >= runtime.GOMAXPROCS(0)*gemmMinChunkRows {
+	if d.Batch == 1 && !opt.TransA && bv.half.Bits == nil && d.M >= runtime.GOMAXPROCS(0)*gemmMinChunkRows &&
+		sgemm.PackedBSize(d.K, d.N) <= gemmMaxPackedB {
 		g.runRows()
 		return nil
 	}
@@ -151,10 +152,14 @@ func (g *gemmCall) run(i int, parallel bool) {
 
 // Chunks of rows of the row-parallel product (gemmCall.runRows): at least
 // gemmMinChunkRows rows, and at most gemmChunkFloats values of C (1 MiB, so
-// that the epilogue finds them in the core's L2 cache).
+// that the epilogue finds them in the core's L2 cache). op(B) is packed whole
+// for it only up to gemmMaxPackedB values (32 MiB, twice a BERT-large FFN
+// weight): a larger B, such as a vocabulary projection, keeps the path that
+// packs a block at a time rather than a copy as large as B.
 const (
 	gemmMinChunkRows = 64
 	gemmChunkFloats  = 1 << 18
+	gemmMaxPackedB   = 1 << 23
 )
 
 // runRows computes the one matrix of the batch as chunks of rows, as many for
