@@ -87,7 +87,10 @@ func prepareEmbed(in *inputs, c Case) error {
 
 // EmbedSummary describes each embed result of r beside the SGEMM rate the same
 // report measured at the model's GEMM shape (rows x d_ff x d_model), if it has
-// one: the embed op's work is GEMM-shaped, so that rate is its ceiling.
+// one: the embed op's work is GEMM-shaped, so that rate is its ceiling. Where
+// the report timed SGEMM more than once (gpubench times it before and after
+// the model), the faster run is the ceiling: a busy moment of a shared machine
+// must not lower the bar.
 func EmbedSummary(r Report) []string {
 	var lines []string
 	for _, x := range r.Results {
@@ -96,14 +99,21 @@ func EmbedSummary(r Report) []string {
 		}
 		s := x.Shape
 		line := fmt.Sprintf("embed: %.1f sequences/s, %.0f tokens/s, %.1f GFLOP/s", x.SequencesPerS, x.SequencesPerS*float64(s.Seq), x.GFLOPs)
-		gemm := Case{Op: OpGemm, Shape: Shape{Batch: s.Batch, Seq: s.Seq, DModel: s.DModel, DFF: s.DFF}}
+		name := Case{Op: OpGemm, Shape: Shape{Batch: s.Batch, Seq: s.Seq, DModel: s.DModel, DFF: s.DFF}}.Name()
+		var wall, perCPU float64 // the best SGEMM rates: GFLOP/s, and GFLOP per CPU-second
 		for _, g := range r.Results {
-			if g.Op == OpGemm && g.Name == gemm.Name() && g.GFLOPs > 0 {
-				line += fmt.Sprintf(" = %.0f%% of the SGEMM rate measured in this run (%.1f GFLOP/s, %s)", 100*x.GFLOPs/g.GFLOPs, g.GFLOPs, g.Name)
-				if x.CPUMs > 0 && g.CPUMs > 0 { // per CPU-second: what holds on a machine shared with other work
-					line += fmt.Sprintf("; per CPU-second %.1f vs %.1f GFLOP = %.0f%%", x.FLOPs/x.CPUMs/1e6, g.FLOPs/g.CPUMs/1e6,
-						100*(x.FLOPs/x.CPUMs)/(g.FLOPs/g.CPUMs))
+			if g.Op == OpGemm && g.Name == name && g.GFLOPs > 0 {
+				wall = max(wall, g.GFLOPs)
+				if g.CPUMs > 0 {
+					perCPU = max(perCPU, g.FLOPs/g.CPUMs/1e6)
 				}
+			}
+		}
+		if wall > 0 {
+			line += fmt.Sprintf(" = %.0f%% of the SGEMM rate measured in this run (%.1f GFLOP/s, %s)", 100*x.GFLOPs/wall, wall, name)
+			if x.CPUMs > 0 && perCPU > 0 { // per CPU-second: what holds on a machine shared with other work
+				own := x.FLOPs / x.CPUMs / 1e6
+				line += fmt.Sprintf("; per CPU-second %.1f vs %.1f GFLOP = %.0f%%", own, perCPU, 100*own/perCPU)
 			}
 		}
 		lines = append(lines, line)

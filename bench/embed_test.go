@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/clattn/clattn/cpuref"
@@ -38,4 +39,13 @@ func TestEmbedCase(t *testing.T) {
 	require.Contains(t, lines[0], gemm.Name())
 	require.Greater(t, emb.CPUMs, 0.0, "getrusage works on the machines tests run on")
 	require.Contains(t, lines[0], "per CPU-second")
+
+	// A second, faster SGEMM run (gpubench times it before and after) is the bar.
+	fast := r.Results[0]
+	fast.GFLOPs, fast.CPUMs = 4*fast.GFLOPs, fast.CPUMs/4
+	r.Results = append(r.Results, fast)
+	lines = EmbedSummary(r)
+	require.Len(t, lines, 1)
+	require.Contains(t, lines[0], fmt.Sprintf("%.0f%% of the SGEMM rate measured in this run (%.1f GFLOP/s", 100*emb.GFLOPs/fast.GFLOPs, fast.GFLOPs))
+	require.Contains(t, lines[0], fmt.Sprintf("vs %.1f GFLOP", fast.FLOPs/fast.CPUMs/1e6))
 }

@@ -197,10 +197,10 @@ func benchCases(f benchFlags) ([]bench.Case, error) {
 			c.Shape.HeadDim = f.shape.DModel / f.shape.Heads
 		}
 	}
-	if op == bench.OpEmbed { // the SGEMM rate at the model's GEMM shape, measured first in the same run
+	if op == bench.OpEmbed { // the SGEMM rate at the model's GEMM shape, measured before and after in the same run
 		s := c.Shape
 		gemm := bench.Case{Op: bench.OpGemm, Shape: bench.Shape{Batch: s.Batch, Seq: s.Seq, DModel: s.DModel, DFF: s.DFF}}
-		return []bench.Case{gemm, c}, c.Validate()
+		return []bench.Case{gemm, c, gemm}, c.Validate()
 	}
 	if f.shape.Layers != 0 {
 		return nil, fmt.Errorf("--layers applies to --op embed only")
