@@ -98,8 +98,8 @@ func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 //
 // Path rule: on a CPU device (PoCL), up to gemvMaxRows rows (decoding a token
 // or a few per sequence) run gemv.cl's gated_hidden and gemv_rows, one
-// work-item per output feature, so each weight element is read once (one token
-// through Llama-3.2-1B's FFN: 21 ms, 4.7 GB/s, on this loaded 2-core PoCL).
+// work-item per output feature, so each weight element is read once, streamed
+// in 16-lane vectors with a prefetch ahead (bench/README.md has the rates).
 // Otherwise three GEMMs (the gate's with the activation fused) with
 // gated_product between them; GPUs take them at every size, as gemv.cl's
 // work-items would read the weight rows uncoalesced there.
