@@ -14,11 +14,12 @@ const gemvMaxRows = 8
 // (PoCL), one matrix (batch 1) of at most gemvMaxRows rows times a transposed
 // half-precision B (a decoder's weights, as checkpoints store them) with beta 0
 // takes gemv_rows, which reads each weight once; the tiled GEMM computes a
-// 64-row tile for each row there (one token through Llama-3.2-1B's 2048 x 8192
-// projection took 550 ms on PoCL's tiled GEMM, over 20x the streamed product). Float32 weights
-// keep the tiled GEMM, whose rows come out bit for bit the same whatever the
-// number of rows (a padded batch's rows equal the rows alone); so do GPUs,
-// whose work-items would read the weight rows uncoalesced.
+// 64-row tile for each row there (one token through Llama-3.2-1B's 2048 x
+// 8192 projection took 550 ms on PoCL's tiled GEMM, over 20x the streamed
+// product). Float32 weights keep the tiled GEMM, whose rows come out bit for
+// bit the same whatever the number of rows (a padded batch's rows equal the
+// rows alone); so do GPUs, whose work-items would read the weight rows
+// uncoalesced.
 func (d *Device) gemvRowsFits(dims backend.GemmDims, b backend.Mat, opt backend.GemmOptions) bool {
 	return d.profile.CPUKernels && dims.Batch == 1 && dims.M <= gemvMaxRows && opt.TransB && !opt.TransA &&
 		opt.Beta == 0 && b.T.DType() != backend.Float32
