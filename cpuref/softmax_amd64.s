@@ -181,50 +181,36 @@ reduce:
 	MOVSS   X0, ret+16(FP)
 	RET
 
-// EXP_BODY512 is EXP_BODY on sixteen lanes: Z3 = exp(Z0 - m) (m in Z14,
-// constants in Z8-Z13, the int 24 in Z15), the same operations in the same
-// order, the lane masks in K registers (K4 below low, K5 NaN, K6 subnormal
-// result); NaN lanes get the all-ones NaN that EXP_BODY's VORPS gives. It uses
-// Z0-Z7 and K4-K6.
+// EXP_BODY512 is EXP_BODY on sixteen lanes, bit for bit: Z3 = exp(Z0 - m)
+// (m in Z14, the constants in Z8-Z13 and Z18-Z24), the same operations in the
+// same order up to the scaling, which VSCALEFPS does in one instruction: y *
+// 2^n rounded once, as EXP_BODY's y * 2^(n+s) * 2^-s rounds it (its first
+// product is exact but where n = -150 and y < 1, and there both give 0). The
+// lanes below low become 0 and NaN lanes the all-ones NaN that EXP_BODY's
+// VORPS gives (K4 holds the lanes at or above low, K5 the NaN lanes). It uses
+// Z0-Z3, Z7, K4 and K5.
 #define EXP_BODY512 \
 	VSUBPS  Z14, Z0, Z0 \
 	VCMPPS  $3, Z0, Z0, K5 \
-	VCMPPS  $1, Z9, Z0, K4 \
+	VCMPPS  $29, Z9, Z0, K4 \
 	VMAXPS  Z9, Z0, Z0 \
-	VBROADCASTSS expConst<>+44(SB), Z7 \
-	VMINPS  Z7, Z0, Z0 \
+	VMINPS  Z24, Z0, Z0 \
 	VMOVAPS Z12, Z1 \
 	VFMADD231PS Z13, Z0, Z1 \
 	VSUBPS  Z12, Z1, Z2 \
-	VPSUBD  Z12, Z1, Z6 \
-	VPBROADCASTD expConst<>+56(SB), Z7 \
-	VPCMPGTD Z6, Z7, K6 \
-	VMOVDQA32.Z Z15, K6, Z7 \
-	VPADDD  Z7, Z6, Z6 \
-	VPSLLD  $23, Z6, Z6 \
-	VPADDD  Z8, Z6, Z6 \
-	VPSLLD  $23, Z7, Z7 \
 	VFNMADD231PS Z11, Z2, Z0 \
 	VFNMADD231PS Z10, Z2, Z0 \
-	VPSUBD  Z7, Z8, Z2 \
-	VBROADCASTSS expConst<>+16(SB), Z3 \
-	VBROADCASTSS expConst<>+20(SB), Z7 \
-	VFMADD213PS Z7, Z0, Z3 \
-	VBROADCASTSS expConst<>+24(SB), Z7 \
-	VFMADD213PS Z7, Z0, Z3 \
-	VBROADCASTSS expConst<>+28(SB), Z7 \
-	VFMADD213PS Z7, Z0, Z3 \
-	VBROADCASTSS expConst<>+32(SB), Z7 \
-	VFMADD213PS Z7, Z0, Z3 \
-	VBROADCASTSS expConst<>+36(SB), Z7 \
-	VFMADD213PS Z7, Z0, Z3 \
+	VMOVAPS Z18, Z3 \
+	VFMADD213PS Z19, Z0, Z3 \
+	VFMADD213PS Z20, Z0, Z3 \
+	VFMADD213PS Z21, Z0, Z3 \
+	VFMADD213PS Z22, Z0, Z3 \
+	VFMADD213PS Z23, Z0, Z3 \
 	VMULPS  Z0, Z0, Z7 \
 	VFMADD213PS Z0, Z7, Z3 \
 	VADDPS  Z8, Z3, Z3 \
-	VMULPS  Z6, Z3, Z3 \
-	VMULPS  Z2, Z3, Z3 \
-	VPXORD  Z7, Z7, Z7 \
-	VMOVAPS Z7, K4, Z3 \
+	VSCALEFPS Z2, Z3, Z3 \
+	VMOVAPS.Z Z3, K4, Z3 \
 	VPTERNLOGD $0xff, Z3, Z3, K5, Z3
 
 // func expShiftAVX512(x *float32, n int, m float32) float32
@@ -242,7 +228,13 @@ TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
 	VBROADCASTSS expConst<>+12(SB), Z10
 	VBROADCASTSS expConst<>+40(SB), Z9
 	VBROADCASTSS expConst<>+48(SB), Z8
-	VPBROADCASTD expConst<>+60(SB), Z15
+	VBROADCASTSS expConst<>+16(SB), Z18
+	VBROADCASTSS expConst<>+20(SB), Z19
+	VBROADCASTSS expConst<>+24(SB), Z20
+	VBROADCASTSS expConst<>+28(SB), Z21
+	VBROADCASTSS expConst<>+32(SB), Z22
+	VBROADCASTSS expConst<>+36(SB), Z23
+	VBROADCASTSS expConst<>+44(SB), Z24
 	VXORPS Y16, Y16, Y16 // the eight lane sums
 	SHRQ $4, CX
 	JZ   tail512

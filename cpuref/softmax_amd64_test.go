@@ -58,6 +58,31 @@ func TestExpShiftAVX512(t *testing.T) {
 	}
 }
 
+// TestExpShiftAVX512Exhaustive checks the AVX-512 kernel against the AVX2
+// kernel bit for bit on every float32 from -105 to -80, where exp's result
+// goes from normal through subnormal to 0 (each kernel scales it there its own
+// way), and on every 64th float32 from -80 to 0.
+func TestExpShiftAVX512Exhaustive(t *testing.T) {
+	if !useAVX512Exp {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	var x []float32
+	for b := math.Float32bits(80); b <= math.Float32bits(105); b++ {
+		x = append(x, -math.Float32frombits(b))
+	}
+	for b := uint32(0); b < math.Float32bits(80); b += 64 {
+		x = append(x, -math.Float32frombits(b))
+	}
+	a2, a512 := append([]float32(nil), x...), append([]float32(nil), x...)
+	expShiftAVX2(&a2[0], len(x), 0)
+	expShiftAVX512(&a512[0], len(x), 0)
+	for j := range x {
+		if math.Float32bits(a512[j]) != math.Float32bits(a2[j]) {
+			t.Fatalf("exp(%v): AVX-512 %v (%#x), AVX2 %v (%#x)", x[j], a512[j], math.Float32bits(a512[j]), a2[j], math.Float32bits(a2[j]))
+		}
+	}
+}
+
 // BenchmarkExpShift runs each exp kernel on attention rows of 128 scores:
 // go test ./cpuref -run '^$' -bench ExpShift
 func BenchmarkExpShift(b *testing.B) {
