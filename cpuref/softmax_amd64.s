@@ -181,43 +181,43 @@ reduce:
 	MOVSS   X0, ret+16(FP)
 	RET
 
-// EXP_BODY512 is EXP_BODY on sixteen lanes, bit for bit: Z3 = exp(Z0 - m)
-// (m in Z14, the constants in Z8-Z13 and Z18-Z24), the same operations in the
-// same order up to the scaling, which VSCALEFPS does in one instruction: y *
-// 2^n rounded once, as EXP_BODY's y * 2^(n+s) * 2^-s rounds it (its first
-// product is exact but where n = -150 and y < 1, and there both give 0). The
-// lanes below low become 0 and NaN lanes the all-ones NaN that EXP_BODY's
-// VORPS gives (K4 holds the lanes at or above low, K5 the NaN lanes). It uses
-// Z0-Z3, Z7, K4 and K5.
-#define EXP_BODY512 \
-	VSUBPS  Z14, Z0, Z0 \
-	VCMPPS  $3, Z0, Z0, K5 \
-	VCMPPS  $29, Z9, Z0, K4 \
-	VMAXPS  Z9, Z0, Z0 \
-	VMINPS  Z24, Z0, Z0 \
-	VMOVAPS Z12, Z1 \
-	VFMADD231PS Z13, Z0, Z1 \
-	VSUBPS  Z12, Z1, Z2 \
-	VFNMADD231PS Z11, Z2, Z0 \
-	VFNMADD231PS Z10, Z2, Z0 \
-	VMOVAPS Z18, Z3 \
-	VFMADD213PS Z19, Z0, Z3 \
-	VFMADD213PS Z20, Z0, Z3 \
-	VFMADD213PS Z21, Z0, Z3 \
-	VFMADD213PS Z22, Z0, Z3 \
-	VFMADD213PS Z23, Z0, Z3 \
-	VMULPS  Z0, Z0, Z7 \
-	VFMADD213PS Z0, Z7, Z3 \
-	VADDPS  Z8, Z3, Z3 \
-	VSCALEFPS Z2, Z3, Z3 \
-	VMOVAPS.Z Z3, K4, Z3 \
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3
+// EXP_BODY512(X, T, N, Y, SQ, KN) is EXP_BODY on sixteen lanes, bit for bit:
+// Y = exp(X - m) (m in Z14, the constants in Z8-Z13 and Z18-Z23), the same
+// operations in the same order but three: the scaling by 2^n is one
+// VSCALEFPS, which rounds y * 2^n once, as EXP_BODY's y * 2^(n+s) * 2^-s
+// does (its first product is exact but where n = -150 and y < 1, and there
+// both give 0); the clamp to 88 is left out, as expShift's caller promises
+// X - m <= 88; and the lanes below low need no mask: clamped to low, they
+// come out 0, as exp(low) does (TestExpShiftAVX512Exhaustive checks every
+// value there). NaN lanes (mask KN) get the all-ones NaN that EXP_BODY's VORPS
+// gives. It overwrites X, T, N, Y, SQ and KN.
+#define EXP_BODY512(X, T, N, Y, SQ, KN) \
+	VSUBPS  Z14, X, X \
+	VCMPPS  $3, X, X, KN \
+	VMAXPS  Z9, X, X \
+	VMOVAPS Z12, T \
+	VFMADD231PS Z13, X, T \
+	VSUBPS  Z12, T, N \
+	VFNMADD231PS Z11, N, X \
+	VFNMADD231PS Z10, N, X \
+	VMOVAPS Z18, Y \
+	VFMADD213PS Z19, X, Y \
+	VFMADD213PS Z20, X, Y \
+	VFMADD213PS Z21, X, Y \
+	VFMADD213PS Z22, X, Y \
+	VFMADD213PS Z23, X, Y \
+	VMULPS  X, X, SQ \
+	VFMADD213PS X, SQ, Y \
+	VADDPS  Z8, Y, Y \
+	VSCALEFPS N, Y, Y \
+	VPTERNLOGD $0xff, Y, Y, KN, Y
 
 // func expShiftAVX512(x *float32, n int, m float32) float32
 // expShiftAVX2 sixteen elements at a time: each value bit for bit as EXP_BODY's, and
 // the sum bit for bit as expShiftAVX2's, whose eight lane sums it keeps (the
 // low half of each group added before the high half, in the order
-// expShiftAVX2 adds them; the lanes past the end of the row add +0).
+// expShiftAVX2 adds them; the lanes past the end of the row add +0). Two
+// vectors at a time, so that their exp's dependency chains overlap.
 TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -234,24 +234,40 @@ TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
 	VBROADCASTSS expConst<>+28(SB), Z21
 	VBROADCASTSS expConst<>+32(SB), Z22
 	VBROADCASTSS expConst<>+36(SB), Z23
-	VBROADCASTSS expConst<>+44(SB), Z24
 	VXORPS Y16, Y16, Y16 // the eight lane sums
-	SHRQ $4, CX
-	JZ   tail512
+	SHRQ $5, CX
+	JZ   one512
 
 loop512:
 	VMOVUPS (SI), Z0
-	EXP_BODY512
+	VMOVUPS 64(SI), Z4
+	EXP_BODY512(Z0, Z1, Z2, Z3, Z7, K5)
+	EXP_BODY512(Z4, Z5, Z6, Z24, Z25, K6)
+	VMOVUPS Z3, (SI)
+	VMOVUPS Z24, 64(SI)
+	VEXTRACTF32X8 $1, Z3, Y17
+	VADDPS  Y3, Y16, Y16
+	VADDPS  Y17, Y16, Y16
+	VEXTRACTF32X8 $1, Z24, Y17
+	VADDPS  Y24, Y16, Y16
+	VADDPS  Y17, Y16, Y16
+	ADDQ    $128, SI
+	DECQ    CX
+	JNZ     loop512
+
+one512:
+	MOVQ n+8(FP), CX
+	TESTQ $16, CX
+	JZ   tail512
+	VMOVUPS (SI), Z0
+	EXP_BODY512(Z0, Z1, Z2, Z3, Z7, K5)
 	VMOVUPS Z3, (SI)
 	VEXTRACTF32X8 $1, Z3, Y17
 	VADDPS  Y3, Y16, Y16
 	VADDPS  Y17, Y16, Y16
 	ADDQ    $64, SI
-	DECQ    CX
-	JNZ     loop512
 
 tail512:
-	MOVQ n+8(FP), CX
 	ANDQ $15, CX
 	JZ   done512
 	MOVL $1, AX
@@ -260,7 +276,7 @@ tail512:
 	KMOVW AX, K1 // the last n%16 lanes
 	VBROADCASTSS expConst<>+52(SB), Z0
 	VMOVUPS (SI), K1, Z0 // -Inf (exp 0) in the lanes past the end
-	EXP_BODY512
+	EXP_BODY512(Z0, Z1, Z2, Z3, Z7, K5)
 	VMOVUPS Z3, K1, (SI)
 	VEXTRACTF32X8 $1, Z3, Y17
 	VADDPS  Y3, Y16, Y16
