@@ -24,11 +24,7 @@ func headBlocks(batch, nheads, seqQ int, body func(b, h, i0, rows int)) {
 	if batch == 0 || nheads == 0 || seqQ == 0 {
 		return
 	}
-	// Smaller blocks where there would be too few to keep every core busy.
-	bq := attnBlockQ
-	for bq > 32 && batch*nheads*((seqQ+bq-1)/bq) < 2*runtime.GOMAXPROCS(0) {
-		bq /= 2
-	}
+	bq := queryBlock(batch, nheads, seqQ)
 	nq := (seqQ + bq - 1) / bq
 	parallelFor(batch*nheads*nq, func(t int) {
 		qb := nq - 1 - t%nq
@@ -36,6 +32,16 @@ func headBlocks(batch, nheads, seqQ int, body func(b, h, i0, rows int)) {
 		i0 := qb * bq
 		body(bh/nheads, bh%nheads, i0, min(bq, seqQ-i0))
 	})
+}
+
+// queryBlock is the number of query rows per task of headBlocks: attnBlockQ,
+// or fewer where there would be too few blocks to keep every core busy.
+func queryBlock(batch, nheads, seqQ int) int {
+	bq := attnBlockQ
+	for bq > 32 && batch*nheads*((seqQ+bq-1)/bq) < 2*runtime.GOMAXPROCS(0) {
+		bq /= 2
+	}
+	return bq
 }
 
 // Scores computes dst[b,h] = scale * q[b,h] * k[b,h/group]^T (scale 0 means 1/sqrt(dim)).
@@ -257,7 +263,13 @@ func (b *Backend) Attention(out, q, k, v backend.Heads, opt backend.AttentionOpt
 		a.decode()
 		return nil
 	}
-	a.finite, a.tiles = a.v.finiteTiles(), (d.SeqK+attnBlockK-1)/attnBlockK
+	if d.Group() == 1 && d.SeqQ <= queryBlock(d.Batch, d.Heads, d.SeqQ) {
+		// Each tile of V meets one block of queries: checked there, as it
+		// is about to be used, it is read from memory once, not twice.
+		a.checkTiles = true
+	} else {
+		a.finite, a.tiles = a.v.finiteTiles(), (d.SeqK+attnBlockK-1)/attnBlockK
+	}
 	headBlocks(d.Batch, d.Heads, d.SeqQ, a.block)
 	return nil
 }
@@ -271,9 +283,12 @@ type flash struct {
 	out     heads
 	// finite says which tiles of v hold only finite values (finiteTiles),
 	// tiles is the number of tiles per head; nil where each tile is checked
-	// as it is used (the decode path, which reads V once).
-	finite []bool
-	tiles  int
+	// as it is used: with checkTiles set, every tile (as finiteTiles
+	// would), else only a tile that some zero weight meets (the decode
+	// path, whose few query rows make that the cheaper check).
+	finite     []bool
+	tiles      int
+	checkTiles bool
 	// fourRow selects the decode path's four-row kernels (scores4, values4)
 	// over sgemm: the query rows are then padded to a multiple of four, in qs,
 	// s and the output accumulator alike.
@@ -336,7 +351,8 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 			a.m.apply(s[hh*rs.rows*n:], n, rs.b, rs.h0+hh, rs.i0, rs.rows, j0, n)
 		}
 		// zero: some weight of the tile is exactly 0, which matters only where
-		// V's tiles were not checked in advance (a.finite nil).
+		// V's tiles are checked only where a zero weight meets them (a.finite
+		// nil, a.checkTiles unset).
 		zero := false
 		for r := range rows {
 			row := s[r*n : (r+1)*n]
@@ -361,13 +377,16 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 				st.mx[r] = m
 			}
 			st.sum[r] += expShift(row, m)
-			zero = zero || a.finite == nil && hasZero(row)
+			zero = zero || a.finite == nil && !a.checkTiles && hasZero(row)
 		}
 		clear(s[rows*n : padded*n]) // the padding rows weigh nothing
 		var finite bool
-		if a.finite != nil {
+		switch {
+		case a.finite != nil:
 			finite = a.finite[(rs.b*a.d.HeadsKV+rs.hv)*a.tiles+j0/attnBlockK]
-		} else {
+		case a.checkTiles:
+			finite = a.v.allFinite(rs.b, rs.hv, j0, n)
+		default:
 			// A zero weight must not meet a NaN or Inf value: check the
 			// values (now in cache) only where there is one.
 			finite = !zero || a.v.allFinite(rs.b, rs.hv, j0, n)
