@@ -369,11 +369,15 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 				continue
 			}
 			if m != st.mx[r] {
-				// A larger maximum rescales what has been accumulated
-				// (exp(-Inf) = 0 on the first visible tile).
-				c := expf(st.mx[r] - m)
-				st.sum[r] *= c
-				scaleSlice(st.o[r*dv:(r+1)*dv], c)
+				// A larger maximum rescales what has been accumulated,
+				// where there is something: on the first visible tile
+				// the output is zeros and the sum 0 (or NaN), which the
+				// factor exp(-Inf) = 0 would leave as they are.
+				if st.mx[r] != negInf {
+					c := expf(st.mx[r] - m)
+					st.sum[r] *= c
+					scaleSlice(st.o[r*dv:(r+1)*dv], c)
+				}
 				st.mx[r] = m
 			}
 			st.sum[r] += expShift(row, m)
