@@ -93,7 +93,7 @@ func TestDecodeCase(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, c.KVBytes()/r.MedianMs/1e6, r.GBps, r.GBps*1e-9)
 	require.Equal(t, c.KVBytes(), r.KVBytes)
-	require.Equal(t, 16, decodeCopies(c), "copies up to 16 to stream K/V from memory")
+	require.Equal(t, 16, streamCopies(c), "copies up to 16 to stream K/V from memory")
 	report := Report{Device: "cpu", Results: []Result{r, {Op: OpAttention, GBps: 5}}}
 	report.JudgeBandwidth(10)
 	require.InDelta(t, 10*r.GBps, report.Results[0].BandwidthPct, r.GBps*1e-9)
@@ -201,7 +201,8 @@ func TestCheckMemory(t *testing.T) {
 
 // TestDecoderStepCase checks the bytes of one token through a Llama block
 // (bfloat16 weights, f16 K/V), that its GB/s and bandwidth percentage count
-// them, and that it runs at a small shape on cpu.
+// them, that it runs at a small shape on cpu, and how many copies of the block
+// its runs take turns over.
 func TestDecoderStepCase(t *testing.T) {
 	s := Shape{Batch: 1, Seq: 1, SeqKV: 40, DModel: 32, Heads: 4, HeadsKV: 2, HeadDim: 8, DFF: 48, KVDType: "f16"}
 	c := Case{Op: OpDecoderStep, Shape: s}
@@ -229,4 +230,7 @@ func TestDecoderStepCase(t *testing.T) {
 		require.Error(t, Case{Op: OpDecoderStep, Shape: bad}.Validate(), "%+v", bad)
 	}
 	require.Equal(t, Shape{Batch: 1, Seq: 1, SeqKV: 4096, DModel: 2048, Heads: 32, HeadsKV: 8, HeadDim: 64, DFF: 8192, KVDType: "f16"}, Llama32Step(4096))
+	require.Equal(t, 16, streamCopies(c), "a small block: as many copies as allowed")
+	require.Equal(t, 9, streamCopies(Case{Op: OpDecoderStep, Shape: Llama32Step(4096)}),
+		"Llama-3.2-1B's block and 4k cache (129 MB) nine times: past 1 GiB, beyond the last-level cache")
 }

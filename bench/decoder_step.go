@@ -27,28 +27,39 @@ func decoderStepWeights(s Shape) (halves, floats float64) {
 	return e*(h+2*hkv)*d + h*d*e + 3*e*f, 2 * e
 }
 
-// prepareDecoderStep loads one random block (a model.CausalLM of one layer and
-// an 8-token vocabulary, so the embedding lookup, the final norm and lm_head
-// are negligible) and a cache whose first SeqKV-Seq positions count as filled;
-// each run steps Seq tokens at the same place (SetLen puts the cache back).
+// prepareDecoderStep loads random blocks (each a model.CausalLM of one layer
+// and an 8-token vocabulary, so the embedding lookup, the final norm and
+// lm_head are negligible) with caches whose first SeqKV-Seq positions count as
+// filled: streamCopies of them, so that runs taking turns read their weights and
+// cache from memory, as a model of many layers does, not from a last-level
+// cache that holds one block. Each run steps Seq tokens at the same place of
+// the next copy (SetLen puts its cache back).
 func prepareDecoderStep(in *inputs, c Case) error {
 	s := c.Shape
 	cfg := model.LlamaConfig{Architecture: "LlamaForCausalLM", VocabSize: 8, Hidden: s.DModel, Intermediate: s.DFF,
 		Layers: 1, Heads: s.Heads, KVHeads: s.KVHeads(), HeadDim: s.HeadDim, RMSNormEps: 1e-5, RopeTheta: 500000}
-	w, err := model.RandomWeights(cfg, backend.BFloat16, 1)
-	if err != nil {
-		return err
+	type block struct {
+		lm    *model.CausalLM
+		cache *model.KVCache
 	}
-	lm, err := model.LoadCausalLM(in.b, cfg, w)
-	if err != nil {
-		return err
+	blocks := make([]block, streamCopies(c))
+	for i := range blocks {
+		w, err := model.RandomWeights(cfg, backend.BFloat16, uint64(i+1))
+		if err != nil {
+			return err
+		}
+		lm, err := model.LoadCausalLM(in.b, cfg, w)
+		if err != nil {
+			return err
+		}
+		in.w.closers = append(in.w.closers, lm.Close)
+		cache, err := lm.NewCache(s.Batch, s.KV(), s.KVType())
+		if err != nil {
+			return err
+		}
+		in.w.closers = append(in.w.closers, cache.Close)
+		blocks[i] = block{lm, cache}
 	}
-	in.w.closers = append(in.w.closers, lm.Close)
-	cache, err := lm.NewCache(s.Batch, s.KV(), s.KVType())
-	if err != nil {
-		return err
-	}
-	in.w.closers = append(in.w.closers, cache.Close)
 	ids := make([][]int, s.Batch)
 	for r := range ids {
 		ids[r] = make([]int, s.Seq)
@@ -56,11 +67,14 @@ func prepareDecoderStep(in *inputs, c Case) error {
 			ids[r][i] = (r + i) % cfg.VocabSize
 		}
 	}
+	next := 0
 	in.w.run = func() error {
-		if err := cache.SetLen(s.KV() - s.Seq); err != nil {
+		blk := blocks[next%len(blocks)]
+		next++
+		if err := blk.cache.SetLen(s.KV() - s.Seq); err != nil {
 			return err
 		}
-		logits, err := lm.Step(cache, ids)
+		logits, err := blk.lm.Step(blk.cache, ids)
 		if err != nil {
 			return err
 		}

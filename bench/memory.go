@@ -24,12 +24,17 @@ func (c Case) tensorShapes() [][]int {
 	case OpAttention:
 		return heads
 	case OpDecode: // K/V counted as float32 (an f16 cache needs half), in every copy
-		for range decodeCopies(c) - 1 {
+		for range streamCopies(c) - 1 {
 			heads = append(heads, []int{b, kvh, sk, d}, []int{b, kvh, sk, d})
 		}
 		return heads
-	case OpDecoderStep: // the K/V cache, and the weights counted as float32 (host and device halves)
-		return [][]int{{b, kvh, sk, d}, {b, kvh, sk, d}, {(h + 2*kvh) * d, e}, {e, h * d}, {f, e}, {f, e}, {e, f}}
+	case OpDecoderStep: // the K/V cache, and the weights counted as float32 (host and device halves), in every copy
+		var t [][]int
+		for range streamCopies(c) {
+			t = append(t, []int{b, kvh, sk, d}, []int{b, kvh, sk, d}, []int{(h + 2*kvh) * d, e}, []int{e, h * d},
+				[]int{f, e}, []int{f, e}, []int{e, f})
+		}
+		return t
 	case OpSoftmax:
 		return [][]int{{b, h, sq, sk}, {b, h, sq, sk}}
 	case OpFFN:

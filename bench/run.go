@@ -239,10 +239,13 @@ func (in *inputs) keep(t backend.Tensor, err error) backend.Tensor {
 	return t
 }
 
-// decodeCopies is the number of K/V copies a decode case cycles through: as
-// many as fill BandwidthBytes (1 GiB, beyond any cache), at most 16.
-func decodeCopies(c Case) int {
-	return max(1, min(16, int(math.Ceil(BandwidthBytes/c.KVBytes()))))
+// streamCopies is the number of copies of its data a memory-bound case (decode:
+// K/V; decoder-step: a block's weights and cache) cycles through, one per run:
+// as many as fill BandwidthBytes (1 GiB, beyond any last-level cache; this
+// machine's holds 260 MB, a Llama-3.2-1B block and its 4k cache 129 MB), at
+// most 16.
+func streamCopies(c Case) int {
+	return max(1, min(16, int(math.Ceil(BandwidthBytes/c.Bytes()))))
 }
 
 func prepare(b backend.Backend, c Case) (*work, error) {
@@ -310,7 +313,7 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 			// Runs take turns over copies of K/V that together exceed the
 			// last-level cache, so that each step reads them from memory.
 			ks, vs := []backend.Heads{k}, []backend.Heads{v}
-			for len(ks) < decodeCopies(c) && in.err == nil {
+			for len(ks) < streamCopies(c) && in.err == nil {
 				kc, vc := in.copyOf(k.T), in.copyOf(v.T)
 				if in.err != nil {
 					break
