@@ -125,6 +125,21 @@ inline float hsum16(float16 x) {
 #define load_kv16 load_f32x16
 #endif
 
+// DEFINE_ROW_LOAD(name, T, W, LOAD, LOADW) defines floatW name(p, d, n):
+// elements d ... d+W-1 of a row of n elements of type T at p (LOADW reads W,
+// LOAD one), zeros past n, for head dims that are not a multiple of W.
+#define DEFINE_ROW_LOAD(name, T, W, LOAD, LOADW)                   \
+    inline float##W name(__global const T *p, int d, int n) {      \
+        if (d + W <= n) {                                          \
+            return LOADW(p, d);                                    \
+        }                                                          \
+        float lane[W];                                             \
+        for (int e = 0; e < W; ++e) {                              \
+            lane[e] = d + e < n ? LOAD(p, d + e) : 0.0f;           \
+        }                                                          \
+        return vload##W(0, lane);                                  \
+    }
+
 // decode_row maps row rr of a KV head kvh's rows in decode.cl and decode_cpu.cl
 // (its group's query heads times Sq) to its query head h and position i, and
 // returns its index (b*heads + h)*sq + i among the query rows.

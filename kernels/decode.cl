@@ -65,19 +65,8 @@
 
 // load4_k (load4_v) reads elements d ... d+3 of a K (V) row of n elements at p,
 // zeros past n.
-#define DEFINE_LOAD4(name, T, LOAD, LOAD4)                       \
-    inline float4 name(__global const T *p, int d, int n) {      \
-        if (d + 4 <= n) {                                        \
-            return LOAD4(p, d);                                  \
-        }                                                        \
-        float x[4];                                              \
-        for (int e = 0; e < 4; ++e) {                            \
-            x[e] = d + e < n ? LOAD(p, d + e) : 0.0f;            \
-        }                                                        \
-        return vload4(0, x);                                     \
-    }
-DEFINE_LOAD4(load4_k, k_t, load_k, load_k4)
-DEFINE_LOAD4(load4_v, v_t, load_v, load_v4)
+DEFINE_ROW_LOAD(load4_k, k_t, 4, load_k, load_k4)
+DEFINE_ROW_LOAD(load4_v, v_t, 4, load_v, load_v4)
 
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void
 decode_split(__global const float *q, int qOff, int qB, int qH, int qS,

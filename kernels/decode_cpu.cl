@@ -46,31 +46,11 @@ inline float nan_hmax16(float16 x) {
 
 // load_k_row16 (load_v_row16) reads elements d0 ... d0+15 of a K (V) row of n
 // elements at p, zeros past n.
-#define DEFINE_LOAD_ROW16(name, T, LOAD, LOAD16)                 \
-    inline float16 name(__global const T *p, int d0, int n) {    \
-        if (d0 + 16 <= n) {                                      \
-            return LOAD16(p, d0);                                \
-        }                                                        \
-        float lane[16];                                          \
-        for (int u = 0; u < 16; ++u) {                           \
-            lane[u] = d0 + u < n ? LOAD(p, d0 + u) : 0.0f;       \
-        }                                                        \
-        return vload16(0, lane);                                 \
-    }
-DEFINE_LOAD_ROW16(load_k_row16, k_t, load_k, load_k16)
-DEFINE_LOAD_ROW16(load_v_row16, v_t, load_v, load_v16)
+DEFINE_ROW_LOAD(load_k_row16, k_t, 16, load_k, load_k16)
+DEFINE_ROW_LOAD(load_v_row16, v_t, 16, load_v, load_v16)
 
 // load_q16 reads elements d0 ... d0+15 of a query row of n floats at p, zeros past n.
-inline float16 load_q16(__global const float *p, int d0, int n) {
-    if (d0 + 16 <= n) {
-        return vload16(0, p + d0);
-    }
-    float lane[16];
-    for (int u = 0; u < 16; ++u) {
-        lane[u] = d0 + u < n ? p[d0 + u] : 0.0f;
-    }
-    return vload16(0, lane);
-}
+DEFINE_ROW_LOAD(load_q16, float, 16, load_f32, load_f32x16)
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
 decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
