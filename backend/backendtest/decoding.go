@@ -75,6 +75,12 @@ func (s *suite) testDecoding(t tester) {
 	t.Run("Gemm", func(t tester) {
 		for _, c := range []gemmCase{
 			{batch: 1, m: 1, n: 147, k: 64, transB: true, bType: backend.Float16, short: true},
+			// Decoding's few rows against half weights (the weight-streaming
+			// products): 1 to 8 rows, k below, at and past a 32-weight step.
+			{batch: 1, m: 1, n: 70, k: 300, transB: true, act: backend.SiLU, bType: backend.BFloat16, short: true},
+			{batch: 1, m: 3, n: 37, k: 100, transB: true, bias: true, residual: true, bType: backend.BFloat16, short: true},
+			{batch: 1, m: 4, n: 20, k: 31, transB: true, gaps: true, bType: backend.BFloat16, short: true},
+			{batch: 1, m: 8, n: 50, k: 33, transB: true, bType: backend.Float16, short: true},
 			{batch: 1, m: 33, n: 40, k: 128, transB: true, bias: true, act: backend.GELU, residual: true, bType: backend.BFloat16, short: true},
 			{batch: 3, m: 17, n: 24, k: 40, transB: true, bShare: batchOne, bType: backend.Float16, short: true},
 			{batch: 2, m: 20, n: 30, k: 40, transA: true, gaps: true, beta: 0.5, bType: backend.BFloat16, short: true},
