@@ -428,7 +428,7 @@ func (st online) finish(r int, dst []float32) {
 // block computes queries [i0, i0+rows) of batch b, head h.
 func (a *flash) block(b, h, i0, rows int) {
 	dv := a.d.DimV
-	kEnd := a.m.keyEnd(i0 + rows)
+	kEnd := a.m.visibleEnd(b, i0+rows)
 	if kEnd <= 0 || a.d.SeqK == 0 {
 		for r := range rows {
 			clear(a.out.row(b, h, i0+r))

@@ -21,6 +21,9 @@ type masks struct {
 	sk       int
 	// padding is the optional [B,Sk] key padding mask; nonzero = ignored key.
 	padding []float32
+	// padEnd[b] is one past the last key of batch b that padding leaves in
+	// (nil without padding).
+	padEnd []int
 }
 
 // masksOf resolves the masks of opt for an attention call of sizes d.
@@ -35,6 +38,17 @@ func (b *Backend) masksOf(op string, d backend.AttentionDims, opt backend.Attent
 	if err := b.bind(op, binding{"mask", opt.Mask, &m.mask}, binding{"key padding", opt.KeyPadding, &m.padding}); err != nil {
 		return masks{}, err
 	}
+	if m.padding != nil {
+		m.padEnd = make([]int, d.Batch)
+		for bi := range m.padEnd {
+			row := m.padding[bi*d.SeqK:][:d.SeqK]
+			end := len(row)
+			for end > 0 && row[end-1] != 0 {
+				end--
+			}
+			m.padEnd[bi] = end
+		}
+	}
 	return m, nil
 }
 
@@ -45,6 +59,18 @@ func (m *masks) keyEnd(i1 int) int {
 		return m.sk
 	}
 	return min(m.sk, i1+m.shift)
+}
+
+// visibleEnd is keyEnd for the queries of batch b, also cut after the last
+// key the key padding leaves in: a right-padded row's padding is never read.
+// The keys cut off would all score -Inf and weigh exactly 0, so the result
+// is the same.
+func (m *masks) visibleEnd(b, i1 int) int {
+	end := m.keyEnd(i1)
+	if m.padEnd != nil {
+		end = min(end, m.padEnd[b])
+	}
+	return end
 }
 
 // apply masks a tile of scores: s holds rows [i0, i0+rows) of batch b, head h,
