@@ -140,6 +140,25 @@ inline float hsum16(float16 x) {
         return vload##W(0, lane);                                  \
     }
 
+// DECODE_SLOT declares what work-group gid of a decode split (decode.cl,
+// decode_cpu.cl) takes: its key slice split, row block rb, batch b and K/V head
+// kvh, rows (batch*heads*sq, the rows of the partials) and nr (the block's
+// rows, at most rb0), for groups work-groups launched as group =
+// ((b*hkv + kvh)*rowBlocks + rowBlock)*splits + split. (A macro: a struct
+// returned by value made AMD's compiler spill the split kernel.)
+#define DECODE_SLOT(gid, groups, splits, rowBlocks, heads, group, sq, rb0) \
+    const int split = (gid) % (splits);                                   \
+    const int rb = (gid) / (splits) % (rowBlocks);                        \
+    const int b = (gid) / (splits) / (rowBlocks) / ((heads) / (group));   \
+    const int kvh = (gid) / (splits) / (rowBlocks) - b * ((heads) / (group)); \
+    const int rows = (groups) / ((splits) * (rowBlocks)) * (group) * (sq); \
+    const int nr = min((rb0), (group) * (sq) - rb * (rb0))
+
+// The decode partials share one buffer, part: the outputs [splits][rows][dv],
+// then the row maxima and the row sums, [splits][rows] each.
+#define DECODE_PART_MAX(part, splits, rows, dv) ((part) + (splits) * (rows) * (dv))
+#define DECODE_PART_SUM(part, splits, rows, dv) (DECODE_PART_MAX(part, splits, rows, dv) + (splits) * (rows))
+
 // decode_row maps row rr of a KV head kvh's rows in decode.cl and decode_cpu.cl
 // (its group's query heads times Sq) to its query head h and position i, and
 // returns its index (b*heads + h)*sq + i among the query rows.

@@ -16,9 +16,9 @@
 // Masks and numerics are flash.cl's (mask_score in common.cl): a masked score is
 // replaced by -inf, a row with nothing visible gives zeros, values whose
 // probability is exactly 0 are skipped so NaN or Inf there never leaks, exp (not
-// native_exp). K (V) is half with K_HALF (V_HALF). The partials share one buffer,
-// part: pOut [splits][rows][dv], then pMax and pSum [splits][rows], rows =
-// batch*heads*sq indexed (b*heads + h)*sq + i.
+// native_exp). K (V) is half with K_HALF (V_HALF). The partials share one buffer
+// (DECODE_PART_MAX in common.cl): pOut [splits][rows][dv], then pMax and pSum
+// [splits][rows], rows = batch*heads*sq indexed (b*heads + h)*sq + i.
 //
 // decode_split (GPUs): NT work-items. Each work-item scores whole keys (all RB
 // rows, K read along the head dim, the query rows broadcast from local memory)
@@ -84,18 +84,10 @@ decode_split(__global const float *q, int qOff, int qB, int qH, int qS,
 
     const int lid = get_local_id(0);
     const int gid = get_group_id(0);
-    const int split = gid % splits;
-    const int rb = gid / splits % rowBlocks;
-    const int bk = gid / splits / rowBlocks;
-    const int hkv = heads / group;
-    const int b = bk / hkv;
-    const int kvh = bk - b * hkv;
-    const int groupRows = group * sq;
-    const int rows = get_num_groups(0) / (splits * rowBlocks) * group * sq;
-    const int nr = min(RB, groupRows - rb * RB);
+    DECODE_SLOT(gid, get_num_groups(0), splits, rowBlocks, heads, group, sq, RB);
     __global float *pOut = part;
-    __global float *pMax = pOut + splits * rows * dv;
-    __global float *pSum = pMax + splits * rows;
+    __global float *pMax = DECODE_PART_MAX(part, splits, rows, dv);
+    __global float *pSum = DECODE_PART_SUM(part, splits, rows, dv);
 
     // The query rows of the block, zero past dk and for rows past the group.
     for (int idx = lid; idx < RB * DKP / 4; idx += NT) {
@@ -272,8 +264,8 @@ __kernel void decode_combine(__global const float *part, int splits, int rows, i
         return;
     }
     __global const float *pOut = part;
-    __global const float *pMax = pOut + splits * rows * dv;
-    __global const float *pSum = pMax + splits * rows;
+    __global const float *pMax = DECODE_PART_MAX(part, splits, rows, dv);
+    __global const float *pSum = DECODE_PART_SUM(part, splits, rows, dv);
     const int row = idx / dv;
     const int d = idx - row * dv;
     float mx = -INFINITY;

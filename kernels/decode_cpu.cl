@@ -61,18 +61,10 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
                  int dk, int dv, float scale, int causal, int causalOffset,
                  int rowBlocks, int splits, int sliceLen, __global float *part) {
     const int gid = get_group_id(0);
-    const int split = gid % splits;
-    const int rb = gid / splits % rowBlocks;
-    const int bk = gid / splits / rowBlocks;
-    const int hkv = heads / group;
-    const int b = bk / hkv;
-    const int kvh = bk - b * hkv;
-    const int groupRows = group * sq;
-    const int rows = get_global_size(0) / (splits * rowBlocks) * group * sq;
-    const int nr = min(RB, groupRows - rb * RB);
+    DECODE_SLOT(gid, get_num_groups(0), splits, rowBlocks, heads, group, sq, RB);
     __global float *pOut = part;
-    __global float *pMax = pOut + splits * rows * dv;
-    __global float *pSum = pMax + splits * rows;
+    __global float *pMax = DECODE_PART_MAX(part, splits, rows, dv);
+    __global float *pSum = DECODE_PART_SUM(part, splits, rows, dv);
 
     int row[RB], qi[RB], maskBase[RB];
     float16 qv[RB][DKV], acc[RB][DVV];
