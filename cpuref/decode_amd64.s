@@ -821,8 +821,11 @@ done:
 
 // func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
 // valuesF16x4 with AVX-512: thirty-two columns of the four rows in eight
-// registers while the keys stream past, the same columns 32 rows ahead
-// prefetched; dim a multiple of 32, n >= 1.
+// registers while the keys stream past; dim a multiple of 32, n >= 1. The
+// first of every four column blocks prefetches the rows 32 ahead whole (four
+// lines, 128 columns), so that the tile streams from memory once, row after
+// row, and the blocks after it read the cache (a line per block and row would
+// be several strided streams).
 TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
@@ -851,10 +854,21 @@ block:
 	MOVQ SI, R14             // v[j, block]
 	MOVQ DX, R15
 	SHLQ $5, R15             // 32 rows: the prefetch distance
+	MOVQ dim+40(FP), R11
+	SHRQ $5, R11
+	SUBQ R12, R11
+	ANDQ $3, R11             // zero: this block prefetches the row's next four lines
 	MOVQ n+16(FP), CX
 
 keyloop:
+	TESTQ R11, R11
+	JNZ   fetched
 	PREFETCHT0 (R14)(R15*1)
+	PREFETCHT0 64(R14)(R15*1)
+	PREFETCHT0 128(R14)(R15*1)
+	PREFETCHT0 192(R14)(R15*1)
+
+fetched:
 	VCVTPH2PS (R14), Z0
 	VCVTPH2PS 32(R14), Z1
 	VBROADCASTSS (R13), Z2
@@ -900,8 +914,9 @@ keyloop:
 
 // func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
 // valuesF32x4 with AVX-512: thirty-two columns of the four rows in eight
-// registers while the keys stream past, the same columns 32 rows ahead
-// prefetched; dim a multiple of 32, n >= 1.
+// registers while the keys stream past; dim a multiple of 32, n >= 1. The
+// first of every four column blocks prefetches the rows 32 ahead whole (eight
+// lines, 128 columns), as in valuesF16x4AVX512.
 TEXT ·valuesF32x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
@@ -930,11 +945,25 @@ block:
 	MOVQ SI, R14             // v[j, block]
 	MOVQ DX, R15
 	SHLQ $5, R15             // 32 rows: the prefetch distance
+	MOVQ dim+40(FP), R11
+	SHRQ $5, R11
+	SUBQ R12, R11
+	ANDQ $3, R11             // zero: this block prefetches the row's next eight lines
 	MOVQ n+16(FP), CX
 
 keyloop:
+	TESTQ R11, R11
+	JNZ   fetched
 	PREFETCHT0 (R14)(R15*1)
 	PREFETCHT0 64(R14)(R15*1)
+	PREFETCHT0 128(R14)(R15*1)
+	PREFETCHT0 192(R14)(R15*1)
+	PREFETCHT0 256(R14)(R15*1)
+	PREFETCHT0 320(R14)(R15*1)
+	PREFETCHT0 384(R14)(R15*1)
+	PREFETCHT0 448(R14)(R15*1)
+
+fetched:
 	VMOVUPS (R14), Z0
 	VMOVUPS 64(R14), Z1
 	VBROADCASTSS (R13), Z2

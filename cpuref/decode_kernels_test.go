@@ -18,7 +18,7 @@ func checkFourRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	nan := float32(math.NaN())
 	for _, half := range []bool{false, true} {
-		for _, dim := range []int{16, 48, 64, 128} {
+		for _, dim := range []int{16, 48, 64, 128, 160} {
 			for _, n := range []int{1, 2, 3, 4, 5, 7, 256} {
 				t.Run(fmt.Sprintf("half=%v/dim=%d/n=%d", half, dim, n), func(t *testing.T) {
 					ss := dim + 5 // a gap between key rows
