@@ -9,3 +9,6 @@ func sumFloats(p *byte, n int) float32
 
 //go:noescape
 func sumHalves(p *byte, n int) float32
+
+//go:noescape
+func sumHalvesPrefetched(p *byte, n int) float32
