@@ -341,8 +341,11 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 					a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
 				}
 			}
+			// The tile's values go to L2 as its keys stream past.
+			ahead := a.k.aheadOf(a.v, rs.b, rs.hv, j0)
 			for r0 := 0; r0 < padded; r0 += 4 {
-				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale)
+				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale, ahead)
+				ahead = nil
 			}
 		} else {
 			a.k.gemm(true, rows, a.scale, qs, ldq, rs.b, rs.hv, j0, n, 0, s, n)
@@ -396,8 +399,14 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 			finite = !zero || a.v.allFinite(rs.b, rs.hv, j0, n)
 		}
 		if finite && a.fourRow {
+			// The next tile's keys go to L2 as these values stream past.
+			var ahead *uint16
+			if j0+n < k1 {
+				ahead = a.v.aheadOf(a.k, rs.b, rs.hv, j0+n)
+			}
 			for r0 := 0; r0 < padded; r0 += 4 {
-				a.v.values4(s[r0*n:], n, rs.b, rs.hv, j0, n, st.o[r0*dv:], dv)
+				a.v.values4(s[r0*n:], n, rs.b, rs.hv, j0, n, st.o[r0*dv:], dv, ahead)
+				ahead = nil
 			}
 			continue
 		}

@@ -29,13 +29,13 @@ func valuesF16x4(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *flo
 func valuesF32x4(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
 
 //go:noescape
-func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32, ahead *uint16)
 
 //go:noescape
 func scoresF32x4AVX512(q *float32, dim int, k *float32, ldk int, n int, s *float32, lds int, scale float32)
 
 //go:noescape
-func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
 
 //go:noescape
 func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
@@ -50,10 +50,13 @@ func prefetchRows(p *byte, stride int, rows int, lines int)
 // The slices are resliced to exactly what the kernels touch first, so that a
 // bad length panics here rather than reading out of bounds there.
 
-func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32) {
+func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32, ahead *uint16) {
 	_, _, _ = q[4*dim-1], k[(n-1)*ldk+dim-1], s[3*lds+n-1]
 	if useAVX512 {
-		scoresF16x4AVX512(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
+		if ahead == nil {
+			ahead = &k[0]
+		}
+		scoresF16x4AVX512(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale, ahead)
 		return
 	}
 	scoresF16x4(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
@@ -68,10 +71,13 @@ func scores4F32(q []float32, dim int, k []float32, ldk, n int, s []float32, lds 
 	scoresF32x4(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
 }
 
-func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, ldo int) {
+func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, ldo int, ahead *uint16) {
 	_, _, _ = p[3*ldp+n-1], v[(n-1)*ldv+dim-1], o[3*ldo+dim-1]
 	if useAVX512 && dim%32 == 0 {
-		valuesF16x4AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)
+		if ahead == nil {
+			ahead = &v[0]
+		}
+		valuesF16x4AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo, ahead)
 		return
 	}
 	valuesF16x4(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo)

@@ -455,13 +455,15 @@ keyloop:
 	VSHUFPS $hi, B, A, A \
 	VADDPS Z0, A, A
 
-// func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32)
+// func scoresF16x4AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32, ahead *uint16)
 // scoresF16x4 with AVX-512: four keys a step (sixteen independent sums of
 // sixteen lanes), then the last keys one by one; dim a multiple of 16. The
 // keys 32 rows ahead are prefetched as the step reads its own (prefetches
 // spread over the loop keep more lines in flight than a tile's worth issued
-// at once, or the hardware prefetcher alone).
-TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-60
+// at once, or the hardware prefetcher alone), and so are, into L2, the rows
+// of ahead (rows of ldk halves) that match the keys of the step: the values
+// the next kernel will read, which then stream in while this one computes.
+TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ q+0(FP), AX
 	MOVQ dim+8(FP), BX
 	SHLQ $2, BX              // q row stride in bytes
@@ -500,6 +502,9 @@ quads:
 	MOVQ DX, R15
 	SHLQ $5, R15
 	ADDQ R14, R15            // key j + 32, prefetched
+	MOVQ SI, R9
+	SUBQ k+16(FP), R9
+	ADDQ ahead+64(FP), R9    // row j of ahead, prefetched into L2
 	MOVQ dim+8(FP), CX
 	SHRQ $4, CX              // 16-element steps
 
@@ -508,7 +513,12 @@ quadloop:
 	PREFETCHT0 (R15)(DX*1)
 	PREFETCHT0 (R15)(DX*2)
 	PREFETCHT0 (R15)(R12*1)
+	PREFETCHT1 (R9)
+	PREFETCHT1 (R9)(DX*1)
+	PREFETCHT1 (R9)(DX*2)
+	PREFETCHT1 (R9)(R12*1)
 	ADDQ $32, R15
+	ADDQ $32, R9
 	VMOVUPS (R13), Z0
 	VMOVUPS (R13)(BX*1), Z1
 	VMOVUPS (R13)(BX*2), Z2
@@ -537,6 +547,8 @@ quadloop:
 	ADDQ $32, R14
 	DECQ CX
 	JNZ  quadloop
+	MOVQ lds+48(FP), R9
+	SHLQ $2, R9              // s row stride in bytes, again
 
 	VBROADCASTSS scale+56(FP), Z6
 	REDUCE16_STORE
@@ -703,14 +715,16 @@ done:
 	VZEROUPPER
 	RET
 
-// func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int)
+// func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
 // valuesF16x4 with AVX-512: thirty-two columns of the four rows in eight
 // registers while the keys stream past; dim a multiple of 32, n >= 1. The
 // first of every four column blocks prefetches the rows 32 ahead whole (four
 // lines, 128 columns), so that the tile streams from memory once, row after
 // row, and the blocks after it read the cache (a line per block and row would
-// be several strided streams).
-TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-64
+// be several strided streams); it also prefetches into L2 the same lines of
+// the rows of ahead (rows of ldv halves) that match the keys: the next
+// tile's keys, as in scoresF16x4AVX512.
+TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
 	SHLQ $2, BX              // p row stride in bytes
@@ -742,6 +756,9 @@ block:
 	SHRQ $5, R11
 	SUBQ R12, R11
 	ANDQ $3, R11             // zero: this block prefetches the row's next four lines
+	MOVQ SI, R9
+	SUBQ v+24(FP), R9
+	ADDQ ahead+64(FP), R9    // row j of ahead at this block's columns
 	MOVQ n+16(FP), CX
 
 keyloop:
@@ -751,6 +768,10 @@ keyloop:
 	PREFETCHT0 64(R14)(R15*1)
 	PREFETCHT0 128(R14)(R15*1)
 	PREFETCHT0 192(R14)(R15*1)
+	PREFETCHT1 (R9)
+	PREFETCHT1 64(R9)
+	PREFETCHT1 128(R9)
+	PREFETCHT1 192(R9)
 
 fetched:
 	VCVTPH2PS (R14), Z0
@@ -769,8 +790,11 @@ fetched:
 	VFMADD231PS Z1, Z3, Z23
 	ADDQ $4, R13
 	ADDQ DX, R14
+	ADDQ DX, R9
 	DECQ CX
 	JNZ  keyloop
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes, again
 
 	VADDPS (DI), Z16, Z16
 	VMOVUPS Z16, (DI)

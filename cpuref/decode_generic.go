@@ -14,7 +14,7 @@ func kernelsPrefetch(dimV int) bool { return false }
 // s[r*lds+j] = scale * q[r*dim:][:dim] . k[j*ldk:][:dim] for r < 4, j < n, and
 // o[r*ldo+d] += sum_j p[r*ldp+j] * v[j*ldv+d] for r < 4, d < dim.
 
-func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32) {
+func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32, _ *uint16) {
 	for r := range 4 {
 		for j := range n {
 			var sum float32
@@ -38,7 +38,7 @@ func scores4F32(q []float32, dim int, k []float32, ldk, n int, s []float32, lds 
 	}
 }
 
-func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, ldo int) {
+func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, ldo int, _ *uint16) {
 	for r := range 4 {
 		for j := range n {
 			w := p[r*ldp+j]

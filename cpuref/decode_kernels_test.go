@@ -47,7 +47,7 @@ func checkFourRowKernels(t *testing.T) {
 					for i := range s {
 						s[i] = nan
 					}
-					kv.scores4(q, 0, 0, 0, n, s, lds, scale)
+					kv.scores4(q, 0, 0, 0, n, s, lds, scale, kv.aheadOf(kv, 0, 0, 0))
 					ldo := dim + 2
 					o := make([]float32, 4*ldo)
 					for i := range o {
@@ -61,7 +61,7 @@ func checkFourRowKernels(t *testing.T) {
 					for i := range p {
 						p[i] = rng.Float32()
 					}
-					kv.values4(p, lds, 0, 0, 0, n, o, ldo)
+					kv.values4(p, lds, 0, 0, 0, n, o, ldo, kv.aheadOf(kv, 0, 0, 0))
 					for r := range 4 {
 						for j := range lds {
 							got := s[r*lds+j]
@@ -126,7 +126,7 @@ func BenchmarkFourRowKernels(b *testing.B) {
 			b.SetBytes(int64(2 * len(kv)))
 			for b.Loop() {
 				for j0 := 0; j0 < keys; j0 += tile {
-					scores4F16(q, dim, kv[j0*dim:], dim, tile, s, tile, 1)
+					scores4F16(q, dim, kv[j0*dim:], dim, tile, s, tile, 1, nil)
 				}
 			}
 		})
@@ -134,7 +134,7 @@ func BenchmarkFourRowKernels(b *testing.B) {
 			b.SetBytes(int64(2 * len(kv)))
 			for b.Loop() {
 				for j0 := 0; j0 < keys; j0 += tile {
-					values4F16(s, tile, tile, kv[j0*dim:], dim, dim, o, dim)
+					values4F16(s, tile, tile, kv[j0*dim:], dim, dim, o, dim, nil)
 				}
 			}
 		})

@@ -204,11 +204,12 @@ func (v heads) packed() heads {
 
 // scores4 sets s[r*lds+j] = scale * q[r] . k[j0+j] for the four query rows q
 // (contiguous, dim each) and keys [j0, j0+n) of (b, h): the decode path's
-// kernel, reading float16 keys as they are stored.
-func (v heads) scores4(q []float32, b, h, j0, n int, s []float32, lds int, scale float32) {
+// kernel, reading float16 keys as they are stored. A float16 kernel also
+// prefetches into L2 the n rows from ahead (see aheadOf), if not nil.
+func (v heads) scores4(q []float32, b, h, j0, n int, s []float32, lds int, scale float32, ahead *uint16) {
 	start, length, ld := v.span(b, h, j0, n)
 	if v.isHalf() {
-		scores4F16(q, v.dim, v.bits[start:start+length], ld, n, s, lds, scale)
+		scores4F16(q, v.dim, v.bits[start:start+length], ld, n, s, lds, scale, ahead)
 		return
 	}
 	scores4F32(q, v.dim, v.data[start:start+length], ld, n, s, lds, scale)
@@ -216,11 +217,11 @@ func (v heads) scores4(q []float32, b, h, j0, n int, s []float32, lds int, scale
 
 // values4 adds p[r] * v[j0:j0+n] to the four rows of o (leading dimension ldo):
 // the decode path's kernel for weights p (four rows, leading dimension ldp)
-// and values [j0, j0+n) of (b, h).
-func (v heads) values4(p []float32, ldp, b, h, j0, n int, o []float32, ldo int) {
+// and values [j0, j0+n) of (b, h); ahead as in scores4.
+func (v heads) values4(p []float32, ldp, b, h, j0, n int, o []float32, ldo int, ahead *uint16) {
 	start, length, ld := v.span(b, h, j0, n)
 	if v.isHalf() {
-		values4F16(p, ldp, n, v.bits[start:start+length], ld, v.dim, o, ldo)
+		values4F16(p, ldp, n, v.bits[start:start+length], ld, v.dim, o, ldo, ahead)
 		return
 	}
 	values4F32(p, ldp, n, v.data[start:start+length], ld, v.dim, o, ldo)
@@ -236,4 +237,15 @@ func (v heads) prefetch(b, h, j0, n int) {
 	}
 	x := v.data[start : start+length]
 	prefetchRows((*byte)(unsafe.Pointer(&x[0])), 4*v.ss, n, (4*v.dim+63)/64)
+}
+
+// aheadOf returns the address of row i of (b, h) of o, for a kernel that
+// reads rows of v (float16, the same row stride and head dim) to prefetch
+// alongside its own; nil where o cannot be (float32, other strides, or no
+// row i).
+func (v heads) aheadOf(o heads, b, h, i int) *uint16 {
+	if !v.isHalf() || !o.isHalf() || o.ss != v.ss || o.dim != v.dim || i < 0 || i >= o.seq {
+		return nil
+	}
+	return &o.bits[o.off+b*o.bs+h*o.hs+i*o.ss]
 }
