@@ -11,13 +11,16 @@
 // LOAD(h, z) puts weights 16h ... 16h+15 of the iteration into z. PF
 // prefetches the iteration's weight lines 4 KiB ahead (across rows: a
 // matrix's rows follow each other), which lifts two cores' streaming rate
-// from about 12 to 20+ GB/s here, next to the hardware prefetcher alone.
+// from about 12 to 20+ GB/s here, next to the hardware prefetcher alone;
+// for half weights also 64 KiB ahead into L2 (PREFETCHT1), so that the near
+// prefetches mostly find their lines there: one Llama-3.2-1B block
+// (gpubench bench --op decoder-step) 58-68% -> 71-75% of memory_gbps.
 
 #define F32(h, z) VMOVUPS (h*64)(SI)(AX*4), z
 #define BF16(h, z) VPMOVZXWD (h*32)(SI)(AX*2), z; VPSLLD $16, z, z
 #define F16(h, z) VCVTPH2PS (h*32)(SI)(AX*2), z
 #define PF_F32 PREFETCHT0 4096(SI)(AX*4); PREFETCHT0 4160(SI)(AX*4)
-#define PF_HALF PREFETCHT0 4096(SI)(AX*2)
+#define PF_HALF PREFETCHT0 4096(SI)(AX*2); PREFETCHT1 65536(SI)(AX*2)
 
 // HSUM stores the sum of the lanes of za + zb (float32) at dst; zt/yt/xt
 // name one scratch register.
