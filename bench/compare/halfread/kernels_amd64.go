@@ -8,7 +8,4 @@ const hasKernels = true
 func sumFloats(p *byte, n int) float32
 
 //go:noescape
-func sumHalves(p *byte, n int) float32
-
-//go:noescape
-func sumHalvesPrefetched(p *byte, n int) float32
+func sumHalves(p *byte, n int, ahead int) float32
