@@ -48,7 +48,9 @@ func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int,
 func prefetchRows(p *byte, stride int, rows int, lines int)
 
 // The slices are resliced to exactly what the kernels touch first, so that a
-// bad length panics here rather than reading out of bounds there.
+// bad length panics here rather than reading out of bounds there. A nil ahead
+// hands the float16 kernels their own rows to prefetch into L2 again (lines
+// they bring in anyway), so that they need no branch for it.
 
 func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32, ahead *uint16) {
 	_, _, _ = q[4*dim-1], k[(n-1)*ldk+dim-1], s[3*lds+n-1]
