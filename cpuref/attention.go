@@ -458,8 +458,8 @@ func (a *flash) block(b, h, i0, rows int) {
 	}
 }
 
-// hasZero reports whether row holds a zero.
-func hasZero(row []float32) bool {
+// hasZeroGeneric reports whether row holds a zero, one element at a time.
+func hasZeroGeneric(row []float32) bool {
 	for _, x := range row {
 		if x == 0 {
 			return true

@@ -18,3 +18,19 @@ func allFiniteRows(x []float32, rows, cols, stride int) bool {
 	}
 	return allFiniteRowsGeneric(x[n:], rows, cols-n, stride)
 }
+
+//go:noescape
+func zeroAVX2(x *float32, n int) bool
+
+// hasZero reports whether row holds a zero: eight at a time in AVX2 where the
+// CPU has it, the rest one by one.
+func hasZero(row []float32) bool {
+	n := 0
+	if useAVX2 && len(row) >= 8 {
+		n = len(row) &^ 7
+		if zeroAVX2(&row[0], n) {
+			return true
+		}
+	}
+	return hasZeroGeneric(row[n:])
+}

@@ -37,3 +37,25 @@ cols:
 	SETNE  ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func zeroAVX2(x *float32, n int) bool
+// Reports whether an element of x[:n] (n a positive multiple of 8) is zero
+// (+0 or -0; NaN is not).
+TEXT ·zeroAVX2(SB), NOSPLIT, $0-17
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	SHRQ   $3, CX
+	VXORPS Y15, Y15, Y15
+	VXORPS Y14, Y14, Y14 // lanes that held a zero
+
+zeros:
+	VCMPPS $0, (SI), Y15, Y0 // equal, ordered
+	VORPS  Y0, Y14, Y14
+	ADDQ   $32, SI
+	DECQ   CX
+	JNZ    zeros
+
+	VPTEST Y14, Y14
+	SETNE  ret+16(FP)
+	VZEROUPPER
+	RET

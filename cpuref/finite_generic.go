@@ -7,3 +7,6 @@ package cpuref
 func allFiniteRows(x []float32, rows, cols, stride int) bool {
 	return allFiniteRowsGeneric(x, rows, cols, stride)
 }
+
+// hasZero reports whether row holds a zero.
+func hasZero(row []float32) bool { return hasZeroGeneric(row) }

@@ -37,3 +37,31 @@ func TestAllFiniteRows(t *testing.T) {
 		}
 	}
 }
+
+// TestHasZero checks hasZero (the AVX2 kernel where the CPU has it) on every
+// length around the kernel's 8 lanes: +0 or -0 at any position is found, one
+// just past the end is not, and NaN, subnormals and ±Inf are not zeros.
+func TestHasZero(t *testing.T) {
+	nonZero := []float32{float32(math.NaN()), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
+		float32(math.Inf(1)), float32(math.Inf(-1)), 1}
+	for n := range 27 {
+		x := make([]float32, n+1)
+		for i := range x {
+			x[i] = nonZero[i%len(nonZero)]
+		}
+		x[n] = 0 // past the end
+		if hasZero(x[:n]) {
+			t.Fatalf("n=%d: no zero, hasZero true", n)
+		}
+		for i := range n {
+			for _, z := range []float32{0, float32(math.Copysign(0, -1))} {
+				old := x[i]
+				x[i] = z
+				if !hasZero(x[:n]) {
+					t.Fatalf("n=%d: %v at %d not found", n, z, i)
+				}
+				x[i] = old
+			}
+		}
+	}
+}
