@@ -4,34 +4,41 @@
 // Llama 3.1's), carried in two floats (reduced_angle, common.cl), so positions
 // up to 128k and beyond keep float32 accuracy.
 
-// rotary: work-item id covers slot j = id % slots of head row id / slots, where
-// a row is (b, h, s) in that order and slots = pairs + (dim - r), pairs = r/2: slots below
-// pairs rotate pair j ((j, j + r/2) for neox, (2j, 2j + 1) for gptj), the others
-// copy dimension r + (j - r/2) unchanged. x and dst are strided [B, H, S, dim]
-// views (offset, batch, head and seq strides); dst may be x itself, since each
-// work-item reads its elements before writing them. freq holds w_i as hi at 2i
-// and lo at 2i+1. The position of (b, s) is positions[b*seq + s] (has_positions)
-// or offset + s.
+// rotary: work-item id covers slot j = id % slots, for the heads of head block
+// (id / slots) % blocks (head_block heads each), of position (b, s) = id /
+// (slots * blocks), b major: slots = pairs + (dim - r), pairs = r/2. Slots
+// below pairs rotate pair j ((j, j + r/2) for neox, (2j, 2j + 1) for gptj) by
+// one angle computed once for the block's heads (a CPU device takes all the
+// heads in one block, a GPU one head a work-item); the others copy dimension
+// r + (j - r/2) unchanged. x and dst are strided [B, H, S, dim] views (offset,
+// batch, head and seq strides); dst may be x itself, since each work-item
+// reads its elements before writing them. freq holds w_i as hi at 2i and lo at
+// 2i+1. The position of (b, s) is positions[b*seq + s] (has_positions) or
+// offset + s.
 __kernel void rotary(__global float *dst, __global const float *x, __global const float *freq,
                      __global const float *positions, const int has_positions, const int offset,
-                     const int gptj, const int rows, const int heads, const int seq, const int dim,
-                     const int pairs, const int slots,
+                     const int gptj, const int items, const int heads, const int head_block, const int seq,
+                     const int dim, const int pairs, const int slots,
                      const int x_off, const int x_bs, const int x_hs, const int x_ss,
                      const int d_off, const int d_bs, const int d_hs, const int d_ss) {
 	const int id = get_global_id(0);
-	if (id >= rows * slots) {
+	if (id >= items) {
 		return;
 	}
-	const int row = id / slots;
-	const int j = id - row * slots;
+	const int blocks = (heads + head_block - 1) / head_block;
+	const int j = id % slots;
+	const int h0 = (id / slots) % blocks * head_block;
+	const int h1 = min(h0 + head_block, heads);
+	const int row = id / (slots * blocks);
 	const int s = row % seq;
-	const int h = (row / seq) % heads;
-	const int b = row / (seq * heads);
-	__global const float *xr = x + x_off + (size_t)b * x_bs + (size_t)h * x_hs + (size_t)s * x_ss;
-	__global float *dr = dst + d_off + (size_t)b * d_bs + (size_t)h * d_hs + (size_t)s * d_ss;
+	const int b = row / seq;
+	__global const float *xr = x + x_off + (size_t)b * x_bs + (size_t)s * x_ss;
+	__global float *dr = dst + d_off + (size_t)b * d_bs + (size_t)s * d_ss;
 	if (j >= pairs) {
 		const int c = j + pairs; // r + (j - r/2)
-		dr[c] = xr[c];
+		for (int h = h0; h < h1; ++h) {
+			dr[(size_t)h * d_hs + c] = xr[(size_t)h * x_hs + c];
+		}
 		return;
 	}
 	const float pos = has_positions ? positions[b * seq + s] : (float)(offset + s);
@@ -40,8 +47,10 @@ __kernel void rotary(__global float *dst, __global const float *x, __global cons
 	const float cs = cos(angle);
 	const int a = gptj ? 2 * j : j;
 	const int c = gptj ? 2 * j + 1 : j + pairs;
-	const float x1 = xr[a];
-	const float x2 = xr[c];
-	dr[a] = fma(x1, cs, -x2 * sn);
-	dr[c] = fma(x2, cs, x1 * sn);
+	for (int h = h0; h < h1; ++h) {
+		const float x1 = xr[(size_t)h * x_hs + a];
+		const float x2 = xr[(size_t)h * x_hs + c];
+		dr[(size_t)h * d_hs + a] = fma(x1, cs, -x2 * sn);
+		dr[(size_t)h * d_hs + c] = fma(x2, cs, x1 * sn);
+	}
 }
