@@ -1,10 +1,9 @@
 // decode_split_cpu is decode_split (decode.cl: the split, partials, masks and
 // numerics) shaped for CPU devices such as PoCL: one work-item per
 // work-group, float16 vectors along the head dim. It walks its slice in chunks
-// of KC keys, KS keys at a time: the K rows are dotted with every row of the
-// block (the query pre-scaled) into 16 accumulators summed by one shuffle tree,
-// and the keys' V rows are read in the same sequential sweep and kept
-// converted; the chunk's scores
+// of KC keys, two keys at a time: each K row is read and converted once and
+// dotted with every row of the block (the query pre-scaled), and the key's V row
+// is read in the same sequential sweep and kept converted; the chunk's scores
 // get an online softmax as float16 vectors (vector exp); then value columns
 // outer, keys inner, the block's accumulators stay in registers. Only a chunk
 // with a probability of exactly 0 takes the branch that skips such values. The
@@ -33,54 +32,9 @@
 #define KC 64 // keys per chunk
 #define PF 64 // keys ahead whose K and V rows are prefetched
 
-// RQ rows of a block are scored together against KS keys (16 accumulators):
-// RB rounded up to a power of two, at most 4.
-#if RB == 1
-#define RQ 1
-#elif RB == 2
-#define RQ 2
-#else
-#define RQ 4
-#endif
-#define KS (16 / RQ)
-
 #if KC % 16 != 0
 #error "KC must be a multiple of 16"
 #endif
-
-// lane_sums16 is the vector whose lane a is the sum of the lanes of s[a]: a
-// tree of shuffles and fifteen additions (halves, quarters, pairs, lanes) in
-// place of sixteen horizontal sums.
-inline float16 lane_sums16(const float16 s[16]) {
-    float16 t[8], w[4], y[2];
-    #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-        t[i] = (float16)(s[2 * i].lo, s[2 * i + 1].lo) + (float16)(s[2 * i].hi, s[2 * i + 1].hi);
-    }
-    #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        w[i] = (float16)(t[2 * i].s0123, t[2 * i].s89ab, t[2 * i + 1].s0123, t[2 * i + 1].s89ab) +
-               (float16)(t[2 * i].s4567, t[2 * i].scdef, t[2 * i + 1].s4567, t[2 * i + 1].scdef);
-    }
-    #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        y[i] = (float16)(w[2 * i].s014589cd, w[2 * i + 1].s014589cd) +
-               (float16)(w[2 * i].s2367abef, w[2 * i + 1].s2367abef);
-    }
-    return (float16)(y[0].even, y[1].even) + (float16)(y[0].odd, y[1].odd);
-}
-
-// store_ks stores lanes r*KS ... r*KS+KS-1 of t (row r's scores of a step) at p.
-inline void store_ks(float16 t, int r, float *p) {
-#if KS == 16
-    vstore16(t, 0, p);
-#elif KS == 8
-    vstore8(r == 0 ? t.lo : t.hi, 0, p);
-#else
-    const float8 h = r < 2 ? t.lo : t.hi;
-    vstore4((r & 1) == 0 ? h.lo : h.hi, 0, p);
-#endif
-}
 
 // nan_hmax16 is the largest lane of x, NaN if any lane is NaN.
 inline float nan_hmax16(float16 x) {
@@ -145,71 +99,59 @@ decode_split_cpu(__global const float *q, int qOff, int qB, int qH, int qS,
     for (int c0 = j0; c0 < j1; c0 += KC) {
         const int n = min(KC, j1 - c0);
         bool zeroP = false; // some probability of the chunk is exactly 0
-        // Scores, KS keys a step: RQ rows at a time take the step's K rows
-        // (read from L1 after the first pass) into 16 accumulators, one per
-        // (row, key), summed by one shuffle tree. A last partial step repeats
-        // its last key, so every key's score takes the same additions.
-        for (int u = 0; u < n; u += KS) {
-            __global const k_t *kr[KS];
+        // Scores: each K row read (and converted) once for every row of the
+        // block, two keys at a time, so that 2*RB independent FMA chains (and
+        // their horizontal sums) overlap instead of waiting on each other.
+        for (int u = 0; u < n; u += 2) {
+            const bool two = u + 1 < n;
+            __global const k_t *k0 = k + kBase + (c0 + u) * kS;
+            __global const k_t *k1 = two ? k0 + kS : k0;
+            float16 s0[RB], s1[RB];
             #pragma unroll
-            for (int e = 0; e < KS; ++e) {
-                kr[e] = k + kBase + (c0 + min(u + e, n - 1)) * kS;
+            for (int r = 0; r < RB; ++r) {
+                s0[r] = 0.0f;
+                s1[r] = 0.0f;
             }
             #pragma unroll
-            for (int r0 = 0; r0 < RB; r0 += RQ) {
-                float16 s[16];
+            for (int c = 0; c < DKV; ++c) {
+                const float16 x0 = load_k_row16(k0, 16 * c, dk);
+                const float16 x1 = load_k_row16(k1, 16 * c, dk);
                 #pragma unroll
-                for (int a = 0; a < 16; ++a) {
-                    s[a] = 0.0f;
+                for (int r = 0; r < RB; ++r) {
+                    s0[r] = fma(x0, qv[r][c], s0[r]);
+                    s1[r] = fma(x1, qv[r][c], s1[r]);
                 }
-                #pragma unroll
-                for (int c = 0; c < DKV; ++c) {
-                    #pragma unroll
-                    for (int e = 0; e < KS; ++e) {
-                        const float16 x = load_k_row16(kr[e], 16 * c, dk);
-                        #pragma unroll
-                        for (int r = 0; r < RQ; ++r) {
-                            if (r0 + r < RB) {
-                                s[r * KS + e] = fma(x, qv[r0 + r][c], s[r * KS + e]);
-                            }
-                        }
-                    }
-                }
-                const float16 t = lane_sums16(s);
-                #pragma unroll
-                for (int r = 0; r < RQ; ++r) {
-                    if (r0 + r < RB) {
-                        store_ks(t, r, &sc[r0 + r][u]);
-                    }
+            }
+            #pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                sc[r][u] = hsum16(s0[r]);
+                if (two) {
+                    sc[r][u + 1] = hsum16(s1[r]);
                 }
             }
 #ifdef HAVE_PREFETCH
-            // Prefetch the step's K and V rows PF keys ahead, a line at a time.
-            if (c0 + u + PF + KS <= j1) {
-                #pragma unroll
-                for (int e = 0; e < KS; ++e) {
-                    __global const uchar *kp = (__global const uchar *)(kr[e] + PF * kS);
-                    __global const uchar *vp = (__global const uchar *)(v + vBase + (c0 + u + e + PF) * vS);
-                    #pragma unroll
-                    for (int b = 0; b < DKP * (int)sizeof(k_t); b += 64) {
-                        __builtin_prefetch(kp + b);
-                    }
-                    #pragma unroll
-                    for (int b = 0; b < DVP * (int)sizeof(v_t); b += 64) {
-                        __builtin_prefetch(vp + b);
-                    }
+            // Prefetch the K and V rows PF keys ahead, a line at a time.
+            if (c0 + u + PF + 1 < j1) {
+                __global const uchar *kp = (__global const uchar *)(k0 + PF * kS);
+                __global const uchar *vp = (__global const uchar *)(v + vBase + (c0 + u + PF) * vS);
+                for (int e = 0; e < 2 * dk * (int)sizeof(k_t); e += 64) {
+                    __builtin_prefetch(kp + e);
+                }
+                for (int e = 0; e < 2 * dv * (int)sizeof(v_t); e += 64) {
+                    __builtin_prefetch(vp + e);
                 }
             }
 #endif
             // The keys' V rows, read in the same sequential sweep, converted once.
+            __global const v_t *v0 = v + vBase + (c0 + u) * vS;
             #pragma unroll
-            for (int e = 0; e < KS; ++e) {
-                if (u + e < n) {
-                    __global const v_t *v0 = v + vBase + (c0 + u + e) * vS;
-                    #pragma unroll
-                    for (int c = 0; c < DVV; ++c) {
-                        vc[u + e][c] = load_v_row16(v0, 16 * c, dv);
-                    }
+            for (int c = 0; c < DVV; ++c) {
+                vc[u][c] = load_v_row16(v0, 16 * c, dv);
+            }
+            if (two) {
+                #pragma unroll
+                for (int c = 0; c < DVV; ++c) {
+                    vc[u + 1][c] = load_v_row16(v0 + vS, 16 * c, dv);
                 }
             }
         }
