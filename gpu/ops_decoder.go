@@ -73,11 +73,12 @@ func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 	if err := d.checkTensors(op, dst.T, x.T, opt.Positions); err != nil {
 		return err
 	}
-	headBlock := 1
+	// The heads a work-item turns (rope.cl's HEAD_BLOCK: 0 for all of them).
+	headBlock, blocks := 1, dims.Heads
 	if d.profile.CPUKernels {
-		headBlock = dims.Heads
+		headBlock, blocks = 0, min(dims.Heads, 1)
 	}
-	rows := dims.Batch * dims.Seq * ceilDiv(dims.Heads, max(headBlock, 1))
+	rows := dims.Batch * dims.Seq * blocks
 	half := dims.Rot / 2
 	slots := half + dims.Dim - dims.Rot
 	if rows == 0 || slots == 0 {
@@ -92,10 +93,10 @@ func (d *Device) Rotary(dst, x backend.Heads, opt backend.RotaryOptions) error {
 	}
 	const group = 64
 	return d.launch(launch{
-		op: op, file: "rope.cl", kernel: "rotary",
+		op: op, file: "rope.cl", kernel: "rotary", options: []string{fmt.Sprintf("-DHEAD_BLOCK=%d", headBlock)},
 		global: []int{roundUp(rows*slots, group)}, local: []int{group},
 		args: []any{dst.T, x.T, freq, opt.Positions, present(opt.Positions), opt.Offset,
-			intFlag(opt.Style == backend.RotaryGPTJ), rows * slots, dims.Heads, headBlock, dims.Seq, dims.Dim, half, slots,
+			intFlag(opt.Style == backend.RotaryGPTJ), rows * slots, dims.Heads, dims.Seq, dims.Dim, half, slots,
 			x.Offset, x.BatchStride, x.HeadStride, x.SeqStride,
 			dst.Offset, dst.BatchStride, dst.HeadStride, dst.SeqStride},
 	})

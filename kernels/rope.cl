@@ -4,32 +4,46 @@
 // Llama 3.1's), carried in two floats (reduced_angle, common.cl), so positions
 // up to 128k and beyond keep float32 accuracy.
 
-// rotary: work-item id covers slot j = id % slots, for the heads of head block
-// (id / slots) % blocks (head_block heads each), of position (b, s) = id /
-// (slots * blocks), b major: slots = pairs + (dim - r), pairs = r/2. Slots
-// below pairs rotate pair j ((j, j + r/2) for neox, (2j, 2j + 1) for gptj) by
-// one angle computed once for the block's heads (a CPU device takes all the
-// heads in one block, a GPU one head a work-item); the others copy dimension
-// r + (j - r/2) unchanged. x and dst are strided [B, H, S, dim] views (offset,
+// HEAD_BLOCK (a build-time define) is the heads one work-item turns: 0 for all
+// of them (CPU devices, so that each angle's sine and cosine are computed once
+// a position), 1 for one (GPUs, for parallelism).
+#ifndef HEAD_BLOCK
+#define HEAD_BLOCK 1
+#endif
+
+// rotary: work-item id covers slot j = id % slots of position (b, s) and the
+// heads of its head block, (b, s) major: slots = pairs + (dim - r), pairs =
+// r/2. Slots below pairs rotate pair j ((j, j + r/2) for neox, (2j, 2j + 1)
+// for gptj) by one angle for the block's heads; the others copy dimension r +
+// (j - r/2) unchanged. x and dst are strided [B, H, S, dim] views (offset,
 // batch, head and seq strides); dst may be x itself, since each work-item
 // reads its elements before writing them. freq holds w_i as hi at 2i and lo at
 // 2i+1. The position of (b, s) is positions[b*seq + s] (has_positions) or
 // offset + s.
 __kernel void rotary(__global float *dst, __global const float *x, __global const float *freq,
                      __global const float *positions, const int has_positions, const int offset,
-                     const int gptj, const int items, const int heads, const int head_block, const int seq,
-                     const int dim, const int pairs, const int slots,
+                     const int gptj, const int items, const int heads, const int seq, const int dim,
+                     const int pairs, const int slots,
                      const int x_off, const int x_bs, const int x_hs, const int x_ss,
                      const int d_off, const int d_bs, const int d_hs, const int d_ss) {
 	const int id = get_global_id(0);
 	if (id >= items) {
 		return;
 	}
-	const int blocks = (heads + head_block - 1) / head_block;
 	const int j = id % slots;
-	const int h0 = (id / slots) % blocks * head_block;
-	const int h1 = min(h0 + head_block, heads);
+#if HEAD_BLOCK == 0
+	const int h0 = 0, h1 = heads;
+	const int row = id / slots;
+#else
+	const int blocks = (heads + HEAD_BLOCK - 1) / HEAD_BLOCK;
+	const int h0 = (id / slots) % blocks * HEAD_BLOCK;
+#if HEAD_BLOCK == 1
+	const int h1 = h0 + 1; // a loop of one turn, which the compiler drops
+#else
+	const int h1 = min(h0 + HEAD_BLOCK, heads);
+#endif
 	const int row = id / (slots * blocks);
+#endif
 	const int s = row % seq;
 	const int b = row / seq;
 	__global const float *xr = x + x_off + (size_t)b * x_bs + (size_t)s * x_ss;
