@@ -116,6 +116,71 @@ func TestDecodeCase(t *testing.T) {
 		"heads-kv and kv-dtype are for the attention and decode ops")
 }
 
+// TestRunKernels checks Options.Kernels: on an OpenCL device each (operation,
+// kernel) gets its launches per run, its median device time and its share;
+// the shares sum to 100 and survive the JSON report; the table lists them;
+// a backend without per-kernel times is refused.
+func TestRunKernels(t *testing.T) {
+	d := gputest.Device(t)
+	c := Case{Op: OpFFN, Shape: Shape{Batch: 1, Seq: 9, DModel: 16, DFF: 32}}
+	r, err := Run(d, c, Options{Reps: 3, Kernels: true})
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Kernels)
+	var pct float64
+	for i, k := range r.Kernels {
+		require.Equal(t, "FeedForward", k.Op, "%+v", k)
+		require.NotEmpty(t, k.Kernel)
+		require.GreaterOrEqual(t, k.Launches, 1, "%+v", k)
+		require.Greater(t, k.Ms, 0.0, "%+v", k)
+		if i > 0 {
+			require.LessOrEqual(t, k.Ms, r.Kernels[i-1].Ms, "the most time first")
+		}
+		pct += k.Pct
+	}
+	require.InDelta(t, 100, pct, 1e-9)
+	report := Report{Device: d.Name(), Results: []Result{r}}
+	var table, js bytes.Buffer
+	require.NoError(t, WriteTable(&table, report))
+	require.Contains(t, table.String(), "kernels of ffn ")
+	require.Contains(t, table.String(), r.Kernels[0].Kernel)
+	require.NoError(t, WriteJSON(&js, report))
+	back, err := ReadReport(bytes.NewReader(js.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, r.Kernels, back.Results[0].Kernels)
+	bad := report
+	bad.Results = []Result{r}
+	bad.Results[0].Kernels = []KernelShare{{Op: "Gemm", Kernel: "gemm", Launches: 1, Ms: -1}}
+	js.Reset()
+	require.NoError(t, WriteJSON(&js, bad))
+	_, err = ReadReport(bytes.NewReader(js.Bytes()))
+	require.ErrorContains(t, err, "kernel entry")
+
+	cpu := cpuref.New()
+	defer cpu.Close()
+	_, err = Run(cpu, c, Options{Reps: 1, Kernels: true})
+	require.ErrorIs(t, err, backend.ErrArgument)
+}
+
+// TestKernelTally checks the per-run medians: a kernel launched twice a run
+// adds both launches, and one missing from some runs counts 0 there.
+func TestKernelTally(t *testing.T) {
+	tally := kernelTally{}
+	for run := range 3 {
+		each := tally.add(3)
+		each("Gemm", "gemm", time.Millisecond)
+		each("Gemm", "gemm", time.Duration(run+1)*time.Millisecond)
+		if run == 0 {
+			each("Softmax", "softmax", 8*time.Millisecond)
+		}
+	}
+	got := tally.shares(3)
+	require.Equal(t, []KernelShare{
+		{Op: "Gemm", Kernel: "gemm", Launches: 2, Ms: 3, Pct: 100},
+		{Op: "Softmax", Kernel: "softmax", Launches: 0, Ms: 0, Pct: 0},
+	}, got)
+	require.Nil(t, kernelTally{}.shares(3))
+}
+
 func TestRunRejectsBadCase(t *testing.T) {
 	b := cpuref.New()
 	defer b.Close()

@@ -46,7 +46,30 @@ func WriteTable(w io.Writer, r Report) error {
 			x.MedianMs, x.MinMs, x.MaxMs, optional(x.DeviceMs, "%.3f"), x.GFLOPs, x.GBps, optional(x.PeakPct, "%.1f"),
 			optional(x.BandwidthPct, "%.1f"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeKernels(w, r)
+}
+
+// writeKernels prints, for each result that has them, its kernels' shares of
+// the device time.
+func writeKernels(w io.Writer, r Report) error {
+	for _, x := range r.Results {
+		if len(x.Kernels) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nkernels of %s %s (device time per run, median):\n", x.Op, Case{Op: x.Op, Shape: x.Shape}.ShapeName())
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "op\tkernel\tlaunches\tms\t%\t")
+		for _, k := range x.Kernels {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.1f\t\n", k.Op, k.Kernel, k.Launches, k.Ms, k.Pct)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func optional(v float64, format string) string {
@@ -84,6 +107,11 @@ func ReadReport(r io.Reader) (Report, error) {
 		for _, v := range []float64{x.MedianMs, x.MinMs, x.MaxMs, x.DeviceMs, x.GFLOPs, x.GBps, x.PeakPct, x.FLOPs, x.Bytes} {
 			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 				return Report{}, fmt.Errorf("result %d (%s): a time or rate of %g", i, x.Op, v)
+			}
+		}
+		for _, k := range x.Kernels {
+			if k.Kernel == "" || k.Launches < 0 || !(k.Ms >= 0) || !(k.Pct >= 0) || math.IsInf(k.Ms, 0) || math.IsInf(k.Pct, 0) {
+				return Report{}, fmt.Errorf("result %d (%s): a kernel entry %+v", i, x.Op, k)
 			}
 		}
 	}

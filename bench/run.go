@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,6 +15,13 @@ import (
 // profiling events (package gpu): fn's launches are timed on the device.
 type KernelTimer interface {
 	KernelTime(fn func() error) (time.Duration, error)
+}
+
+// KernelProfiler is implemented by backends that can also tell each kernel's
+// device time (package gpu): each is called with every launch's backend
+// operation, kernel name and device time.
+type KernelProfiler interface {
+	KernelTimes(fn func() error, each func(op, kernel string, t time.Duration)) (time.Duration, error)
 }
 
 // Finisher is implemented by backends whose operations run asynchronously:
@@ -32,6 +40,9 @@ type Options struct {
 	// tensors do not fit in it, or in the machine's RAM, is refused before
 	// anything is allocated.
 	DeviceMemory int64
+	// Kernels asks for each kernel's share of the device time
+	// (Result.Kernels); the backend must be a KernelProfiler.
+	Kernels bool
 }
 
 func (o Options) withDefaults() Options {
@@ -71,6 +82,22 @@ type Result struct {
 	// percentage of the report's MemoryGBps (Report.JudgeBandwidth).
 	KVBytes      float64 `json:"kv_bytes,omitempty"`
 	BandwidthPct float64 `json:"bandwidth_pct,omitempty"`
+	// Kernels is where the device time goes (Options.Kernels): one entry per
+	// backend operation and kernel, the most time first.
+	Kernels []KernelShare `json:"kernels,omitempty"`
+}
+
+// KernelShare is one kernel's part of a case's device time, as launched by
+// one backend operation.
+type KernelShare struct {
+	Op     string `json:"op"` // the backend operation: Gemm, Attention, ...
+	Kernel string `json:"kernel"`
+	// Launches is the kernel's launches per run.
+	Launches int `json:"launches"`
+	// Ms is the median over the timed runs of the kernel's device time in a run
+	// (all its launches); Pct is Ms as a percentage of the kernels' Ms summed.
+	Ms  float64 `json:"ms"`
+	Pct float64 `json:"pct"`
 }
 
 // Run times one case on b: it uploads random inputs (fixed seed), runs the op
@@ -104,12 +131,23 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	timer, hasTimer := b.(KernelTimer)
+	profiler, _ := b.(KernelProfiler)
+	if opt.Kernels && profiler == nil {
+		return Result{}, fmt.Errorf("%s on %s: %w: per-kernel times need an OpenCL device", c.Name(), b.Name(), backend.ErrArgument)
+	}
+	kernels := kernelTally{}
 	walls := make([]float64, 0, opt.Reps)
 	devs := make([]float64, 0, opt.Reps)
 	cpu0 := processCPUTime()
 	for range opt.Reps {
 		start := time.Now()
-		if hasTimer {
+		if opt.Kernels {
+			d, err := profiler.KernelTimes(w.run, kernels.add(opt.Reps))
+			if err != nil {
+				return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
+			}
+			devs = append(devs, ms(d))
+		} else if hasTimer {
 			d, err := timer.KernelTime(w.run)
 			if err != nil {
 				return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
@@ -144,7 +182,66 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	if c.Op == OpEmbed {
 		r.SequencesPerS = float64(c.Shape.Batch) / r.MedianMs * 1000
 	}
+	r.Kernels = kernels.shares(opt.Reps)
 	return r, nil
+}
+
+// kernelTally gathers each (operation, kernel)'s device time run by run.
+type kernelTally map[opKernel]*kernelRuns
+
+type opKernel struct{ op, kernel string }
+
+type kernelRuns struct {
+	launches int       // over all runs
+	ms       []float64 // per run
+}
+
+// add returns the callback that records one run's launches: the next run of
+// each kernel among reps runs.
+func (t kernelTally) add(reps int) func(op, kernel string, d time.Duration) {
+	seen := map[opKernel]bool{}
+	return func(op, kernel string, d time.Duration) {
+		key := opKernel{op, kernel}
+		k := t[key]
+		if k == nil {
+			k = &kernelRuns{ms: make([]float64, 0, reps)}
+			t[key] = k
+		}
+		if !seen[key] {
+			seen[key] = true
+			k.ms = append(k.ms, 0)
+		}
+		k.launches++
+		k.ms[len(k.ms)-1] += ms(d)
+	}
+}
+
+// shares are the kernels' medians per run over reps runs (a kernel absent
+// from a run counts 0 there), the most time first.
+func (t kernelTally) shares(reps int) []KernelShare {
+	if len(t) == 0 {
+		return nil
+	}
+	var out []KernelShare
+	var total float64
+	for key, k := range t {
+		runs := append(k.ms, make([]float64, reps-len(k.ms))...)
+		x := KernelShare{Op: key.op, Kernel: key.kernel, Launches: (k.launches + reps/2) / reps, Ms: median(runs)}
+		total += x.Ms
+		out = append(out, x)
+	}
+	for i := range out {
+		if total > 0 {
+			out[i].Pct = 100 * out[i].Ms / total
+		}
+	}
+	slices.SortFunc(out, func(a, b KernelShare) int {
+		if a.Ms != b.Ms {
+			return cmp.Compare(b.Ms, a.Ms)
+		}
+		return cmp.Or(cmp.Compare(a.Op, b.Op), cmp.Compare(a.Kernel, b.Kernel))
+	})
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -127,7 +127,7 @@ type Device struct {
 
 	timing    sync.Mutex // serialises KernelTime
 	recMu     sync.Mutex
-	recording *[]*cl.Event // events of launches while KernelTime runs
+	recording *[]launchEvent // launches while KernelTimes runs
 
 	lastKernel atomic.Pointer[string] // "kernel (file) of Op", for late errors
 

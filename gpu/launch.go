@@ -185,7 +185,7 @@ func (d *Device) launch(l launch) error {
 		if ev != nil {
 			d.recMu.Lock()
 			if d.recording != nil {
-				*d.recording = append(*d.recording, ev)
+				*d.recording = append(*d.recording, launchEvent{l.op, l.kernel, ev})
 				ev = nil
 			}
 			d.recMu.Unlock()

@@ -46,7 +46,7 @@ type benchFlags struct {
 	shape                     bench.Shape
 	reps, warmup              int
 	jsonPath, csvPath, plotTo string
-	quiet                     bool
+	quiet, kernels            bool
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +74,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.csvPath, "csv", "", "write the results as CSV to this file")
 	fs.StringVar(&f.plotTo, "plot", "", "draw GFLOP/s against sequence length into this PNG/SVG/PDF")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr (a line rewritten on a terminal, else a line per case)")
+	fs.BoolVar(&f.kernels, "kernels", false, "OpenCL: also print (and write to --json) each case's kernels: launches per run and device time, median over the runs")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -134,6 +135,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	if _, ok := b.(bench.KernelProfiler); f.kernels && !ok {
+		return fmt.Errorf("--kernels: %s has no per-kernel device times (OpenCL devices have)", b.Name())
+	}
 	memory := deviceMemory(b)
 	for _, c := range cases { // every case before the first runs
 		if err := c.CheckMemory(memory); err != nil {
@@ -144,7 +148,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if !f.quiet {
 		progress = &bench.Progress{W: stderr, Total: len(cases), Lines: !isTerminal(stderr)}
 	}
-	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: f.warmup, DeviceMemory: memory}, progress)
+	report, err := runBench(b, cases, bench.Options{Reps: f.reps, Warmup: f.warmup, DeviceMemory: memory, Kernels: f.kernels}, progress)
 	if err != nil {
 		return err
 	}

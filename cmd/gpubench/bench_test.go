@@ -107,3 +107,30 @@ func TestBenchShapeFlagNeedsOp(t *testing.T) {
 	require.Contains(t, stderr.String(), "--seq sets the shape of --op")
 	require.Empty(t, stdout.String())
 }
+
+// TestBenchKernels runs gpubench bench --kernels: on an OpenCL device the table
+// is followed by the case's kernels and the JSON carries them; the cpu
+// backend, which has no kernels to time, is refused before anything runs.
+func TestBenchKernels(t *testing.T) {
+	opencl := fmt.Sprintf("opencl:%d", gputest.Device(t).Info().Index)
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--reps", "2", "--quiet", "--kernels", "--json", jsonPath, "--device", opencl,
+		"--op", "layernorm", "--seq", "17", "--d-model", "48"}
+	require.Equal(t, 0, run(args, &stdout, &stderr), "%v: %s", args, stderr.String())
+	require.Regexp(t, `(?m)^kernels of layernorm \S+ \(device time per run, median\):$`, stdout.String())
+	require.Regexp(t, `(?m)^\s+LayerNorm\s+layer_norm\S*\s+1\s+[0-9.]+\s+100\.0$`, stdout.String())
+	data, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	report, err := bench.ReadReport(bytes.NewReader(data))
+	require.NoError(t, err)
+	require.Len(t, report.Results[0].Kernels, 1)
+	require.Equal(t, "LayerNorm", report.Results[0].Kernels[0].Op)
+
+	stdout.Reset()
+	stderr.Reset()
+	cpuJSON := filepath.Join(t.TempDir(), "cpu.json")
+	require.Equal(t, 1, run([]string{"bench", "--kernels", "--device", "cpu", "--op", "layernorm", "--json", cpuJSON}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "--kernels: cpu has no per-kernel device times")
+	require.NoFileExists(t, cpuJSON)
+}
