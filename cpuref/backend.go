@@ -3,6 +3,7 @@ package cpuref
 import (
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/clattn/clattn/backend"
 )
@@ -88,6 +89,23 @@ func (t *Tensor) Release() error {
 // counted in float32s.
 func limit(d backend.DType) int { return maxElements / d.Size() * 4 }
 
+// hugePageBytes is the size of a transparent huge page (Linux on x86-64, and
+// arm64 with 4 KiB base pages); hugeTensorBytes is the size from which a
+// tensor's memory is advised to be backed by them (adviseHugePages): two, so
+// that at least one whole huge page lies inside it.
+const (
+	hugePageBytes   = 2 << 20
+	hugeTensorBytes = 2 * hugePageBytes
+)
+
+// storage is the address of t's first element (t holds at least one).
+func (t *Tensor) storage() unsafe.Pointer {
+	if t.data != nil {
+		return unsafe.Pointer(&t.data[0])
+	}
+	return unsafe.Pointer(&t.bits[0])
+}
+
 func (b *Backend) newTensor(op string, d backend.DType, shape []int) (*Tensor, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("%s: %w: backend is closed", op, backend.ErrReleased)
@@ -101,6 +119,9 @@ func (b *Backend) newTensor(op string, d backend.DType, shape []int) (*Tensor, e
 		t.data = make([]float32, n)
 	} else {
 		t.bits = make([]uint16, n)
+	}
+	if bytes := n * d.Size(); bytes >= hugeTensorBytes {
+		adviseHugePages(t.storage(), bytes)
 	}
 	return t, nil
 }
