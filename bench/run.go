@@ -305,9 +305,11 @@ func (in *inputs) randomAs(d backend.DType, scale float32, shape ...int) backend
 	return in.keep(t, err)
 }
 
-// copyOf uploads another tensor holding t's values in t's dtype.
-func (in *inputs) copyOf(t backend.Tensor) backend.Tensor {
-	if in.err != nil {
+// copies returns n copies of t in t's dtype, uploaded from one download of it
+// (one staging buffer for all, not one per copy, and so no copy made in the
+// memory of the last one's buffer).
+func (in *inputs) copies(t backend.Tensor, n int) []backend.Tensor {
+	if in.err != nil || n <= 0 {
 		return nil
 	}
 	data := make([]float32, t.Shape().Numel())
@@ -315,8 +317,15 @@ func (in *inputs) copyOf(t backend.Tensor) backend.Tensor {
 		in.err = err
 		return nil
 	}
-	c, err := in.b.UploadAs(t.DType(), data, t.Shape()...)
-	return in.keep(c, err)
+	out := make([]backend.Tensor, 0, n)
+	for range n {
+		c, err := in.b.UploadAs(t.DType(), data, t.Shape()...)
+		if in.keep(c, err) == nil {
+			return nil
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func (in *inputs) alloc(shape ...int) backend.Tensor {
@@ -410,12 +419,9 @@ func prepare(b backend.Backend, c Case) (*work, error) {
 			// Runs take turns over copies of K/V that together exceed the
 			// last-level cache, so that each step reads them from memory.
 			ks, vs := []backend.Heads{k}, []backend.Heads{v}
-			for len(ks) < streamCopies(c) && in.err == nil {
-				kc, vc := in.copyOf(k.T), in.copyOf(v.T)
-				if in.err != nil {
-					break
-				}
-				k.T, v.T = kc, vc
+			kc, vc := in.copies(k.T, streamCopies(c)-1), in.copies(v.T, streamCopies(c)-1)
+			for i := range min(len(kc), len(vc)) {
+				k.T, v.T = kc[i], vc[i]
 				ks, vs = append(ks, k), append(vs, v)
 			}
 			next := 0
