@@ -130,25 +130,26 @@ func Run(b backend.Backend, c Case, opt Options) (Result, error) {
 	if err := finish(); err != nil {
 		return Result{}, err
 	}
-	timer, hasTimer := b.(KernelTimer)
-	profiler, _ := b.(KernelProfiler)
-	if opt.Kernels && profiler == nil {
-		return Result{}, fmt.Errorf("%s on %s: %w: per-kernel times need an OpenCL device", c.Name(), b.Name(), backend.ErrArgument)
-	}
+	// deviceTime runs the op once and returns its device time, where b has one.
+	var deviceTime func() (time.Duration, error)
 	kernels := kernelTally{}
+	if timer, ok := b.(KernelTimer); ok {
+		deviceTime = func() (time.Duration, error) { return timer.KernelTime(w.run) }
+	}
+	if opt.Kernels {
+		profiler, ok := b.(KernelProfiler)
+		if !ok {
+			return Result{}, fmt.Errorf("%s on %s: %w: per-kernel times need an OpenCL device", c.Name(), b.Name(), backend.ErrArgument)
+		}
+		deviceTime = func() (time.Duration, error) { return profiler.KernelTimes(w.run, kernels.add(opt.Reps)) }
+	}
 	walls := make([]float64, 0, opt.Reps)
 	devs := make([]float64, 0, opt.Reps)
 	cpu0 := processCPUTime()
 	for range opt.Reps {
 		start := time.Now()
-		if opt.Kernels {
-			d, err := profiler.KernelTimes(w.run, kernels.add(opt.Reps))
-			if err != nil {
-				return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
-			}
-			devs = append(devs, ms(d))
-		} else if hasTimer {
-			d, err := timer.KernelTime(w.run)
+		if deviceTime != nil {
+			d, err := deviceTime()
 			if err != nil {
 				return Result{}, fmt.Errorf("%s on %s: %w", c.Name(), b.Name(), err)
 			}
