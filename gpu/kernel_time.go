@@ -24,8 +24,8 @@ type launchEvent struct {
 
 // KernelTimes runs fn and returns the summed device time (OpenCL profiling,
 // end - start) of the kernels launched on d while fn ran; each, if not nil, is
-// called with every launch's kernel name and device time, in launch order
-// (where the time goes: gpubench bench --kernels).
+// called with every launch's backend operation ("Gemm"), kernel name and
+// device time, in launch order (where the time goes: gpubench bench --kernels).
 //
 // It serialises: KernelTime(s) calls on one device run one at a time, and
 // after fn returns it waits for the queue to drain (so the timed kernels have
