@@ -31,6 +31,12 @@ type Backend interface {
 	// Download copies t (of any dtype, converted exactly to float32) into dst
 	// (len(dst) == t.Shape().Numel()), waiting for queued work.
 	Download(dst []float32, t Tensor) error
+	// Write copies data (row-major, len == dst.Shape().Numel()) into the
+	// existing tensor dst, converted to its dtype as UploadAs converts, after
+	// the work queued before it. A loop that feeds inputs of one shape reuses
+	// a tensor this way instead of making one per call. A wrong length is an
+	// ErrShape, and dst is left as it was.
+	Write(dst Tensor, data []float32) error
 	// WriteKV copies the float32 heads src [B,Hkv,n,D] into positions [pos, pos+n)
 	// of the cache [B,Hkv,Cap,D] (Float32, or Float16 rounded to nearest even),
 	// leaving every other position as it was. pos+n > Cap is an ErrShape naming

@@ -78,3 +78,33 @@ func RoundTo(d DType, x float32) float32 {
 	}
 	return x
 }
+
+// EncodeBits rounds src into dst (at least as long) as 16-bit patterns of
+// dtype d (Float16 or BFloat16), to nearest, ties to even.
+func EncodeBits(dst []uint16, src []float32, d DType) {
+	dst = dst[:len(src)]
+	if d == BFloat16 {
+		for i, x := range src {
+			dst[i] = BFloat16Bits(x)
+		}
+		return
+	}
+	for i, x := range src {
+		dst[i] = Float16Bits(x)
+	}
+}
+
+// DecodeBits converts the 16-bit patterns of dtype d (Float16 or BFloat16) in
+// src exactly into dst (at least as long).
+func DecodeBits(dst []float32, src []uint16, d DType) {
+	dst = dst[:len(src)]
+	if d == BFloat16 {
+		for i, h := range src {
+			dst[i] = BFloat16Value(h)
+		}
+		return
+	}
+	for i, h := range src {
+		dst[i] = Float16Value(h)
+	}
+}

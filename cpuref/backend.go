@@ -189,7 +189,7 @@ func (b *Backend) upload(op string, d backend.DType, data []float32, bits []uint
 	case d == backend.Float32:
 		copy(t.data, data)
 	default:
-		encode(t.bits, data, d)
+		backend.EncodeBits(t.bits, data, d)
 	}
 	return t, nil
 }
@@ -214,7 +214,32 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) error {
 		copy(dst, c.data)
 		return nil
 	}
-	decode(dst, c.bits, c.dtype)
+	backend.DecodeBits(dst, c.bits, c.dtype)
+	return nil
+}
+
+// Write copies data into dst, converted to its dtype (float16 and bfloat16
+// rounded to nearest even).
+func (b *Backend) Write(dst backend.Tensor, data []float32) error {
+	const op = "Write"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	if dst == nil {
+		return backend.NoTensorError(op, "dst")
+	}
+	c, err := b.tensor(op, "dst", dst)
+	if err != nil {
+		return err
+	}
+	if n := c.shape.Numel(); len(data) != n {
+		return backend.ShapeErrorf(op, "%d values for dst %v %v (%d elements)", len(data), c.dtype, c.shape, n)
+	}
+	if c.dtype == backend.Float32 {
+		copy(c.data, data)
+		return nil
+	}
+	backend.EncodeBits(c.bits, data, c.dtype)
 	return nil
 }
 

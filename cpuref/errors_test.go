@@ -50,6 +50,7 @@ func TestErrors(t *testing.T) {
 	noErr(t, be.Close())
 	truef(t, errors.Is(ln(y), backend.ErrReleased), "LayerNorm after Close")
 	truef(t, errors.Is(be.Download(make([]float32, 4), x), backend.ErrReleased), "Download after Close")
+	truef(t, errors.Is(be.Write(x, make([]float32, 4)), backend.ErrReleased), "Write after Close")
 	_, err := be.Alloc(1)
 	truef(t, errors.Is(err, backend.ErrReleased), "Alloc after Close: %v", err)
 	truef(t, be.Name() == "cpu", "Name")

@@ -34,7 +34,7 @@ func (b *Backend) WriteKV(cache backend.Tensor, src backend.Heads, pos int) erro
 			if c.dtype == backend.Float32 {
 				copy(c.data[at:at+d.Dim], row)
 			} else {
-				encode(c.bits[at:at+d.Dim], row, c.dtype)
+				backend.EncodeBits(c.bits[at:at+d.Dim], row, c.dtype)
 			}
 		}
 	})

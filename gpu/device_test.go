@@ -144,6 +144,9 @@ func TestReleaseAndCloseAreIdempotent(t *testing.T) {
 	if _, err := d.Alloc(1); !errorsIs(err, backend.ErrReleased) {
 		t.Errorf("Alloc after Close: %v", err)
 	}
+	if err := d.Write(y, make([]float32, y.Shape().Numel())); !errorsIs(err, backend.ErrReleased) {
+		t.Errorf("Write after Close: %v", err)
+	}
 	if live := cl.Live(); len(live) != 0 {
 		t.Errorf("OpenCL objects alive after Close: %v", live)
 	}

@@ -146,13 +146,7 @@ func (d *Device) UploadAs(dtype backend.DType, data []float32, shape ...int) (ba
 		return nil, backend.ShapeErrorf(op, "%d values for shape %v (%d elements)", len(data), backend.Shape(shape), n)
 	}
 	bits := make([]uint16, len(data))
-	round := backend.Float16Bits
-	if dtype == backend.BFloat16 {
-		round = backend.BFloat16Bits
-	}
-	for i, x := range data {
-		bits[i] = round(x)
-	}
+	backend.EncodeBits(bits, data, dtype)
 	return d.uploadBits(op, dtype, bits, shape)
 }
 
@@ -209,6 +203,35 @@ func uploadAs[T float32 | uint16](d *Device, op string, dtype backend.DType, dat
 	return t, nil
 }
 
+// Write copies data into dst after the work queued before it: float32 exactly,
+// float16 and bfloat16 rounded to nearest even on the host, as UploadAs.
+func (d *Device) Write(dst backend.Tensor, data []float32) error {
+	const op = "Write"
+	if err := d.enter(op); err != nil {
+		return err
+	}
+	defer d.life.RUnlock()
+	if err := d.checkTensors(op, dst); err != nil {
+		return err
+	}
+	g := asTensor(dst)
+	if g == nil {
+		return backend.NoTensorError(op, "dst")
+	}
+	if n := g.shape.Numel(); n != len(data) {
+		return backend.ShapeErrorf(op, "%d values for dst %v %v (%d elements)", len(data), g.dtype, g.shape, n)
+	}
+	if g.mem == nil {
+		return nil
+	}
+	if g.dtype == backend.Float32 {
+		return d.wrapLate(op, d.drv.write(d.queue, g.mem, data))
+	}
+	bits := make([]uint16, len(data))
+	backend.EncodeBits(bits, data, g.dtype)
+	return d.wrapLate(op, d.drv.write16(d.queue, g.mem, bits))
+}
+
 // Download copies t into dst, waiting for every operation queued before it; a
 // float16 or bfloat16 tensor is read as 16-bit values and converted exactly.
 // An error of an earlier kernel that surfaces here names that kernel.
@@ -238,12 +261,6 @@ func (d *Device) Download(dst []float32, t backend.Tensor) error {
 	if err := d.drv.read16(d.queue, g.mem, bits); err != nil {
 		return d.wrapLate(op, err)
 	}
-	value := backend.Float16Value
-	if g.dtype == backend.BFloat16 {
-		value = backend.BFloat16Value
-	}
-	for i, b := range bits {
-		dst[i] = value(b)
-	}
+	backend.DecodeBits(dst, bits, g.dtype)
 	return nil
 }

@@ -30,8 +30,10 @@ type Bert struct {
 	cfg BertConfig
 	be  backend.Backend
 	// word, position and tokenType are the embedding tables, kept on the host:
-	// a batch's embeddings are gathered there and uploaded once.
+	// a batch's embeddings are gathered there (into gathered, kept between
+	// calls) and written to the device once.
 	word, position, tokenType []float32
+	gathered                  []float32
 	embNorm                   *LayerNorm
 	encoder                   *Encoder
 	poolW, poolB              backend.Tensor // nil without a pooler
@@ -241,7 +243,6 @@ func (m *Bert) Forward(ids, tokenTypes [][]int) (*BertOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer hidden.Release()
 	if m.poolW != nil {
 		if res.Pooler, err = m.pool(hidden, b, s); err != nil {
 			return nil, err
@@ -296,11 +297,16 @@ func (m *Bert) checkInput(ids, tokenTypes [][]int) ([]int, error) {
 }
 
 // encode runs the embeddings and the encoder on rows padded to s tokens and
-// returns the last hidden state [B, s, E], a new tensor the caller owns.
+// returns the last hidden state [B, s, E] in a scratch tensor, valid until the
+// next call. A batch of the shape before reuses every buffer of it: a forward
+// pass then allocates no device or host memory of the batch's size.
 func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Tensor, error) {
 	const op = "Bert"
 	e, b := m.cfg.HiddenSize, len(ids)
-	x := make([]float32, b*s*e)
+	if len(m.gathered) != b*s*e {
+		m.gathered = make([]float32, b*s*e)
+	}
+	x := m.gathered
 	off := m.cfg.positionOffset()
 	parallel.For(b, func(i int) {
 		for j, id := range ids[i] {
@@ -315,11 +321,13 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 			}
 		}
 	})
-	raw, err := m.be.Upload(x, b, s, e)
+	raw, err := m.scratch.get("embeddings", b, s, e)
+	if err == nil {
+		err = m.be.Write(raw, x)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	defer raw.Release()
 	emb, err := m.scratch.get("normalized", b, s, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -335,14 +343,23 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 				pad[i*s+j] = 1
 			}
 		}
-		kp, err := m.be.Upload(pad, b, s)
+		kp, err := m.scratch.get("padding", b, s)
+		if err == nil {
+			err = m.be.Write(kp, pad)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		defer kp.Release()
 		masks.KeyPadding = kp
 	}
-	return m.encoder.Forward(emb, masks)
+	hidden, err := m.scratch.get("hidden", b, s, e)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := m.encoder.forwardInto(hidden, emb, masks); err != nil {
+		return nil, err
+	}
+	return hidden, nil
 }
 
 // pool computes tanh(dense(hidden[:, 0])) [B, E] on the host from a device

@@ -59,6 +59,45 @@ func TestBertPaddedRowsEqualAlone(t *testing.T) {
 	}
 }
 
+// TestBertCallsOfOneShape checks that calls of one batch shape, which reuse the
+// model's buffers, see nothing of each other: an unpadded batch, a padded one
+// of the same shape, then both again give the first results bit for bit, on
+// every backend.
+func TestBertCallsOfOneShape(t *testing.T) {
+	check := func(t *testing.T, be backend.Backend) {
+		m := tinyBert(t, be, "")
+		padded := [][]int{{1, 7, 12, 2}, {3, 2}, {5}}
+		full := [][]int{{4, 8, 16, 2}, {9, 9, 1, 2}, {6, 3, 3, 2}}
+		var runs []*model.BertOutput
+		for _, ids := range [][][]int{full, padded, full, padded} {
+			out, err := m.Forward(ids, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, out)
+		}
+		if rep := bitForBit(runs[0].Hidden, runs[1].Hidden, runs[0].Dim); rep.OK() {
+			t.Fatalf("two batches of different ids gave the same hidden states")
+		}
+		for i := 2; i < 4; i++ {
+			if rep := bitForBit(runs[i].Hidden, runs[i-2].Hidden, runs[i].Dim); !rep.OK() {
+				t.Errorf("call %d: hidden states differ from call %d of the same batch: %s", i, i-2, rep)
+			}
+			if rep := bitForBit(runs[i].Pooler, runs[i-2].Pooler, runs[i].Dim); !rep.OK() {
+				t.Errorf("call %d: pooler differs from call %d of the same batch: %s", i, i-2, rep)
+			}
+		}
+	}
+	t.Run("cpu", func(t *testing.T) {
+		be := cpuref.New()
+		defer be.Close()
+		check(t, be)
+	})
+	for _, dev := range gputest.Devices(t) {
+		t.Run(dev.Name(), func(t *testing.T) { check(t, dev) })
+	}
+}
+
 // bitForBit is a report with every differing bit pattern counted over.
 func bitForBit(batch, alone []float32, rowLen int) tolerance.Report {
 	rep := sameAsAlone(batch, alone, rowLen)

@@ -162,6 +162,16 @@ func (enc *Encoder) forward(x backend.Tensor, masks EncoderOptions, needWeights 
 	return out, weights, nil
 }
 
+// forwardInto is Forward writing into out (x's shape, not x itself).
+func (enc *Encoder) forwardInto(out, x backend.Tensor, masks EncoderOptions) error {
+	if err := checkInput("Encoder", "x", x, enc.cfg.Layer.DModel, enc.cfg.Layer.Layout); err != nil {
+		return err
+	}
+	enc.mu.Lock()
+	defer enc.mu.Unlock()
+	return enc.run(out, x, masks, false, nil)
+}
+
 // run writes the stack's output for x into out; with needWeights it appends
 // each layer's attention weights to *weights.
 func (enc *Encoder) run(out, x backend.Tensor, masks EncoderOptions, needWeights bool, weights *[]backend.Tensor) error {

@@ -212,6 +212,7 @@ func (s *suite) testNilTensors(t tester) {
 		{"HeadsOf", func() error { _, err := backend.HeadsOf(nil); return err }},
 		{"PackedHeads", func() error { _, err := backend.PackedHeads(nil, 2, 4, 0); return err }},
 		{"Download", func() error { return e.b.Download(make([]float32, 4), nil) }},
+		{"Write", func() error { return e.b.Write(nil, make([]float32, 4)) }},
 		{"Gemm/dst", func() error { return e.b.Gemm(m(none), m(zeros(3, 4)), m(zeros(4, 5)), backend.GemmOptions{}) }},
 		{"Gemm/a", func() error {
 			return e.b.Gemm(m(zeros(3, 5)), backend.RowsOf(none), m(zeros(4, 5)), backend.GemmOptions{})

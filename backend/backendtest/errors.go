@@ -32,6 +32,42 @@ func (s *suite) testTensors(t tester) {
 			}
 		}
 	})
+	t.Run("write", func(t tester) {
+		// Write overwrites a tensor in place with data converted to its dtype,
+		// copies data (later changes to it do not reach the tensor) and leaves
+		// the caller's slice as it was; a wrong length changes nothing.
+		e := s.env(t)
+		special := []float32{nan32, float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 65520, 1e-8, -1.5}
+		for _, d := range []backend.DType{backend.Float32, backend.Float16, backend.BFloat16} {
+			for _, shape := range [][]int{{}, {7}, {3, 5}, {2, 3, 4, 5}} {
+				n := backend.Shape(shape).Numel()
+				x, err := e.b.UploadAs(d, filled(n, nan32), shape...)
+				e.must("UploadAs", err)
+				for round := range 2 {
+					data := e.uniform(n, -10, 10)
+					copy(data, special[round:])
+					sent := append([]float32(nil), data...)
+					e.must("Write", e.b.Write(x, data))
+					if i := firstBitDiff(data, sent); i >= 0 {
+						t.Errorf("Write %v %v changed its data at element %d", d, backend.Shape(shape), i)
+					}
+					want := roundTo(d, append([]float32(nil), data...))
+					data[0] = 42
+					if i := firstBitDiff(e.download(x), want); i >= 0 {
+						t.Errorf("Write %v %v (round %d): element %d differs", d, backend.Shape(shape), round, i)
+					}
+					if err := e.b.Write(x, make([]float32, n+1)); !errors.Is(err, backend.ErrShape) ||
+						!strings.Contains(err.Error(), backend.Shape(shape).String()) {
+						t.Errorf("Write of %d values to %v %v: got %v, want ErrShape naming the shape", n+1, d, backend.Shape(shape), err)
+					}
+					if i := firstBitDiff(e.download(x), want); i >= 0 {
+						t.Errorf("a refused Write changed %v %v at element %d", d, backend.Shape(shape), i)
+					}
+				}
+				e.must("Release", x.Release())
+			}
+		}
+	})
 	t.Run("alloc-zero", func(t tester) {
 		e := s.env(t)
 		x, err := e.b.Alloc(4, 7)
@@ -274,6 +310,9 @@ func (s *suite) testErrors(t tester) {
 			}
 			return err
 		}, backend.ErrShape, nil},
+		{"Released/Write", func() error { return e.b.Write(released(2, 3), make([]float32, 6)) }, backend.ErrReleased, nil},
+		{"Foreign/Write", func() error { return e.b.Write(foreignTensor{backend.Shape{2, 3}}, make([]float32, 6)) },
+			backend.ErrForeignTensor, nil},
 		{"Released/Download", func() error { return e.b.Download(make([]float32, 6), released(2, 3)) }, backend.ErrReleased, nil},
 		{"Released/Gemm", func() error {
 			return e.b.Gemm(m(zeros(3, 6)), m(released(3, 4)), m(zeros(4, 6)), backend.GemmOptions{})
