@@ -7,13 +7,22 @@ import (
 )
 
 // TestLayerNormRowKernels checks the row kernels of LayerNorm (assembly where
-// the CPU has AVX2) on every length around the vector widths: the affine pass
-// bit for bit against the scalar loop, in place too; the float64 sums, which
-// add in another order, to within a few float64 ulps of the sums in order;
-// NaN and Inf propagate.
+// the CPU has AVX-512 or AVX2) on every length around the vector widths and
+// their unrolled loops: the affine pass bit for bit against the scalar loop,
+// in place too; the float64 sums, which add in another order, to within a few
+// float64 ulps of the sums in order; NaN and Inf propagate.
 func TestLayerNormRowKernels(t *testing.T) {
+	for _, k := range layerNormKernels() {
+		t.Run(k.name, func(t *testing.T) {
+			defer k.use()()
+			testLayerNormRowKernels(t)
+		})
+	}
+}
+
+func testLayerNormRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 8))
-	for n := range 41 {
+	for n := range 140 {
 		y := make([]float32, n)
 		g := make([]float32, n)
 		b := make([]float32, n)
@@ -52,9 +61,12 @@ func TestLayerNormRowKernels(t *testing.T) {
 			}
 		}
 	}
-	y := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	y := make([]float32, 73)
+	for j := range y {
+		y[j] = float32(j + 1)
+	}
 	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
-		for _, at := range []int{0, 8} { // in the vector part and in the tail
+		for _, at := range []int{0, 40, 64, 72} { // in each path's part of the row
 			z := append([]float32(nil), y...)
 			z[at] = bad
 			if s := rowSum(z); !math.IsNaN(s) && !math.IsInf(s, 1) {
