@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clattn/clattn/internal/parallel"
 )
 
 // Cache blocking. Each goroutine packs a block of B of up to blockK×blockN (512 KiB), which stays in its
@@ -100,13 +102,29 @@ func PackB(dst []float32, transB bool, k, n int, b []float32, ldb int) PackedB {
 		checkMatrix("B", k, n, b, ldb)
 	}
 	nr := kernel.nr
-	padded := ceilDiv(n, nr) * nr
+	panels := ceilDiv(n, nr)
+	padded := panels * nr
 	dst = dst[:k*padded]
-	for p0 := 0; p0 < k && n > 0; p0 += blockK {
-		packB(dst[p0*padded:], transB, b, ldb, p0, min(blockK, k-p0), 0, n, nr, kernel.transpose)
+	// Tasks of a run of panels of one block of rows each, a run per core
+	// where B is large enough to pay for starting them.
+	runs := 1
+	if k*n >= minParallelPack {
+		runs = max(1, min(runtime.GOMAXPROCS(0), panels))
 	}
+	parallel.For(ceilDiv(k, blockK)*runs, func(t int) {
+		p0, run := t/runs*blockK, t%runs
+		kb := min(blockK, k-p0)
+		q0, q1 := panels*run/runs, panels*(run+1)/runs
+		if q0 < q1 {
+			packB(dst[p0*padded+q0*kb*nr:], transB, b, ldb, p0, kb, q0*nr, min(n, q1*nr)-q0*nr, nr, kernel.transpose)
+		}
+	})
 	return PackedB{k: k, n: n, data: dst}
 }
+
+// minParallelPack is the number of values of B from which PackB shares its
+// panels out between the cores (a 384 x 384 projection weight has 147456).
+const minParallelPack = 1 << 15
 
 // GemmPacked is Gemm with op(B) packed by PackB; its result is bit for bit Gemm's.
 func GemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b PackedB, beta float32, c []float32, ldc int) {

@@ -365,7 +365,8 @@ func TestGemmInPlaceFreshProblem(t *testing.T) {
 
 // TestGemmPacked checks that a product with B packed once by PackB gives bit
 // for bit what Gemm gives, for B transposed or not, k over several blocks and
-// n with a partial last panel, and that one packed B serves several products
+// n with a partial last panel, B small and large enough to be packed by every
+// core, and that one packed B serves several products
 // (chunks of rows, as cpuref's FeedForward runs them), on every core
 // (GemmPacked) or on one (GemmPackedSerial).
 func TestGemmPacked(t *testing.T) {
@@ -375,6 +376,9 @@ func TestGemmPacked(t *testing.T) {
 		{m: 33, n: 64, k: 257, alpha: -0.5, beta: 1, pad: 2},
 		{transA: true, transB: true, m: 300, n: 31, k: 40, alpha: 1, beta: 0.5},
 		{transB: true, m: 1, n: 1, k: 1, alpha: 1},
+		// Packed by every core: runs of panels of each block of rows.
+		{transB: true, m: 40, n: 700, k: 300, alpha: 1, pad: 3},
+		{m: 20, n: 333, k: 520, alpha: 0.5, beta: 1},
 	} {
 		var a, b matrix
 		if tc.transA {
