@@ -321,10 +321,7 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 			}
 		}
 	})
-	raw, err := m.scratch.get("embeddings", b, s, e)
-	if err == nil {
-		err = m.be.Write(raw, x)
-	}
+	raw, err := m.scratch.write("embeddings", x, b, s, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -343,10 +340,7 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 				pad[i*s+j] = 1
 			}
 		}
-		kp, err := m.scratch.get("padding", b, s)
-		if err == nil {
-			err = m.be.Write(kp, pad)
-		}
+		kp, err := m.scratch.write("padding", pad, b, s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}

@@ -273,16 +273,18 @@ func (m *CausalLM) run(op string, cache *KVCache, ids [][]int, mask [][]int, las
 			anyPad = anyPad || p != 0
 		}
 	}
-	x, err := m.be.Upload(m.embed.gather(ids, n), b, n, e)
+	// The residual stream and the positions live in scratch tensors, so a
+	// step of the size of the one before makes no tensor but the logits.
+	// The residual stream and the positions live in scratch tensors, so a
+	// step of the size of the one before makes no tensor but the logits.
+	x, err := m.scratch.write("x", m.embed.gather(ids, n), b, n, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	defer x.Release()
-	pos, err := m.be.Upload(positions, b, n)
+	pos, err := m.scratch.write("positions", positions, b, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	defer pos.Release()
 	var keyPad backend.Tensor
 	if anyPad {
 		kp := make([]float32, b*(p0+n))

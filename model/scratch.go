@@ -36,6 +36,17 @@ func (s *scratch) get(key string, shape ...int) (backend.Tensor, error) {
 	return t, nil
 }
 
+// write returns the scratch tensor called key with the given shape, holding
+// data (written with Backend.Write): an input a module feeds its backend on
+// every call, without making a tensor per call.
+func (s *scratch) write(key string, data []float32, shape ...int) (backend.Tensor, error) {
+	t, err := s.get(key, shape...)
+	if err != nil {
+		return nil, err
+	}
+	return t, s.be.Write(t, data)
+}
+
 // release frees every scratch tensor; it is idempotent.
 func (s *scratch) release() error {
 	var errs []error
