@@ -229,6 +229,16 @@ func NoTensorError(op, name string) error {
 	return ArgumentErrorf(op, "%s has no tensor", name)
 }
 
+// CheckHostCopy checks that n host values match the elements of t, the tensor
+// called name of a copy to or from the host (Write, Download): an ErrShape
+// naming both otherwise.
+func CheckHostCopy(op, name string, t Tensor, n int) error {
+	if numel := t.Shape().Numel(); numel != n {
+		return ShapeErrorf(op, "%d host values for %s %v %v (%d elements)", n, name, t.DType(), t.Shape(), numel)
+	}
+	return nil
+}
+
 // ShapeErrorf returns an error wrapping ErrShape, prefixed by the operation's name.
 func ShapeErrorf(op, format string, args ...any) error {
 	return fmt.Errorf("%s: %w: %s", op, ErrShape, fmt.Sprintf(format, args...))

@@ -196,19 +196,9 @@ func (b *Backend) upload(op string, d backend.DType, data []float32, bits []uint
 
 // Download copies t (of any dtype, converted exactly to float32) into dst.
 func (b *Backend) Download(dst []float32, t backend.Tensor) error {
-	const op = "Download"
-	if err := b.open(op); err != nil {
-		return err
-	}
-	if t == nil {
-		return backend.NoTensorError(op, "t")
-	}
-	c, err := b.tensor(op, "t", t)
+	c, err := b.hostCopy("Download", "t", t, len(dst))
 	if err != nil {
 		return err
-	}
-	if n := c.shape.Numel(); len(dst) != n {
-		return backend.ShapeErrorf(op, "dst has %d elements, tensor %v has %d", len(dst), t.Shape(), n)
 	}
 	if c.dtype == backend.Float32 {
 		copy(dst, c.data)
@@ -221,19 +211,9 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) error {
 // Write copies data into dst, converted to its dtype (float16 and bfloat16
 // rounded to nearest even).
 func (b *Backend) Write(dst backend.Tensor, data []float32) error {
-	const op = "Write"
-	if err := b.open(op); err != nil {
-		return err
-	}
-	if dst == nil {
-		return backend.NoTensorError(op, "dst")
-	}
-	c, err := b.tensor(op, "dst", dst)
+	c, err := b.hostCopy("Write", "dst", dst, len(data))
 	if err != nil {
 		return err
-	}
-	if n := c.shape.Numel(); len(data) != n {
-		return backend.ShapeErrorf(op, "%d values for dst %v %v (%d elements)", len(data), c.dtype, c.shape, n)
 	}
 	if c.dtype == backend.Float32 {
 		copy(c.data, data)
@@ -241,6 +221,22 @@ func (b *Backend) Write(dst backend.Tensor, data []float32) error {
 	}
 	backend.EncodeBits(c.bits, data, c.dtype)
 	return nil
+}
+
+// hostCopy validates t, the tensor called name of a copy of n values to or
+// from the host.
+func (b *Backend) hostCopy(op, name string, t backend.Tensor, n int) (*Tensor, error) {
+	if err := b.open(op); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, backend.NoTensorError(op, name)
+	}
+	c, err := b.tensor(op, name, t)
+	if err != nil {
+		return nil, err
+	}
+	return c, backend.CheckHostCopy(op, name, t, n)
 }
 
 // open returns ErrReleased once the backend is closed.

@@ -211,15 +211,9 @@ func (d *Device) Write(dst backend.Tensor, data []float32) error {
 		return err
 	}
 	defer d.life.RUnlock()
-	if err := d.checkTensors(op, dst); err != nil {
+	g, err := d.hostCopy(op, "dst", dst, len(data))
+	if err != nil {
 		return err
-	}
-	g := asTensor(dst)
-	if g == nil {
-		return backend.NoTensorError(op, "dst")
-	}
-	if n := g.shape.Numel(); n != len(data) {
-		return backend.ShapeErrorf(op, "%d values for dst %v %v (%d elements)", len(data), g.dtype, g.shape, n)
 	}
 	if g.mem == nil {
 		return nil
@@ -232,6 +226,19 @@ func (d *Device) Write(dst backend.Tensor, data []float32) error {
 	return d.wrapLate(op, d.drv.write16(d.queue, g.mem, bits))
 }
 
+// hostCopy validates t, the tensor called name of a copy of n values to or
+// from the host (Write, Download).
+func (d *Device) hostCopy(op, name string, t backend.Tensor, n int) (*Tensor, error) {
+	if err := d.checkTensors(op, t); err != nil {
+		return nil, err
+	}
+	g := asTensor(t)
+	if g == nil {
+		return nil, backend.NoTensorError(op, name)
+	}
+	return g, backend.CheckHostCopy(op, name, t, n)
+}
+
 // Download copies t into dst, waiting for every operation queued before it; a
 // float16 or bfloat16 tensor is read as 16-bit values and converted exactly.
 // An error of an earlier kernel that surfaces here names that kernel.
@@ -241,15 +248,9 @@ func (d *Device) Download(dst []float32, t backend.Tensor) error {
 		return err
 	}
 	defer d.life.RUnlock()
-	if err := d.checkTensors(op, t); err != nil {
+	g, err := d.hostCopy(op, "t", t, len(dst))
+	if err != nil {
 		return err
-	}
-	g := asTensor(t)
-	if g == nil {
-		return backend.NoTensorError(op, "t")
-	}
-	if n := g.shape.Numel(); n != len(dst) {
-		return backend.ShapeErrorf(op, "dst has %d values, tensor %v has %d", len(dst), g.shape, n)
 	}
 	if g.mem == nil {
 		return d.wrapLate(op, d.drv.finish(d.queue))
