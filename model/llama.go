@@ -275,8 +275,6 @@ func (m *CausalLM) run(op string, cache *KVCache, ids [][]int, mask [][]int, las
 	}
 	// The residual stream and the positions live in scratch tensors, so a
 	// step of the size of the one before makes no tensor but the logits.
-	// The residual stream and the positions live in scratch tensors, so a
-	// step of the size of the one before makes no tensor but the logits.
 	x, err := m.scratch.write("x", m.embed.gather(ids, n), b, n, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
