@@ -160,7 +160,35 @@ func CheckGemm(dst, a, b Mat, opt GemmOptions) (GemmDims, error) {
 		{"bias", opt.Bias, f32}, {"residual", res, f32}}); err != nil {
 		return GemmDims{}, err
 	}
+	if opt.Norm != nil {
+		if !wholeRows(dst) {
+			return GemmDims{}, ArgumentErrorf(op, "Norm needs dst to be the rows of its whole tensor %v, not %s", dst.T.Shape(), describeMat(dst))
+		}
+		if err := checkFusedNorm(op, dst.T, *opt.Norm); err != nil {
+			return GemmDims{}, err
+		}
+	}
 	return GemmDims{Batch: dst.Batch, M: m, N: n, K: k}, nil
+}
+
+// wholeRows reports whether m views every element of its tensor once, row
+// after row, each of its rows one of the tensor's (last dimension) rows.
+func wholeRows(m Mat) bool {
+	s := m.T.Shape()
+	return len(s) > 0 && m.Offset == 0 && m.Cols == s[len(s)-1] && m.Batch*m.Rows*m.Cols == s.Numel() &&
+		(m.Rows <= 1 || m.RowStride == m.Cols) && (m.Batch <= 1 || m.BatchStride == m.Rows*m.Cols)
+}
+
+// checkFusedNorm validates the Norm of a Gemm or FeedForward writing dst: the
+// options of LayerNorm(dst, dst, norm), without a residual of their own.
+func checkFusedNorm(op string, dst Tensor, norm LayerNormOptions) error {
+	if norm.Residual != nil {
+		return ArgumentErrorf(op, "Norm has a residual %v: the product's residual is added before the norm, give it there", norm.Residual.Shape())
+	}
+	if _, err := CheckLayerNorm(dst, dst, norm); err != nil {
+		return fmt.Errorf("%s: Norm: %w", op, err)
+	}
+	return nil
 }
 
 // sameView reports whether a and b view the same elements in the same order
@@ -633,6 +661,11 @@ func CheckFeedForward(dst, x Tensor, w FFNWeights, opt FFNOptions) (FFNDims, err
 	if err := checkDTypes(op, []dtypeRule{{"dst", dst, f32}, {"x", x, f32}, {"W1", w.W1, f32}, {"B1", w.B1, f32},
 		{"W2", w.W2, f32}, {"B2", w.B2, f32}, {"residual", opt.Residual, f32}}); err != nil {
 		return FFNDims{}, err
+	}
+	if opt.Norm != nil {
+		if err := checkFusedNorm(op, dst, *opt.Norm); err != nil {
+			return FFNDims{}, err
+		}
 	}
 	return FFNDims{Rows: r.Rows, DModel: r.Cols, DFF: dff}, nil
 }

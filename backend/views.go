@@ -190,6 +190,13 @@ type GemmOptions struct {
 	Bias       Tensor // [N]; nil for none
 	Activation Activation
 	Residual   *Mat // same batch, rows and columns as dst; nil for none
+	// Norm, where set, normalises each row of dst after the residual, as
+	// LayerNorm(dst, dst, *Norm) would, in the same call: the post-norm
+	// sublayer LayerNorm(x + f(x)), its rows normalised while still in the
+	// cache. Norm's own Residual must be nil, and dst must be the rows of
+	// its whole tensor (RowsOf or MatOf), so that a row of dst is one of the
+	// tensor's.
+	Norm *LayerNormOptions
 }
 
 // EffectiveAlpha is Alpha, or 1 where it is 0.
@@ -227,6 +234,9 @@ type FFNWeights struct {
 type FFNOptions struct {
 	Activation Activation // ReLU or GELU (Identity allowed)
 	Residual   Tensor     // same shape as x and dst; nil for none
+	// Norm, where set, normalises each row of dst after the residual, as
+	// GemmOptions.Norm does.
+	Norm *LayerNormOptions
 }
 
 // PositionalOptions configure PositionalEncoding.

@@ -41,6 +41,9 @@ func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt b
 	if d.Rows == 0 || d.DModel == 0 {
 		return nil
 	}
+	if f.norm, err = b.fusedNorm(op, f.dst, d.DModel, opt.Norm); err != nil {
+		return err
+	}
 	// Weights written through dst would change under later chunks: copy them.
 	for _, p := range []*[]float32{&f.w1, &f.b1, &f.w2, &f.b2} {
 		if sameStorage(*p, f.dst) {
@@ -69,6 +72,7 @@ type ffn struct {
 	act                         backend.Activation
 	dst, x, w1, b1, w2, b2, res []float32
 	w1p, w2p                    *sgemm.PackedB
+	norm                        *layerNorm // nil without opt.Norm
 }
 
 // chunk computes rows [lo, hi), on every core (parallel, from W1 and W2 as
@@ -108,11 +112,14 @@ func (f *ffn) chunk(lo, hi int, parallel bool) {
 			}
 		}
 	}
-	if !parallel {
+	if parallel {
+		rowBlocks(rows, blockSize(rows, 4, 64), between)
+		sgemm.Gemm(false, true, rows, dm, dff, 1, hidden, max(dff, 1), f.w2, max(dff, 1), beta, out, dm)
+	} else {
 		between(0, rows)
 		sgemm.GemmPackedSerial(false, rows, dm, dff, 1, hidden, max(dff, 1), *f.w2p, beta, out, dm)
-		return
 	}
-	rowBlocks(rows, blockSize(rows, 4, 64), between)
-	sgemm.Gemm(false, true, rows, dm, dff, 1, hidden, max(dff, 1), f.w2, max(dff, 1), beta, out, dm)
+	if f.norm != nil {
+		f.norm.rows(lo, hi) // while the chunk is in the cache
+	}
 }

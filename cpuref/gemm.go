@@ -65,8 +65,12 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	if sameStorage(bias, dd) {
 		bias = append([]float32(nil), bias...)
 	}
+	norm, err := b.fusedNorm(op, dd, d.N, opt.Norm)
+	if err != nil {
+		return err
+	}
 
-	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res}
+	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res, norm: norm}
 	if d.Batch == 1 && !opt.TransA && bv.half.Bits == nil && d.M >= runtime.GOMAXPROCS(0)*gemmMinChunkRows &&
 		sgemm.PackedBSize(d.K, d.N) <= gemmMaxPackedB {
 		g.runRows()
@@ -76,10 +80,13 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	disjoint := c.batchStride >= (d.M-1)*c.rowStride+d.N
 	if d.Batch > 1 && disjoint && d.M*d.N*d.K <= batchParallelMACs {
 		parallelFor(d.Batch, func(i int) { g.run(i, false) })
-		return nil
+	} else {
+		for i := range d.Batch {
+			g.run(i, true)
+		}
 	}
-	for i := range d.Batch {
-		g.run(i, true)
+	if norm != nil {
+		norm.all(d.Batch * d.M) // dst is its tensor's rows (CheckGemm)
 	}
 	return nil
 }
@@ -96,6 +103,7 @@ type gemmCall struct {
 	a, b, c strided
 	bias    []float32
 	res     strided
+	norm    *layerNorm // nil without opt.Norm
 }
 
 // run computes matrix i of the batch, with every core (parallel) or on the
@@ -182,6 +190,9 @@ func (g *gemmCall) runRows() {
 	rowBlocks(m, evenBlockSize(m, max(gemmMinChunkRows, gemmChunkFloats/n)), func(lo, hi int) {
 		sgemm.GemmPackedSerial(false, hi-lo, n, k, g.alpha, a[lo*lda:], lda, pb, g.opt.Beta, c[lo*ldc:], ldc)
 		epilogue(c, ldc, lo, hi, n, g.bias, g.opt.Activation, res, ldr)
+		if g.norm != nil {
+			g.norm.rows(lo, hi) // while the chunk is in the cache
+		}
 	})
 }
 

@@ -28,12 +28,32 @@ func (b *Backend) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions)
 		return nil
 	}
 	ln.n, ln.eps = d.Cols, float64(opt.EffectiveEps())
-	rowBlocks(d.Rows, blockSize(d.Rows, 8, 64), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ln.row(r)
-		}
-	})
+	ln.all(d.Rows)
 	return nil
+}
+
+// fusedNorm binds the Norm of a Gemm or FeedForward: LayerNorm of the rows of
+// cols values of dst in place, with norm's gamma, beta and eps; nil without
+// one. The caller has checked norm (backend.CheckGemm, CheckFeedForward).
+func (b *Backend) fusedNorm(op string, dst []float32, cols int, norm *backend.LayerNormOptions) (*layerNorm, error) {
+	if norm == nil {
+		return nil, nil
+	}
+	ln := &layerNorm{dst: dst, x: dst, n: cols, eps: float64(norm.EffectiveEps())}
+	if err := b.bind(op, binding{"Norm.Gamma", norm.Gamma, &ln.gamma}, binding{"Norm.Beta", norm.Beta, &ln.beta}); err != nil {
+		return nil, err
+	}
+	return ln, nil
+}
+
+// all normalises rows [0, rows) on every core.
+func (ln *layerNorm) all(rows int) { rowBlocks(rows, blockSize(rows, 8, 64), ln.rows) }
+
+// rows normalises rows [lo, hi).
+func (ln *layerNorm) rows(lo, hi int) {
+	for r := lo; r < hi; r++ {
+		ln.row(r)
+	}
 }
 
 // layerNorm is one validated LayerNorm call; gamma, beta and res may be nil.

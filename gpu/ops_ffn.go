@@ -30,12 +30,25 @@ func (d *Device) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt ba
 	if err != nil {
 		return err
 	}
-	if err := d.checkTensors(op, dst, x, w.W1, w.B1, w.W2, w.B2, opt.Residual); err != nil {
+	var norm backend.LayerNormOptions
+	if opt.Norm != nil {
+		norm = *opt.Norm
+	}
+	if err := d.checkTensors(op, dst, x, w.W1, w.B1, w.W2, w.B2, opt.Residual, norm.Gamma, norm.Beta); err != nil {
 		return err
 	}
 	if dims.Rows == 0 || dims.DModel == 0 {
 		return nil
 	}
+	if err := d.feedForward(op, dst, x, w, opt, dims); err != nil || opt.Norm == nil {
+		return err
+	}
+	// The norm is LayerNorm's kernel over dst, queued after the network.
+	return d.layerNorm(op, dst, dst, norm)
+}
+
+// feedForward queues the network's kernels for a validated call.
+func (d *Device) feedForward(op string, dst, x backend.Tensor, w backend.FFNWeights, opt backend.FFNOptions, dims backend.FFNDims) error {
 	if ffnFused(d.profile, d.info, dims) {
 		local := min(ffnLocalSize, d.info.MaxWorkGroupSize)
 		return d.launch(launch{

@@ -45,16 +45,26 @@ func (d *Device) gemm(op string, dst, a, b backend.Mat, opt backend.GemmOptions)
 	if opt.Residual != nil {
 		res = *opt.Residual
 	}
-	if err := d.checkTensors(op, dst.T, a.T, b.T, opt.Bias, res.T); err != nil {
+	var norm backend.LayerNormOptions
+	if opt.Norm != nil {
+		norm = *opt.Norm
+	}
+	if err := d.checkTensors(op, dst.T, a.T, b.T, opt.Bias, res.T, norm.Gamma, norm.Beta); err != nil {
 		return err
 	}
 	if dims.Batch == 0 || dims.M == 0 || dims.N == 0 {
 		return nil
 	}
 	if d.gemvRowsFits(dims, b, opt) {
-		return d.gemvRows(op, dims, dst, a, b, opt)
+		err = d.gemvRows(op, dims, dst, a, b, opt)
+	} else {
+		err = d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.profile, d.info, dims), dims, dst, a, b, opt)
 	}
-	return d.launchGemm(op, gemmConfigSized(d.gemmTiling(), d.profile, d.info, dims), dims, dst, a, b, opt)
+	if err != nil || opt.Norm == nil {
+		return err
+	}
+	// The norm is LayerNorm's kernel over dst, queued after the product.
+	return d.layerNorm(op, dst.T, dst.T, norm)
 }
 
 // launchGemm runs kernels/gemm.cl tiled as c for a checked, non-empty product.

@@ -18,6 +18,13 @@ func (d *Device) LayerNorm(dst, x backend.Tensor, opt backend.LayerNormOptions) 
 		return err
 	}
 	defer d.life.RUnlock()
+	return d.layerNorm(op, dst, x, opt)
+}
+
+// layerNorm is LayerNorm inside a public call (enter held): also the Norm of
+// a Gemm or FeedForward, run in place on its dst after the product (op names
+// the caller in errors).
+func (d *Device) layerNorm(op string, dst, x backend.Tensor, opt backend.LayerNormOptions) error {
 	dims, err := backend.CheckLayerNorm(dst, x, opt)
 	if err != nil {
 		return err

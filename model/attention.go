@@ -193,16 +193,17 @@ func (m *MultiHeadAttention) Attend(query, key, value backend.Tensor, opt MHAOpt
 	if out, err = m.be.Alloc(query.Shape()...); err != nil {
 		return nil, nil, fmt.Errorf("MultiHeadAttention: %w", err)
 	}
-	if weights, err = m.run(out, query, key, value, nil, opt); err != nil {
+	if weights, err = m.run(out, query, key, value, nil, nil, opt); err != nil {
 		return nil, nil, errors.Join(err, out.Release())
 	}
 	return out, weights, nil
 }
 
 // run writes out_proj(attention(query, key, value)) + residual into dst, shaped
-// as query; residual may be nil. With opt.NeedWeights it also returns the
-// attention weights (a new tensor the caller owns).
-func (m *MultiHeadAttention) run(dst, query, key, value, residual backend.Tensor, opt MHAOptions) (backend.Tensor, error) {
+// as query, normalised by norm where it is not nil (post-norm layers, in the
+// product's call); residual may be nil. With opt.NeedWeights it also returns
+// the attention weights (a new tensor the caller owns).
+func (m *MultiHeadAttention) run(dst, query, key, value, residual backend.Tensor, norm *LayerNorm, opt MHAOptions) (backend.Tensor, error) {
 	const op = "MultiHeadAttention"
 	if key == nil {
 		key = query
@@ -252,7 +253,7 @@ func (m *MultiHeadAttention) run(dst, query, key, value, residual backend.Tensor
 	} else if err := m.be.Attention(heads, q, k, v, masks); err != nil {
 		return nil, err
 	}
-	gemm := backend.GemmOptions{TransB: true, Bias: m.outB}
+	gemm := backend.GemmOptions{TransB: true, Bias: m.outB, Norm: norm.options()}
 	if residual != nil {
 		r := backend.RowsOf(residual)
 		gemm.Residual = &r

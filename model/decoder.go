@@ -138,49 +138,45 @@ func checkPair(op string, tgt backend.Tensor, name string, other backend.Tensor,
 //	post-norm: h1 = norm1(x + sa(x)); h2 = norm2(h1 + ca(h1, mem)); dst = norm3(h2 + ffn(h2))
 //	pre-norm:  t1 = x + sa(norm1(x)); t2 = t1 + ca(norm2(t1), mem); dst = t2 + ffn(norm3(t2))
 //
-// Every residual add is fused into an out_proj GEMM or the FFN.
+// Every residual add is fused into an out_proj GEMM or the FFN, and so is
+// every post-norm LayerNorm (their Norm option).
 func (d *DecoderLayer) forward(dst, x, memory backend.Tensor, opt DecoderOptions, needWeights bool) (selfW, crossW backend.Tensor, err error) {
-	shape := x.Shape()
-	var bufs [3]backend.Tensor
-	for i, key := range []string{"a", "b", "c"} {
-		if bufs[i], err = d.scratch.get(key, shape...); err != nil {
+	keys := []string{"a", "b"} // post-norm needs two intermediates, pre-norm three
+	if d.cfg.NormFirst {
+		keys = append(keys, "c")
+	}
+	bufs := make([]backend.Tensor, len(keys))
+	for i, key := range keys {
+		if bufs[i], err = d.scratch.get(key, x.Shape()...); err != nil {
 			return nil, nil, fmt.Errorf("DecoderLayer: %w", err)
 		}
 	}
-	a, b, c := bufs[0], bufs[1], bufs[2]
+	a, b := bufs[0], bufs[1]
 	if d.cfg.NormFirst {
+		c := bufs[2]
 		err = d.norm1.apply(a, x, nil)
 		if err == nil {
-			selfW, err = d.selfAttn.run(b, a, nil, nil, x, opt.self(needWeights)) // b = t1
+			selfW, err = d.selfAttn.run(b, a, nil, nil, x, nil, opt.self(needWeights)) // b = t1
 		}
 		if err == nil {
 			err = d.norm2.apply(a, b, nil)
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.run(c, a, memory, memory, b, opt.memory(needWeights)) // c = t2
+			crossW, err = d.crossAttn.run(c, a, memory, memory, b, nil, opt.memory(needWeights)) // c = t2
 		}
 		if err == nil {
 			err = d.norm3.apply(a, c, nil)
 		}
 		if err == nil {
-			err = d.ffn.apply(dst, a, c)
+			err = d.ffn.apply(dst, a, c, nil)
 		}
 	} else {
-		selfW, err = d.selfAttn.run(a, x, nil, nil, x, opt.self(needWeights))
+		selfW, err = d.selfAttn.run(b, x, nil, nil, x, d.norm1, opt.self(needWeights)) // b = h1
 		if err == nil {
-			err = d.norm1.apply(b, a, nil) // b = h1
+			crossW, err = d.crossAttn.run(a, b, memory, memory, b, d.norm2, opt.memory(needWeights)) // a = h2
 		}
 		if err == nil {
-			crossW, err = d.crossAttn.run(a, b, memory, memory, b, opt.memory(needWeights))
-		}
-		if err == nil {
-			err = d.norm2.apply(b, a, nil) // b = h2
-		}
-		if err == nil {
-			err = d.ffn.apply(a, b, b)
-		}
-		if err == nil {
-			err = d.norm3.apply(dst, a, nil)
+			err = d.ffn.apply(dst, a, a, d.norm3)
 		}
 	}
 	if err != nil {

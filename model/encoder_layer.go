@@ -109,41 +109,40 @@ func (e *EncoderLayer) forwardNew(x backend.Tensor, masks EncoderOptions, needWe
 //	post-norm: h = norm1(x + attn(x));        dst = norm2(h + ffn(h))
 //	pre-norm:  t = x + attn(norm1(x));        dst = t + ffn(norm2(t))
 //
-// Every residual add is fused into the out_proj GEMM or the FFN.
+// Every residual add is fused into the out_proj GEMM or the FFN, and so is
+// every post-norm LayerNorm (their Norm option).
 func (e *EncoderLayer) forward(dst, x backend.Tensor, masks EncoderOptions, needWeights bool) (backend.Tensor, error) {
-	shape := x.Shape()
-	var bufs [2]backend.Tensor
-	for i, key := range []string{"a", "b"} {
-		t, err := e.scratch.get(key, shape...)
+	keys := []string{"b"} // post-norm needs one intermediate, pre-norm two
+	if e.cfg.NormFirst {
+		keys = append(keys, "a")
+	}
+	bufs := make([]backend.Tensor, len(keys))
+	for i, key := range keys {
+		t, err := e.scratch.get(key, x.Shape()...)
 		if err != nil {
 			return nil, fmt.Errorf("EncoderLayer: %w", err)
 		}
 		bufs[i] = t
 	}
-	a, b := bufs[0], bufs[1]
+	b := bufs[0]
 	var weights backend.Tensor
 	var err error
 	if e.cfg.NormFirst {
+		a := bufs[1]
 		err = e.norm1.apply(a, x, nil)
 		if err == nil {
-			weights, err = e.selfAttn.run(b, a, nil, nil, x, masks.mha(needWeights)) // b = t
+			weights, err = e.selfAttn.run(b, a, nil, nil, x, nil, masks.mha(needWeights)) // b = t
 		}
 		if err == nil {
 			err = e.norm2.apply(a, b, nil)
 		}
 		if err == nil {
-			err = e.ffn.apply(dst, a, b)
+			err = e.ffn.apply(dst, a, b, nil)
 		}
 	} else {
-		weights, err = e.selfAttn.run(a, x, nil, nil, x, masks.mha(needWeights))
+		weights, err = e.selfAttn.run(b, x, nil, nil, x, e.norm1, masks.mha(needWeights)) // b = h
 		if err == nil {
-			err = e.norm1.apply(b, a, nil) // b = h
-		}
-		if err == nil {
-			err = e.ffn.apply(a, b, b)
-		}
-		if err == nil {
-			err = e.norm2.apply(dst, a, nil)
+			err = e.ffn.apply(dst, b, b, e.norm2)
 		}
 	}
 	if err != nil {

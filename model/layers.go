@@ -25,8 +25,8 @@ func loadFFN(l loader, cfg LayerConfig) *FeedForward {
 }
 
 // apply writes act(x W1^T + b1) W2^T + b2 + residual into dst; residual may be nil.
-func (f *FeedForward) apply(dst, x, residual backend.Tensor) error {
-	return f.be.FeedForward(dst, x, f.w, backend.FFNOptions{Activation: f.act, Residual: residual})
+func (f *FeedForward) apply(dst, x, residual backend.Tensor, norm *LayerNorm) error {
+	return f.be.FeedForward(dst, x, f.w, backend.FFNOptions{Activation: f.act, Residual: residual, Norm: norm.options()})
 }
 
 // LayerNorm normalises the last dimension and applies weight (gamma) and bias (beta).
@@ -47,7 +47,18 @@ func loadLayerNorm(l loader, d int, eps float32, noBias bool) *LayerNorm {
 
 // apply writes LayerNorm(x + residual) into dst; residual may be nil.
 func (n *LayerNorm) apply(dst, x, residual backend.Tensor) error {
-	return n.be.LayerNorm(dst, x, backend.LayerNormOptions{Gamma: n.gamma, Beta: n.beta, Residual: residual, Eps: n.eps})
+	opt := *n.options()
+	opt.Residual = residual
+	return n.be.LayerNorm(dst, x, opt)
+}
+
+// options are n's LayerNormOptions: what a product applies as its Norm
+// (post-norm sublayers); nil for a nil n.
+func (n *LayerNorm) options() *backend.LayerNormOptions {
+	if n == nil {
+		return nil
+	}
+	return &backend.LayerNormOptions{Gamma: n.gamma, Beta: n.beta, Eps: n.eps}
 }
 
 // LayerConfig is the shape of a Transformer encoder or decoder layer, as the

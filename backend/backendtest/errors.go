@@ -285,6 +285,20 @@ func (s *suite) testErrors(t tester) {
 			backend.ErrShape, []string{"dst is [4 7]", "[4 8]"}},
 		{"LayerNorm/eps", func() error { return e.b.LayerNorm(zeros(4, 8), x48, backend.LayerNormOptions{Eps: -1}) },
 			backend.ErrArgument, nil},
+		{"Gemm/norm-residual", func() error {
+			r := m(zeros(3, 6))
+			return e.b.Gemm(m(zeros(3, 6)), m(zeros(3, 4)), m(zeros(4, 6)), backend.GemmOptions{Norm: &backend.LayerNormOptions{Residual: r.T}})
+		}, backend.ErrArgument, []string{"Norm has a residual"}},
+		{"Gemm/norm-gamma", func() error {
+			return e.b.Gemm(m(zeros(3, 6)), m(zeros(3, 4)), m(zeros(4, 6)), backend.GemmOptions{Norm: &backend.LayerNormOptions{Gamma: zeros(5)}})
+		}, backend.ErrShape, []string{"Norm", "gamma is [5]"}},
+		{"Gemm/norm-view", func() error {
+			dst := backend.Mat{T: zeros(3, 8), Batch: 1, Rows: 3, Cols: 6, RowStride: 8}
+			return e.b.Gemm(dst, m(zeros(3, 4)), m(zeros(4, 6)), backend.GemmOptions{Norm: &backend.LayerNormOptions{}})
+		}, backend.ErrArgument, []string{"Norm needs dst to be the rows of its whole tensor [3 8]"}},
+		{"FeedForward/norm-beta", func() error {
+			return e.b.FeedForward(zeros(4, 8), x48, ffn, backend.FFNOptions{Norm: &backend.LayerNormOptions{Beta: zeros(8, 1)}})
+		}, backend.ErrShape, []string{"beta is [8 1]"}},
 		{"FeedForward/W1", func() error {
 			return e.b.FeedForward(zeros(4, 8), x48, backend.FFNWeights{W1: zeros(16, 7), W2: zeros(8, 16)}, backend.FFNOptions{})
 		}, backend.ErrShape, []string{"W1 is [16 7]"}},
@@ -327,6 +341,10 @@ func (s *suite) testErrors(t tester) {
 		}, backend.ErrReleased, nil},
 		{"Foreign/Gemm", func() error {
 			return e.b.Gemm(m(zeros(3, 6)), m(foreignTensor{backend.Shape{3, 4}}), m(zeros(4, 6)), backend.GemmOptions{})
+		}, backend.ErrForeignTensor, nil},
+		{"Foreign/Gemm-norm", func() error {
+			return e.b.Gemm(m(zeros(3, 6)), m(zeros(3, 4)), m(zeros(4, 6)),
+				backend.GemmOptions{Norm: &backend.LayerNormOptions{Gamma: foreignTensor{backend.Shape{6}}}})
 		}, backend.ErrForeignTensor, nil},
 		{"Foreign/Download", func() error { return e.b.Download(make([]float32, 6), foreignTensor{backend.Shape{2, 3}}) },
 			backend.ErrForeignTensor, nil},

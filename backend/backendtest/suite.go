@@ -71,6 +71,7 @@ func run(t tester, b backend.Backend, full bool, only []string, opts []Option) {
 		{"AttendValues", s.testAttendValues},
 		{"Attention", s.testAttention},
 		{"LayerNorm", s.testLayerNorm},
+		{"FusedNorm", s.testFusedNorm},
 		{"FeedForward", s.testFeedForward},
 		{"PositionalEncoding", s.testPositional},
 		{"RMSNorm", s.testRMSNorm},
