@@ -213,3 +213,31 @@ func ExampleBackend_LayerNorm() {
 	// Output:
 	// [-1.342 -0.447 0.447 1.342]
 }
+
+// A post-norm sublayer, LayerNorm(x + Linear(x)), in one call: the product's
+// Norm normalises each row after the residual, while the row is still in the
+// cache, exactly as a separate LayerNorm would.
+func ExampleGemmOptions_norm() {
+	be := cpuref.New()
+	defer be.Close()
+	x, _ := be.Upload([]float32{1, 2, 3, 4}, 1, 4)
+	w, _ := be.Upload([]float32{ // Linear(4, 4).weight: feature 0 is the mean of x, the others 0
+		0.25, 0.25, 0.25, 0.25,
+		0, 0, 0, 0,
+		0, 0, 0, 0,
+		0, 0, 0, 0}, 4, 4)
+	out, _ := be.Alloc(1, 4)
+	res := backend.MatOf(x)
+	opt := backend.GemmOptions{TransB: true, Residual: &res, Norm: &backend.LayerNormOptions{}}
+	if err := be.Gemm(backend.RowsOf(out), backend.RowsOf(x), backend.MatOf(w), opt); err != nil {
+		fmt.Println(err)
+		return
+	}
+	got := make([]float32, 4)
+	_ = be.Download(got, out)
+	// x W^T = (2.5, 0, 0, 0), plus x = (3.5, 2, 3, 4): mean 3.125, biased
+	// variance 0.546875, so (y - 3.125) / sqrt(0.546875 + 1e-5).
+	fmt.Printf("%.3f\n", got)
+	// Output:
+	// [0.507 -1.521 -0.169 1.183]
+}
