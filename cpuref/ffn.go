@@ -20,8 +20,8 @@ const ffnMinChunkRows = 32
 // of rows. With rows enough for a chunk per core, each weight is packed into
 // sgemm's panels once per call (sgemm.PackB) and the chunks, as many for every
 // core, are shared out between the cores; each core runs a chunk's two
-// products, bias and activation alone, so no core waits for another before
-// the end of the call. Fewer rows run as one chunk, each product on every
+// products, bias, activation and opt.Norm alone, so no core waits for another
+// before the end of the call. Fewer rows run as one chunk, each product on every
 // core. A row's result is the same either way. dst may be x or the residual.
 func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt backend.FFNOptions) error {
 	const op = "FeedForward"
@@ -38,11 +38,11 @@ func (b *Backend) FeedForward(dst, x backend.Tensor, w backend.FFNWeights, opt b
 		binding{"residual", opt.Residual, &f.res}); err != nil {
 		return err
 	}
-	if d.Rows == 0 || d.DModel == 0 {
-		return nil
-	}
 	if f.norm, err = b.fusedNorm(op, f.dst, d.DModel, opt.Norm); err != nil {
 		return err
+	}
+	if d.Rows == 0 || d.DModel == 0 {
+		return nil
 	}
 	// Weights written through dst would change under later chunks: copy them.
 	for _, p := range []*[]float32{&f.w1, &f.b1, &f.w2, &f.b2} {

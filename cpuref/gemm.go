@@ -19,7 +19,7 @@ const batchParallelMACs = 1 << 22
 // A batch of small products runs one product per core; larger ones use every
 // core on each product in turn. One float32 product of many rows (a layer's
 // projection) shares chunks of rows out between the cores, each with its
-// epilogue (see runRows).
+// epilogue and its rows' opt.Norm (see runRows).
 func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	const op = "Gemm"
 	if err := b.open(op); err != nil {
@@ -46,6 +46,10 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 		}
 		res = stridedOf(rd, r)
 	}
+	norm, err := b.fusedNorm(op, dd, d.N, opt.Norm)
+	if err != nil {
+		return err
+	}
 	if d.Batch == 0 || d.M == 0 || d.N == 0 {
 		return nil
 	}
@@ -64,10 +68,6 @@ func (b *Backend) Gemm(dst, a, bm backend.Mat, opt backend.GemmOptions) error {
 	}
 	if sameStorage(bias, dd) {
 		bias = append([]float32(nil), bias...)
-	}
-	norm, err := b.fusedNorm(op, dd, d.N, opt.Norm)
-	if err != nil {
-		return err
 	}
 
 	g := gemmCall{d: d, opt: opt, alpha: opt.EffectiveAlpha(), a: av, b: bv, c: c, bias: bias, res: res, norm: norm}

@@ -25,7 +25,8 @@ func activationCode(a backend.Activation) int {
 // Gemm computes dst = act(alpha*op(a)*op(b) + beta*dst + bias) + residual for every
 // matrix of the batch (backend.GemmOptions) with kernels/gemm.cl, tiled as
 // gemmConfigSized chooses for this device (its Tuning) and shape. dst must not
-// overlap a or b; the residual may be dst itself.
+// overlap a or b; the residual may be dst itself. opt.Norm runs LayerNorm's
+// kernel over dst after the product.
 func (d *Device) Gemm(dst, a, b backend.Mat, opt backend.GemmOptions) error {
 	const op = "Gemm"
 	if err := d.enter(op); err != nil {
