@@ -5,11 +5,24 @@ import (
 
 	"github.com/clattn/clattn/backend"
 	"github.com/clattn/clattn/cpuref/internal/sgemm"
+	"github.com/clattn/clattn/internal/sysmem"
 )
 
-// ffnChunkFloats bounds the hidden activations of one chunk of rows (1 MiB, so
-// that they stay in the core's L2 cache between the two products).
-const ffnChunkFloats = 1 << 18
+// ffnChunkFloats bounds the hidden activations of one chunk of rows: three
+// quarters of a core's L2 cache (ffnChunkFloatsFor), so that they stay there
+// between the two products beside the weights' panels. The larger the chunk,
+// the fewer times each core streams the packed weights: on a 2 MiB L2, 256
+// rows of 1536 instead of 170 made the MiniLM embed pass 2-3% faster.
+var ffnChunkFloats = ffnChunkFloatsFor(sysmem.L2Cache())
+
+// ffnChunkFloatsFor is ffnChunkFloats for an L2 cache of l2 bytes (0:
+// unknown, taken as 4/3 MiB).
+func ffnChunkFloatsFor(l2 int) int {
+	if l2 <= 0 {
+		return 1 << 18
+	}
+	return max(1<<15, 3*l2/4/4)
+}
 
 // ffnMinChunkRows is the fewest rows a chunk of its own on each core gets:
 // fewer rows run as one chunk, each product on every core, which does not pack

@@ -9,8 +9,9 @@ import (
 )
 
 // TestFeedForwardChunks runs a FeedForward large enough to be computed in
-// chunks of rows shared out between the cores (1100 rows at d_ff 2048: ten
-// chunks of 110 rows, with the weights packed once for all of them) and checks
+// chunks of rows shared out between the cores (1100 rows at d_ff 2048: six to
+// ten chunks, as the L2 cache sizes them, with the weights packed once for all
+// of them) and checks
 // it against the same rows run in calls of 30 rows, each one chunk whose
 // products use every core, bit for bit: chunking must not change a row's
 // result. x and the residual are checked unchanged.

@@ -5,11 +5,47 @@ package sysmem
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Physical is the machine's RAM in bytes, 0 where it is unknown.
 func Physical() uint64 { return physical() }
+
+// L2Cache is the size in bytes of a core's level-2 cache (the one that holds
+// data), 0 where it is unknown: cache blocking sizes its blocks by it.
+func L2Cache() int { return l2Cache() }
+
+// l2CacheIn reads the level-2 data (or unified) cache's size from fsys, a
+// CPU's cache directory in Linux's sysfs (index*/level, type, size: "2048K");
+// 0 where there is none or it cannot be read.
+func l2CacheIn(fsys fs.FS) int {
+	dirs, _ := fs.Glob(fsys, "index*")
+	for _, d := range dirs {
+		read := func(name string) string {
+			b, _ := fs.ReadFile(fsys, d+"/"+name)
+			return strings.TrimSpace(string(b))
+		}
+		if t := read("type"); read("level") != "2" || (t != "Data" && t != "Unified") {
+			continue
+		}
+		size, unit := read("size"), 1
+		switch {
+		case strings.HasSuffix(size, "K"):
+			size, unit = strings.TrimSuffix(size, "K"), 1<<10
+		case strings.HasSuffix(size, "M"):
+			size, unit = strings.TrimSuffix(size, "M"), 1<<20
+		}
+		n, err := strconv.Atoi(size)
+		if err != nil || n <= 0 {
+			return 0
+		}
+		return n * unit
+	}
+	return 0
+}
 
 // MaxFloat32s is how many float32s the machine's RAM holds (where unknown, as
 // many as an int counts in bytes).
