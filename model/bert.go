@@ -299,7 +299,7 @@ func (m *Bert) checkInput(ids, tokenTypes [][]int) ([]int, error) {
 // encode runs the embeddings and the encoder on rows padded to s tokens and
 // returns the last hidden state [B, s, E] in a scratch tensor, valid until the
 // next call. A batch of the shape before reuses every buffer of it: a forward
-// pass then allocates no device or host memory of the batch's size.
+// pass then allocates no device memory, and on the host only what it returns.
 func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Tensor, error) {
 	const op = "Bert"
 	e, b := m.cfg.HiddenSize, len(ids)
@@ -320,6 +320,7 @@ func (m *Bert) encode(ids, tokenTypes [][]int, lengths []int, s int) (backend.Te
 				dst[k] = (word[k] + typ[k]) + pos[k] // Hugging Face's order of the sums
 			}
 		}
+		clear(x[(i*s+len(ids[i]))*e : (i+1)*s*e]) // padding: zeros, not the last call's tokens
 	})
 	raw, err := m.scratch.write("embeddings", x, b, s, e)
 	if err != nil {
