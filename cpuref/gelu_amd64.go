@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 // useAVX512GELU selects geluAVX512 (a variable, so that tests can run the AVX2
 // kernel too).
-var useAVX512GELU = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+var useAVX512GELU = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasBMI2
 
 //go:noescape
 func geluAVX2(x, bias *float32, n int)
@@ -16,7 +16,8 @@ func geluAVX512(x, bias *float32, n int)
 
 // geluBias sets x[j] = gelu(x[j] + bias[j]) (bias nil: gelu(x[j])) with the
 // assembly kernels, which round each value exactly as gelu does: with
-// AVX-512 eight at a time, every element and both of gelu's branches; with
+// AVX-512 eight at a time, every element and both of gelu's branches (the
+// erfc branch's lanes gathered into a second pass); with
 // AVX2 four at a time, leaving gelu's erfc branch (v/sqrt(2) < -1.5) and the
 // last len(x)%4 elements to gelu.
 func geluBias(x, bias []float32) {

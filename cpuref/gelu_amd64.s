@@ -2,6 +2,18 @@
 
 #include "textflag.h"
 
+// geluLanes are the lane numbers 0-7 (int32), for the indices of the erfc
+// branch's lanes.
+DATA geluLanes<>+0(SB)/4, $0
+DATA geluLanes<>+4(SB)/4, $1
+DATA geluLanes<>+8(SB)/4, $2
+DATA geluLanes<>+12(SB)/4, $3
+DATA geluLanes<>+16(SB)/4, $4
+DATA geluLanes<>+20(SB)/4, $5
+DATA geluLanes<>+24(SB)/4, $6
+DATA geluLanes<>+28(SB)/4, $7
+GLOBL geluLanes<>(SB), RODATA|NOPTR, $32
+
 // Constants of gelu (mathf.go), as float64: 1/sqrt(2), the branch limits 4 and
 // -1.5, 0.5, 1, and erf's rational approximation P (p0..p6) and Q (q0..q4).
 DATA geluConst<>+0(SB)/8, $0x3fe6a09e667f3bcd   // 1/sqrt2, as Go rounds the constant
@@ -99,16 +111,21 @@ done:
 // x[j] = gelu(x[j] + bias[j]) for j < n (bias may be nil), eight lanes at a
 // time in float64, the last group under a mask, every lane rounded exactly as
 // gelu rounds it (mathf.go): the erf branch with the same fused multiply-adds,
-// multiplies and division as geluAVX2, the erfc branch (z < -1.5) as geluTail (gelu_tail.go),
-// whose tables it reads, in groups where some lane needs it.
+// multiplies and division as geluAVX2, the erfc branch (z < -1.5) as geluTail
+// (gelu_tail.go), whose tables it reads. x goes in blocks of 128 elements,
+// and the erfc branch runs in a second pass over only the block's lanes that
+// take it: the first pass leaves their v in x and packs their indices into the
+// frame, the second gathers them eight at a time and scatters the results, so
+// a group with one such lane no longer runs both branches.
 //
 // Z31 1/sqrt2, Z30 4, Z29 -1.5, Z28 0.5, Z27 1, Z26 0, Z25 erfcTailStart,
 // Z24 1/erfcTailWidth, Z23 int64 7, Z22 erfcTailEnd, Z21 log2(e),
-// Z20 1.5*2^52, Z19 and Z18 -ln2 (float64 and remainder).
+// Z20 1.5*2^52, Z19 and Z18 -ln2 (float64 and remainder); in the first
+// pass, Y9 the lane numbers 0-7 (int32).
 #define HORNER512(acc, off) \
 	VFMADD213PD.BCST geluConst<>+off(SB), Z3, acc
 
-TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+TEXT ·geluAVX512(SB), NOSPLIT, $512-24
 	MOVQ x+0(FP), SI
 	MOVQ bias+8(FP), DX
 	MOVQ n+16(FP), CX
@@ -130,13 +147,30 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	VBROADCASTSD ·geluTailConst+40(SB), Z19
 	VBROADCASTSD ·geluTailConst+48(SB), Z18
 
+block512:
+	// A block: R11 elements (at most 128) from R12; R10 the index of a
+	// group's first element in it, BX the elements left, R9 the next free
+	// index slot of the frame.
+	MOVQ CX, R11
+	CMPQ R11, $128
+	JLE  blocksize512
+	MOVQ $128, R11
+
+blocksize512:
+	VMOVDQU geluLanes<>(SB), Y9 // (the erfc pass uses Z9)
+	MOVQ    SI, R12
+	MOVQ R11, BX
+	XORQ R10, R10
+	LEAQ 0(SP), R9
+
 loop512:
-	// K1: the lanes of this group (all eight, or the n < 8 left).
+	// K1: the lanes of this group (all eight, or the fewer left).
 	MOVL $0xff, AX
-	CMPQ CX, $8
+	CMPQ BX, $8
 	JGE  mask512
 	MOVL $1, AX
-	SHLL CX, AX
+	MOVQ BX, R13
+	SHLXL R13, AX, AX
 	DECL AX
 
 mask512:
@@ -179,7 +213,57 @@ nobias512:
 	KORTESTW K3, K3
 	JZ       store512
 
-	// geluTail on every lane, kept where K3 is set.
+	// The erfc branch's lanes keep v, and their indices go to ti.
+	VPBROADCASTD R10, Y10
+	VPADDD       Y9, Y10, Y10
+	VPCOMPRESSD  Y10, K3, (R9)
+	KMOVW        K3, AX
+	POPCNTL      AX, AX
+	LEAQ         (R9)(AX*4), R9
+	VCVTPD2PS    Z8, Y8
+	VMOVAPS      Y0, K3, Y8
+	VMOVUPS      Y8, K1, (SI)
+	JMP          next512
+
+store512:
+	VCVTPD2PS Z8, Y8 // round once to float32
+	VMOVUPS   Y8, K1, (SI)
+
+next512:
+	ADDQ      $32, SI
+	ADDQ      $8, R10
+	SUBQ      $8, BX
+	JG        loop512
+
+	// Second pass: the block's erfc lanes, eight at a time (R13 left).
+	LEAQ 0(SP), R13
+	SUBQ R13, R9
+	MOVQ R9, R13
+	SHRQ $2, R13
+	LEAQ 0(SP), R9
+
+tailloop512:
+	TESTQ R13, R13
+	JLE   blockdone512
+	MOVL  $0xff, AX
+	CMPQ  R13, $8
+	JGE   tailmask512
+	MOVL  $1, AX
+	SHLXL R13, AX, AX
+	DECL  AX
+
+tailmask512:
+	KMOVW       AX, K1
+	KMOVW       AX, K2
+	VMOVDQU32.Z (R9), K1, Y13
+	VPXORD      Y0, Y0, Y0
+	VGATHERDPS  (R12)(Y13*4), K2, Y0 // v
+	VCVTPS2PD   Y0, Z1
+	VMULPD      Z31, Z1, Z2 // z
+	VMULPD    Z28, Z1, Z7  // 0.5 * v
+
+	// geluTail: erfc(u) for u = -z by its interval's polynomial times
+	// exp(-v*v/2), the intervals and coefficients read from its tables.
 	VSUBPD     Z2, Z26, Z9        // u = -z
 	VCMPPD     $0x1d, Z22, Z9, K4 // u >= erfcTailEnd: erfc = 0
 	VSUBPD     Z25, Z9, Z10       // (u - start) * (1/width), truncated: the interval
@@ -237,14 +321,16 @@ nobias512:
 	VMULPD    Z17, Z12, Z12 // erfc = p * exp
 	VMOVAPD   Z26, K4, Z12  // 0 beyond erfcTailEnd
 	VMULPD    Z12, Z7, Z12  // (0.5 * v) * erfc
-	VMOVAPD   Z12, K3, Z8
+	VCVTPD2PS   Z12, Y12 // round once to float32
+	VMOVDQU32.Z (R9), K1, Y13 // the indices again (TAILSTEP used Z13)
+	VSCATTERDPS Y12, K1, (R12)(Y13*4)
+	ADDQ $32, R9
+	SUBQ $8, R13
+	JMP  tailloop512
 
-store512:
-	VCVTPD2PS Z8, Y8 // round once to float32
-	VMOVUPS   Y8, K1, (SI)
-	ADDQ      $32, SI
-	SUBQ      $8, CX
-	JG        loop512
+blockdone512:
+	SUBQ R11, CX
+	JG   block512
 
 done512:
 	VZEROUPPER
