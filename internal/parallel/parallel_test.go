@@ -1,9 +1,15 @@
 package parallel
 
 import (
+	"bytes"
 	"runtime"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestFor checks that For calls the body once for each index, for counts
@@ -23,13 +29,100 @@ func TestFor(t *testing.T) {
 		}
 		runtime.GOMAXPROCS(prev)
 	}
-	// Two calls that each wait for the other finish only if they run at once.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	meet(t)
+	// Helpers parked after spinFor are woken by the next loop.
+	time.Sleep(5 * spinFor)
+	meet(t)
+}
+
+// meet checks that two calls of For's body that each wait for the other
+// finish: they run at once.
+func meet(t *testing.T) {
+	t.Helper()
 	var arrived atomic.Int32
-	For(2, func(int) {
-		arrived.Add(1)
-		for arrived.Load() < 2 {
-			runtime.Gosched()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		For(2, func(int) {
+			arrived.Add(1)
+			for arrived.Load() < 2 {
+				runtime.Gosched()
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("For(2) did not run its two calls at once")
+	}
+}
+
+// TestForNestedAndConcurrent checks For inside For's body and For called from
+// several goroutines at once: one holds the pool's helpers, the others start
+// goroutines of their own, and every index of each runs exactly once.
+func TestForNestedAndConcurrent(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	const outer, inner, callers = 7, 13, 5
+	var calls [callers][outer * inner]atomic.Int32
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				For(outer, func(i int) {
+					For(inner, func(j int) { calls[c][i*inner+j].Add(1) })
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	for c := range callers {
+		for i := range calls[c] {
+			require.EqualValues(t, 20, calls[c][i].Load(), "caller %d, index %d", c, i)
 		}
-	})
+	}
+}
+
+// TestForReturnsAfterEveryCall checks that no call of body is running or
+// starts once For has returned, also when a call on the calling goroutine
+// panics (the panic reaches the caller).
+func TestForReturnsAfterEveryCall(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, panics := range []bool{false, true} {
+		var running, started atomic.Int32
+		caller := goroutineID()
+		body := func(int) {
+			started.Add(1)
+			running.Add(1)
+			defer running.Add(-1)
+			if panics && goroutineID() == caller {
+				panic("body")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		func() {
+			defer func() {
+				require.Equal(t, panics, recover() != nil, "panic reaches the caller")
+			}()
+			For(64, body)
+		}()
+		require.Zero(t, running.Load(), "calls running after For returned (panic %v)", panics)
+		n := started.Load()
+		time.Sleep(2 * time.Millisecond)
+		require.Equal(t, n, started.Load(), "calls started after For returned (panic %v)", panics)
+		if !panics {
+			require.EqualValues(t, 64, n)
+		}
+	}
+}
+
+// goroutineID is the calling goroutine's number, from its stack header.
+func goroutineID() int {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	buf = bytes.TrimPrefix(buf, []byte("goroutine "))
+	id, _ := strconv.Atoi(string(buf[:bytes.IndexByte(buf, ' ')]))
+	return id
 }

@@ -301,11 +301,7 @@ func (g *problem) run() {
 		return
 	}
 	t := &team{g: g, tasks: int64(tasks)}
-	for worker := 1; worker < g.threads; worker++ {
-		go t.work(worker)
-	}
-	t.work(0)
-	t.waitDone(t.tasks)
+	parallel.For(g.threads, t.work) // returns when every task is done: each work call runs its own to the end
 }
 
 // Tasks per goroutine that each step aims for, so that a goroutine which starts late or is slowed down
@@ -341,11 +337,10 @@ func (g *problem) runTask(worker int, st *step, t int) {
 	}
 }
 
-// team runs the tasks of a product on several goroutines. Tasks are claimed in order from a shared
-// counter, and a task waits until every task of the earlier steps is done. A helper that starts late
-// (waking a parked thread can take a hundred microseconds, more on a busy machine) finds its share
-// already taken rather than holding the others up; one that starts after the product is finished
-// claims nothing and leaves the problem, which may by then serve another call, untouched.
+// team runs the tasks of a product on several goroutines (parallel.For, one work call per worker).
+// Tasks are claimed in order from a shared counter, and a task waits until every task of the earlier
+// steps is done. A worker that starts late finds its share already taken rather than holding the
+// others up.
 type team struct {
 	g       *problem
 	tasks   int64
