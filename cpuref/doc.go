@@ -7,10 +7,12 @@
 // maximum and sum), so it needs O(Sq) extra memory and runs at GEMM speed; the
 // feed-forward network and large projections work in blocks of rows, one core
 // each, against weights packed once per call; hidden activations stay in cache.
-// Work is spread over all cores (GOMAXPROCS goroutines: the caller's and the
-// helpers of package internal/parallel, which spin for 200 microseconds after
-// each operation before they park, so that a decoder's back-to-back
-// operations do not each wait for a thread to wake).
+// Work is spread over all cores (GOMAXPROCS goroutines: the caller's and
+// GOMAXPROCS-1 helpers, started by the first parallel operation and kept for
+// the process's life, which spin for 200 microseconds after each operation
+// before they park, so that a decoder's back-to-back operations do not each
+// wait for a thread to wake; a goroutine-leak check should ignore
+// internal/parallel.(*helperPool).help).
 //
 // Float16 and bfloat16 tensors are stored as 16-bit patterns (Tensor.Bits) and
 // converted to float32 where they are read: Gemm's b panel by panel as SGEMM
