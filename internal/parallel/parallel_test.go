@@ -3,6 +3,7 @@ package parallel
 import (
 	"bytes"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -125,4 +126,35 @@ func goroutineID() int {
 	buf = bytes.TrimPrefix(buf, []byte("goroutine "))
 	id, _ := strconv.Atoi(string(buf[:bytes.IndexByte(buf, ' ')]))
 	return id
+}
+
+// BenchmarkFor is the cost of one For over every core with a short body (2
+// us of work per index, one index per core), back to back as a model's
+// operations run, and after a serial gap of 300 us (longer than spinFor:
+// the helpers have parked). It reports the time until the last index
+// started, which is what a wake-up costs the operation.
+func BenchmarkFor(b *testing.B) {
+	workers := runtime.GOMAXPROCS(0)
+	for _, gap := range []time.Duration{0, 300 * time.Microsecond} {
+		b.Run("gap="+gap.String(), func(b *testing.B) {
+			var lastStart time.Duration
+			started := make([]time.Duration, workers)
+			for b.Loop() {
+				spin(gap)
+				start := time.Now()
+				For(workers, func(i int) {
+					started[i] = time.Since(start)
+					spin(2 * time.Microsecond)
+				})
+				lastStart += slices.Max(started)
+			}
+			b.ReportMetric(float64(lastStart.Microseconds())/float64(b.N), "us-to-last-start")
+		})
+	}
+}
+
+// spin keeps the calling goroutine busy for d.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
 }
