@@ -35,7 +35,8 @@ type helperPool struct {
 var pool helperPool
 
 // offer hands l to the helpers (the caller holds busy): it starts helpers
-// up to l's seats and wakes the parked ones.
+// up to l's seats and wakes as many parked ones as there are seats (on a
+// machine of many cores a loop of a few indices leaves the rest asleep).
 func (p *helperPool) offer(l *loop) {
 	p.once.Do(func() { p.wake = make(chan struct{}, wakeTokens) })
 	for p.helpers.Load() < l.seats.Load() {
@@ -43,7 +44,7 @@ func (p *helperPool) offer(l *loop) {
 		go p.help()
 	}
 	p.current.Store(l)
-	for range p.parked.Load() {
+	for range min(p.parked.Load(), l.seats.Load()) {
 		select {
 		case p.wake <- struct{}{}:
 		default:
