@@ -2,7 +2,6 @@ package parallel
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -28,17 +27,15 @@ type helperPool struct {
 	current atomic.Pointer[loop] // the loop to join
 	helpers atomic.Int32
 	parked  atomic.Int32
-	once    sync.Once
 	wake    chan struct{}
 }
 
-var pool helperPool
+var pool = helperPool{wake: make(chan struct{}, wakeTokens)}
 
 // offer hands l to the helpers (the caller holds busy): it starts helpers
 // up to l's seats and wakes as many parked ones as there are seats (on a
 // machine of many cores a loop of a few indices leaves the rest asleep).
 func (p *helperPool) offer(l *loop) {
-	p.once.Do(func() { p.wake = make(chan struct{}, wakeTokens) })
 	for p.helpers.Load() < l.seats.Load() {
 		p.helpers.Add(1)
 		go p.help()
