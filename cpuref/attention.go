@@ -341,8 +341,10 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 					a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
 				}
 			}
-			// The tile's values go to L2 as its keys stream past.
-			ahead := a.k.aheadOf(a.v, rs.b, rs.hv, j0)
+			// The values go to L2 as the keys stream past, valuesLead rows
+			// past them: the last ones still stream in while the tile's
+			// softmax runs, which reads no memory.
+			ahead := a.k.aheadOf(a.v, rs.b, rs.hv, j0+valuesLead)
 			for r0 := 0; r0 < padded; r0 += 4 {
 				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale, ahead)
 				ahead = nil
@@ -413,6 +415,12 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 		accumulateValues(st.o, s, n, a.v, rs.b, rs.hv, j0, rows, n, finite)
 	}
 }
+
+// valuesLead is how many rows past its keys the decode path's score kernel
+// prefetches the values (a tile's first valuesLead were prefetched with the
+// keys of the tile before). Decode at 32k keys, in-process A/B: 2-6% faster
+// than 0 rows; 16, 64 and 128 rows no better than 32.
+const valuesLead = 32
 
 // kernelRows is the number of rows the products compute for rows query rows:
 // rows rounded up to a multiple of four with the four-row kernels.

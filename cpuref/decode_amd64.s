@@ -461,8 +461,8 @@ keyloop:
 // keys 32 rows ahead are prefetched as the step reads its own (prefetches
 // spread over the loop keep more lines in flight than a tile's worth issued
 // at once, or the hardware prefetcher alone), and so are, into L2, the rows
-// of ahead (rows of ldk halves) that match the keys of the step: the values
-// the next kernel will read, which then stream in while this one computes.
+// of ahead (rows of ldk halves), one for each key of the step: values that a
+// value kernel will read, which then stream in while this one computes.
 TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ q+0(FP), AX
 	MOVQ dim+8(FP), BX
@@ -589,6 +589,188 @@ singleloop:
 	JMP  single
 
 done:
+	VZEROUPPER
+	RET
+
+// OCTO_CHUNK(c) multiply-adds dims 8c ... 8c+7 of the eight keys (two to a
+// register: key 2p in lanes 0-7 and key 2p+1 in lanes 8-15 of Z4+p) by the
+// same dims of the four query rows (Z0-Z3, each eight values twice) into
+// Z16+4p+r.
+#define OCTO_CHUNK(c) \
+	VBROADCASTF32X8 (c*32)(R13), Z0 \
+	VBROADCASTF32X8 (c*32)(R13)(SI*1), Z1 \
+	VBROADCASTF32X8 (c*32)(R13)(SI*2), Z2 \
+	VBROADCASTF32X8 (c*32)(R13)(R8*1), Z3 \
+	VMOVDQU (c*16)(R14), X4 \
+	VINSERTI128 $1, (c*16)(R15), Y4, Y4 \
+	VCVTPH2PS Y4, Z4 \
+	VMOVDQU (c*16)(R14)(DX*2), X5 \
+	VINSERTI128 $1, (c*16)(R14)(R12*1), Y5, Y5 \
+	VCVTPH2PS Y5, Z5 \
+	VMOVDQU (c*16)(R14)(DX*4), X6 \
+	VINSERTI128 $1, (c*16)(R15)(DX*4), Y6, Y6 \
+	VCVTPH2PS Y6, Z6 \
+	VMOVDQU (c*16)(R14)(R12*2), X7 \
+	VINSERTI128 $1, (c*16)(R15)(R12*2), Y7, Y7 \
+	VCVTPH2PS Y7, Z7 \
+	VFMADD231PS Z0, Z4, Z16 \
+	VFMADD231PS Z1, Z4, Z17 \
+	VFMADD231PS Z2, Z4, Z18 \
+	VFMADD231PS Z3, Z4, Z19 \
+	VFMADD231PS Z0, Z5, Z20 \
+	VFMADD231PS Z1, Z5, Z21 \
+	VFMADD231PS Z2, Z5, Z22 \
+	VFMADD231PS Z3, Z5, Z23 \
+	VFMADD231PS Z0, Z6, Z24 \
+	VFMADD231PS Z1, Z6, Z25 \
+	VFMADD231PS Z2, Z6, Z26 \
+	VFMADD231PS Z3, Z6, Z27 \
+	VFMADD231PS Z0, Z7, Z28 \
+	VFMADD231PS Z1, Z7, Z29 \
+	VFMADD231PS Z2, Z7, Z30 \
+	VFMADD231PS Z3, Z7, Z31
+
+// PREFETCH8 asks (kind) for the line at P of eight rows DX bytes apart, P
+// being row 0 and Q row 1 (R12 = 3*DX).
+#define PREFETCH8(kind, P, Q) \
+	kind (P) \
+	kind (Q) \
+	kind (P)(DX*2) \
+	kind (P)(R12*1) \
+	kind (P)(DX*4) \
+	kind (Q)(DX*4) \
+	kind (P)(R12*2) \
+	kind (Q)(R12*2)
+
+// octoOrder puts the sums the reduction of scoresF16x8AVX512 leaves (quarter
+// i: row r key i, row r key i+4, row r+1 key i, row r+1 key i+4) in key order,
+// row r's eight keys and then row r+1's.
+DATA octoOrder<>+0(SB)/4, $0
+DATA octoOrder<>+4(SB)/4, $4
+DATA octoOrder<>+8(SB)/4, $8
+DATA octoOrder<>+12(SB)/4, $12
+DATA octoOrder<>+16(SB)/4, $1
+DATA octoOrder<>+20(SB)/4, $5
+DATA octoOrder<>+24(SB)/4, $9
+DATA octoOrder<>+28(SB)/4, $13
+DATA octoOrder<>+32(SB)/4, $2
+DATA octoOrder<>+36(SB)/4, $6
+DATA octoOrder<>+40(SB)/4, $10
+DATA octoOrder<>+44(SB)/4, $14
+DATA octoOrder<>+48(SB)/4, $3
+DATA octoOrder<>+52(SB)/4, $7
+DATA octoOrder<>+56(SB)/4, $11
+DATA octoOrder<>+60(SB)/4, $15
+GLOBL octoOrder<>(SB), RODATA, $64
+
+// func scoresF16x8AVX512(q *float32, dim int, k *uint16, ldk int, n int, s *float32, lds int, scale float32, ahead *uint16)
+// scoresF16x4 eight keys a step, for n a multiple of 8 and dim of 32. Two keys
+// share a register, eight lanes each, so that the sixteen sums of a step hold
+// thirty-two dot products, and one tree of shuffles and adds, a level shorter
+// than REDUCE16_STORE's per key, finishes them (half its work per key). Each
+// key's sum is added in an order that depends on nothing but the key and the
+// query row, whatever keys share its step. Every 32 dims the step prefetches
+// the line of each of its keys 32 rows ahead, and into L2 the line of each
+// matching row of ahead, as scoresF16x4AVX512 does.
+TEXT ·scoresF16x8AVX512(SB), NOSPLIT, $0-72
+	MOVQ k+16(FP), R14
+	MOVQ ldk+24(FP), DX
+	SHLQ $1, DX              // key stride in bytes
+	LEAQ (DX)(DX*2), R12     // 3 keys
+	MOVQ n+32(FP), R11
+	MOVQ s+40(FP), DI
+	SHRQ $3, R11
+	JZ   octoDone
+
+octos:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+	MOVQ q+0(FP), R13
+	MOVQ dim+8(FP), SI
+	SHLQ $2, SI              // q row stride in bytes
+	LEAQ (SI)(SI*2), R8      // 3 rows
+	LEAQ (R14)(DX*1), R15    // key 1
+	MOVQ DX, R9
+	SHLQ $5, R9
+	ADDQ R14, R9             // key 32, prefetched into L1
+	LEAQ (R9)(DX*1), R10
+	MOVQ R14, AX
+	SUBQ k+16(FP), AX
+	ADDQ ahead+64(FP), AX    // the matching row of ahead, prefetched into L2
+	LEAQ (AX)(DX*1), BX
+	MOVQ dim+8(FP), CX
+	SHRQ $5, CX              // 32 dims (a line of each key) a step
+
+octoloop:
+	PREFETCH8(PREFETCHT0, R9, R10)
+	PREFETCH8(PREFETCHT1, AX, BX)
+	OCTO_CHUNK(0)
+	OCTO_CHUNK(1)
+	OCTO_CHUNK(2)
+	OCTO_CHUNK(3)
+	ADDQ $128, R13
+	ADDQ $64, R14
+	ADDQ $64, R15
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  octoloop
+
+	// Quarters first: row r's keys 0-3, then 4-7, a quarter each.
+	PAIR128(0x88, 0xDD, Z20, Z16)
+	PAIR128(0x88, 0xDD, Z28, Z24)
+	PAIR128(0x88, 0xDD, Z21, Z17)
+	PAIR128(0x88, 0xDD, Z29, Z25)
+	PAIR128(0x88, 0xDD, Z22, Z18)
+	PAIR128(0x88, 0xDD, Z30, Z26)
+	PAIR128(0x88, 0xDD, Z23, Z19)
+	PAIR128(0x88, 0xDD, Z31, Z27)
+	// Then lanes: quarter i holds row r's keys i and i+4, two sums each,
+	PAIR32(0x88, 0xDD, Z24, Z16)
+	PAIR32(0x88, 0xDD, Z25, Z17)
+	PAIR32(0x88, 0xDD, Z26, Z18)
+	PAIR32(0x88, 0xDD, Z27, Z19)
+	// and rows r and r+1 together, one sum each.
+	PAIR32(0x88, 0xDD, Z17, Z16)
+	PAIR32(0x88, 0xDD, Z19, Z18)
+	VMOVDQU32 octoOrder<>(SB), Z4
+	VPERMPS Z16, Z4, Z16
+	VPERMPS Z18, Z4, Z18
+	VBROADCASTSS scale+56(FP), Z5
+	VMULPS Z5, Z16, Z16
+	VMULPS Z5, Z18, Z18
+	MOVQ lds+48(FP), CX
+	SHLQ $2, CX              // s row stride in bytes
+	LEAQ (CX)(CX*2), R10
+	VMOVUPS Y16, (DI)
+	VEXTRACTF32X8 $1, Z16, (DI)(CX*1)
+	VMOVUPS Y18, (DI)(CX*2)
+	VEXTRACTF32X8 $1, Z18, (DI)(R10*1)
+	MOVQ dim+8(FP), CX
+	SHLQ $1, CX
+	SUBQ CX, R14             // back to the step's key 0
+	LEAQ (R14)(DX*8), R14    // the next step's
+	ADDQ $32, DI
+	DECQ R11
+	JNZ  octos
+
+octoDone:
 	VZEROUPPER
 	RET
 
@@ -816,6 +998,142 @@ fetched:
 	ADDQ $64, SI
 	DECQ R12
 	JNZ  block
+
+	VZEROUPPER
+	RET
+
+// func valuesF16x4Cols64AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
+// valuesF16x4AVX512 sixty-four columns at a time, in sixteen registers, for
+// dim a multiple of 64: half the passes over the tile and the broadcasts of
+// the weights (a head dim of 64 reads each value row in one pass). The first
+// of every two column blocks prefetches as valuesF16x4AVX512's first of four
+// does. Each output is the same sum, in the same order, as there.
+TEXT ·valuesF16x4Cols64AVX512(SB), NOSPLIT, $0-72
+	MOVQ p+0(FP), AX
+	MOVQ ldp+8(FP), BX
+	SHLQ $2, BX              // p row stride in bytes
+	LEAQ (BX)(BX*2), R8      // 3 rows
+	MOVQ v+24(FP), SI
+	MOVQ ldv+32(FP), DX
+	SHLQ $1, DX              // value row stride in bytes
+	MOVQ o+48(FP), DI
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	MOVQ dim+40(FP), R12
+	SHRQ $6, R12             // 64-column blocks
+
+block64:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+	MOVQ AX, R13             // p[., j]
+	MOVQ SI, R14             // v[j, block]
+	MOVQ DX, R15
+	SHLQ $5, R15             // 32 rows: the prefetch distance
+	MOVQ dim+40(FP), R11
+	SHRQ $6, R11
+	SUBQ R12, R11
+	ANDQ $1, R11             // zero: this block prefetches the row's next four lines
+	MOVQ SI, R9
+	SUBQ v+24(FP), R9
+	ADDQ ahead+64(FP), R9    // row j of ahead at this block's columns
+	MOVQ n+16(FP), CX
+
+keyloop64:
+	TESTQ R11, R11
+	JNZ   fetched64
+	PREFETCHT0 (R14)(R15*1)
+	PREFETCHT0 64(R14)(R15*1)
+	PREFETCHT0 128(R14)(R15*1)
+	PREFETCHT0 192(R14)(R15*1)
+	PREFETCHT1 (R9)
+	PREFETCHT1 64(R9)
+	PREFETCHT1 128(R9)
+	PREFETCHT1 192(R9)
+
+fetched64:
+	VCVTPH2PS (R14), Z0
+	VCVTPH2PS 32(R14), Z1
+	VCVTPH2PS 64(R14), Z2
+	VCVTPH2PS 96(R14), Z3
+	VBROADCASTSS (R13), Z4
+	VFMADD231PS Z0, Z4, Z16
+	VFMADD231PS Z1, Z4, Z17
+	VFMADD231PS Z2, Z4, Z18
+	VFMADD231PS Z3, Z4, Z19
+	VBROADCASTSS (R13)(BX*1), Z5
+	VFMADD231PS Z0, Z5, Z20
+	VFMADD231PS Z1, Z5, Z21
+	VFMADD231PS Z2, Z5, Z22
+	VFMADD231PS Z3, Z5, Z23
+	VBROADCASTSS (R13)(BX*2), Z4
+	VFMADD231PS Z0, Z4, Z24
+	VFMADD231PS Z1, Z4, Z25
+	VFMADD231PS Z2, Z4, Z26
+	VFMADD231PS Z3, Z4, Z27
+	VBROADCASTSS (R13)(R8*1), Z5
+	VFMADD231PS Z0, Z5, Z28
+	VFMADD231PS Z1, Z5, Z29
+	VFMADD231PS Z2, Z5, Z30
+	VFMADD231PS Z3, Z5, Z31
+	ADDQ $4, R13
+	ADDQ DX, R14
+	ADDQ DX, R9
+	DECQ CX
+	JNZ  keyloop64
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes, again
+
+	VADDPS (DI), Z16, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS 64(DI), Z17, Z17
+	VMOVUPS Z17, 64(DI)
+	VADDPS 128(DI), Z18, Z18
+	VMOVUPS Z18, 128(DI)
+	VADDPS 192(DI), Z19, Z19
+	VMOVUPS Z19, 192(DI)
+	VADDPS (DI)(R9*1), Z20, Z20
+	VMOVUPS Z20, (DI)(R9*1)
+	VADDPS 64(DI)(R9*1), Z21, Z21
+	VMOVUPS Z21, 64(DI)(R9*1)
+	VADDPS 128(DI)(R9*1), Z22, Z22
+	VMOVUPS Z22, 128(DI)(R9*1)
+	VADDPS 192(DI)(R9*1), Z23, Z23
+	VMOVUPS Z23, 192(DI)(R9*1)
+	VADDPS (DI)(R9*2), Z24, Z24
+	VMOVUPS Z24, (DI)(R9*2)
+	VADDPS 64(DI)(R9*2), Z25, Z25
+	VMOVUPS Z25, 64(DI)(R9*2)
+	VADDPS 128(DI)(R9*2), Z26, Z26
+	VMOVUPS Z26, 128(DI)(R9*2)
+	VADDPS 192(DI)(R9*2), Z27, Z27
+	VMOVUPS Z27, 192(DI)(R9*2)
+	VADDPS (DI)(R10*1), Z28, Z28
+	VMOVUPS Z28, (DI)(R10*1)
+	VADDPS 64(DI)(R10*1), Z29, Z29
+	VMOVUPS Z29, 64(DI)(R10*1)
+	VADDPS 128(DI)(R10*1), Z30, Z30
+	VMOVUPS Z30, 128(DI)(R10*1)
+	VADDPS 192(DI)(R10*1), Z31, Z31
+	VMOVUPS Z31, 192(DI)(R10*1)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	DECQ R12
+	JNZ  block64
 
 	VZEROUPPER
 	RET

@@ -10,16 +10,21 @@ import (
 )
 
 // TestFourRowKernels checks the decode kernels against float64 sums on float32
-// and float16 K/V views with row gaps (NaN-filled), odd and even key counts and
-// head dims of one and several column blocks; the padding of s and o must stay.
-func TestFourRowKernels(t *testing.T) { checkFourRowKernels(t) }
+// and float16 K/V views with row gaps (NaN-filled), key counts around the
+// kernels' steps of two, four and eight keys, and head dims of one and several
+// column blocks (up to past the eight-key kernel's largest); the padding of s
+// and o must stay.
+func TestFourRowKernels(t *testing.T) {
+	checkFourRowKernels(t)
+	checkScoresGrouping(t)
+}
 
 func checkFourRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	nan := float32(math.NaN())
 	for _, half := range []bool{false, true} {
-		for _, dim := range []int{16, 48, 64, 128, 160} {
-			for _, n := range []int{1, 2, 3, 4, 5, 7, 256} {
+		for _, dim := range []int{16, 48, 64, 96, 128, 160, 288} {
+			for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 15, 17, 256} {
 				t.Run(fmt.Sprintf("half=%v/dim=%d/n=%d", half, dim, n), func(t *testing.T) {
 					ss := dim + 5 // a gap between key rows
 					vals := make([]float32, n*ss)
@@ -104,6 +109,41 @@ func checkFourRowKernels(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// checkScoresGrouping checks that a key's float16 scores have the same bits
+// whichever keys share its call: all 21 keys at once, each alone, and a run
+// from the middle (the kernels' full steps and last keys alike).
+func checkScoresGrouping(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, dim := range []int{16, 64, 128} {
+		const n = 21
+		k := make([]uint16, n*dim)
+		for i := range k {
+			k[i] = backend.Float16Bits(2*rng.Float32() - 1)
+		}
+		q := make([]float32, 4*dim)
+		for i := range q {
+			q[i] = 2*rng.Float32() - 1
+		}
+		all := make([]float32, 4*n)
+		scores4F16(q, dim, k, dim, n, all, n, 0.3, nil)
+		check := func(j0, m int) {
+			part := make([]float32, 4*m)
+			scores4F16(q, dim, k[j0*dim:], dim, m, part, m, 0.3, nil)
+			for r := range 4 {
+				for j := range m {
+					if got, want := part[r*m+j], all[r*n+j0+j]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("dim %d: row %d key %d scored with keys [%d, %d): %v, with all %d: %v", dim, r, j0+j, j0, j0+m, got, n, want)
+					}
+				}
+			}
+		}
+		for j := range n {
+			check(j, 1)
+		}
+		check(5, 13)
 	}
 }
 
