@@ -341,10 +341,10 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 					a.k.prefetch(rs.b, rs.hv, next, min(attnBlockK, k1-next))
 				}
 			}
-			// The values go to L2 as the keys stream past, valuesLead rows
+			// The values go to L2 as the keys stream past, aheadLead rows
 			// past them: the last ones still stream in while the tile's
 			// softmax runs, which reads no memory.
-			ahead := a.k.aheadOf(a.v, rs.b, rs.hv, j0+valuesLead)
+			ahead := a.k.aheadOf(a.v, rs.b, rs.hv, j0+aheadLead)
 			for r0 := 0; r0 < padded; r0 += 4 {
 				a.k.scores4(qs[r0*ldq:], rs.b, rs.hv, j0, n, s[r0*n:], n, a.scale, ahead)
 				ahead = nil
@@ -401,10 +401,11 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 			finite = !zero || a.v.allFinite(rs.b, rs.hv, j0, n)
 		}
 		if finite && a.fourRow {
-			// The next tile's keys go to L2 as these values stream past.
+			// The next tile's keys go to L2 as these values stream past
+			// (aheadLead rows on).
 			var ahead *uint16
 			if j0+n < k1 {
-				ahead = a.v.aheadOf(a.k, rs.b, rs.hv, j0+n)
+				ahead = a.v.aheadOf(a.k, rs.b, rs.hv, j0+n+aheadLead)
 			}
 			for r0 := 0; r0 < padded; r0 += 4 {
 				a.v.values4(s[r0*n:], n, rs.b, rs.hv, j0, n, st.o[r0*dv:], dv, ahead)
@@ -416,11 +417,12 @@ func (a *flash) attend(rs rowSet, qs []float32, ldq int, k0, k1 int, st online, 
 	}
 }
 
-// valuesLead is how many rows past its keys the decode path's score kernel
-// prefetches the values (a tile's first valuesLead were prefetched with the
-// keys of the tile before). Decode at 32k keys, in-process A/B: 2-6% faster
-// than 0 rows; 16, 64 and 128 rows no better than 32.
-const valuesLead = 32
+// aheadLead is how many rows past its own the decode path's score kernel
+// prefetches the values, and its value kernel the next tile's keys (a tile's
+// first aheadLead rows come with the tile before). Decode at 32k keys,
+// in-process A/B against 0 rows: values 2-6% faster, then keys 1-3% more; 16,
+// 64 and 128 rows no better than 32.
+const aheadLead = 32
 
 // kernelRows is the number of rows the products compute for rows query rows:
 // rows rounded up to a multiple of four with the four-row kernels.
