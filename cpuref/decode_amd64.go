@@ -53,9 +53,6 @@ func scoresF32x4AVX512(q *float32, dim int, k *float32, ldk int, n int, s *float
 func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
 
 //go:noescape
-func valuesF16x4Cols64AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
-
-//go:noescape
 func valuesF32x4AVX512(p *float32, ldp int, n int, v *float32, ldv int, dim int, o *float32, ldo int)
 
 // prefetchRows asks for lines cache lines of each of rows rows, stride bytes
@@ -123,10 +120,6 @@ func values4F16(p []float32, ldp, n int, v []uint16, ldv, dim int, o []float32, 
 	if useAVX512 && dim%32 == 0 {
 		if ahead == nil {
 			ahead = &v[0]
-		}
-		if dim%64 == 0 {
-			valuesF16x4Cols64AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo, ahead)
-			return
 		}
 		valuesF16x4AVX512(&p[0], ldp, n, &v[0], ldv, dim, &o[0], ldo, ahead)
 		return

@@ -395,6 +395,28 @@ keyloop:
 	VZEROUPPER
 	RET
 
+// ZERO_Z16_Z31 and ZERO_Z16_Z23 clear the AVX-512 kernels' accumulators.
+#define ZERO_Z16_Z23 \
+	VXORPS Z16, Z16, Z16 \
+	VXORPS Z17, Z17, Z17 \
+	VXORPS Z18, Z18, Z18 \
+	VXORPS Z19, Z19, Z19 \
+	VXORPS Z20, Z20, Z20 \
+	VXORPS Z21, Z21, Z21 \
+	VXORPS Z22, Z22, Z22 \
+	VXORPS Z23, Z23, Z23
+
+#define ZERO_Z16_Z31 \
+	ZERO_Z16_Z23 \
+	VXORPS Z24, Z24, Z24 \
+	VXORPS Z25, Z25, Z25 \
+	VXORPS Z26, Z26, Z26 \
+	VXORPS Z27, Z27, Z27 \
+	VXORPS Z28, Z28, Z28 \
+	VXORPS Z29, Z29, Z29 \
+	VXORPS Z30, Z30, Z30 \
+	VXORPS Z31, Z31, Z31
+
 // REDUCE16_STORE sums the lanes of each of the sixteen accumulators Z16-Z31
 // (Z16+4k+r: key k, query row r) and stores the sums times Z6 (scale) into
 // s[r*lds+k] (DI; R9 lds and R10 3*lds in bytes): a tree of shuffles and
@@ -481,22 +503,7 @@ TEXT ·scoresF16x4AVX512(SB), NOSPLIT, $0-72
 	JLT  single
 
 quads:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	VXORPS Z24, Z24, Z24
-	VXORPS Z25, Z25, Z25
-	VXORPS Z26, Z26, Z26
-	VXORPS Z27, Z27, Z27
-	VXORPS Z28, Z28, Z28
-	VXORPS Z29, Z29, Z29
-	VXORPS Z30, Z30, Z30
-	VXORPS Z31, Z31, Z31
+	ZERO_Z16_Z31
 	MOVQ AX, R13             // q
 	MOVQ SI, R14             // key j
 	MOVQ DX, R15
@@ -683,22 +690,7 @@ TEXT ·scoresF16x8AVX512(SB), NOSPLIT, $0-72
 	JZ   octoDone
 
 octos:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	VXORPS Z24, Z24, Z24
-	VXORPS Z25, Z25, Z25
-	VXORPS Z26, Z26, Z26
-	VXORPS Z27, Z27, Z27
-	VXORPS Z28, Z28, Z28
-	VXORPS Z29, Z29, Z29
-	VXORPS Z30, Z30, Z30
-	VXORPS Z31, Z31, Z31
+	ZERO_Z16_Z31
 	MOVQ q+0(FP), R13
 	MOVQ dim+8(FP), SI
 	SHLQ $2, SI              // q row stride in bytes
@@ -796,22 +788,7 @@ TEXT ·scoresF32x4AVX512(SB), NOSPLIT, $0-60
 	JLT  single
 
 quads:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	VXORPS Z24, Z24, Z24
-	VXORPS Z25, Z25, Z25
-	VXORPS Z26, Z26, Z26
-	VXORPS Z27, Z27, Z27
-	VXORPS Z28, Z28, Z28
-	VXORPS Z29, Z29, Z29
-	VXORPS Z30, Z30, Z30
-	VXORPS Z31, Z31, Z31
+	ZERO_Z16_Z31
 	MOVQ AX, R13             // q
 	MOVQ SI, R14             // key j
 	MOVQ DX, R15
@@ -897,15 +874,66 @@ done:
 	VZEROUPPER
 	RET
 
+// ADD_TO_ROW2 and ADD_TO_ROW4 add accumulators a, b (, c, d) to the 32 (64)
+// floats of an output row at base and store them there.
+#define ADD_TO_ROW2(base, a, b) \
+	VADDPS base, a, a \
+	VMOVUPS a, base \
+	VADDPS 64 base, b, b \
+	VMOVUPS b, 64 base
+
+#define ADD_TO_ROW4(base, a, b, c, d) \
+	ADD_TO_ROW2(base, a, b) \
+	VADDPS 128 base, c, c \
+	VMOVUPS c, 128 base \
+	VADDPS 192 base, d, d \
+	VMOVUPS d, 192 base
+
+// VALUES_START(v, ahead, n) sets up a column block of valuesF16x4AVX512
+// (its arguments v, ahead and n) after its accumulators are zeroed: R13 the
+// weights of key 0, R14 its value row at the block's columns, R15 the
+// prefetch distance (32 rows), R11 zero where the block starts a run of 128
+// columns (then it prefetches), R9 the matching row of ahead, CX the keys.
+#define VALUES_START(v, ahead, n) \
+	MOVQ AX, R13 \
+	MOVQ SI, R14 \
+	MOVQ DX, R15 \
+	SHLQ $5, R15 \
+	MOVQ SI, R11 \
+	SUBQ v, R11 \
+	ANDQ $255, R11 \
+	MOVQ SI, R9 \
+	SUBQ v, R9 \
+	ADDQ ahead, R9 \
+	MOVQ n, CX
+
+// VALUES_PREFETCH asks, in a block that starts a run of 128 columns, for
+// those columns (four lines) of the value row 32 keys on, and into L2 for
+// the same lines of the key's row of ahead; the run's other blocks then read
+// the cache.
+#define VALUES_PREFETCH(skip) \
+	TESTQ R11, R11 \
+	JNZ   skip \
+	PREFETCHT0 (R14)(R15*1) \
+	PREFETCHT0 64(R14)(R15*1) \
+	PREFETCHT0 128(R14)(R15*1) \
+	PREFETCHT0 192(R14)(R15*1) \
+	PREFETCHT1 (R9) \
+	PREFETCHT1 64(R9) \
+	PREFETCHT1 128(R9) \
+	PREFETCHT1 192(R9)
+
 // func valuesF16x4AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
-// valuesF16x4 with AVX-512: thirty-two columns of the four rows in eight
-// registers while the keys stream past; dim a multiple of 32, n >= 1. The
-// first of every four column blocks prefetches the rows 32 ahead whole (four
-// lines, 128 columns), so that the tile streams from memory once, row after
-// row, and the blocks after it read the cache (a line per block and row would
-// be several strided streams); it also prefetches into L2 the same lines of
-// the rows of ahead (rows of ldv halves) that match the keys: the next
-// tile's keys, as in scoresF16x4AVX512.
+// valuesF16x4 with AVX-512: 64 columns of the four rows in sixteen registers
+// at a time while the keys stream past (a head dim of 64 reads each value row
+// in one pass), then, where dim is an odd multiple of 32, the last 32 in
+// eight; n >= 1. A block that starts a run of 128 columns prefetches the
+// rows 32 ahead at those columns (four lines), so that the tile streams from
+// memory once, row after row, and the blocks after it read the cache (a line
+// per block and row would be several strided streams); it also prefetches
+// into L2 the same lines of the rows of ahead (rows of ldv halves), one for
+// each key: the next tile's keys, as in scoresF16x4AVX512. Each output is the
+// same sum, in key order, whatever the block width.
 TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ p+0(FP), AX
 	MOVQ ldp+8(FP), BX
@@ -915,155 +943,16 @@ TEXT ·valuesF16x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ ldv+32(FP), DX
 	SHLQ $1, DX              // value row stride in bytes
 	MOVQ o+48(FP), DI
-	MOVQ ldo+56(FP), R9
-	SHLQ $2, R9              // o row stride in bytes
-	LEAQ (R9)(R9*2), R10
-	MOVQ dim+40(FP), R12
-	SHRQ $5, R12             // 32-column blocks
-
-block:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ AX, R13             // p[., j]
-	MOVQ SI, R14             // v[j, block]
-	MOVQ DX, R15
-	SHLQ $5, R15             // 32 rows: the prefetch distance
-	MOVQ dim+40(FP), R11
-	SHRQ $5, R11
-	SUBQ R12, R11
-	ANDQ $3, R11             // zero: this block prefetches the row's next four lines
-	MOVQ SI, R9
-	SUBQ v+24(FP), R9
-	ADDQ ahead+64(FP), R9    // row j of ahead at this block's columns
-	MOVQ n+16(FP), CX
-
-keyloop:
-	TESTQ R11, R11
-	JNZ   fetched
-	PREFETCHT0 (R14)(R15*1)
-	PREFETCHT0 64(R14)(R15*1)
-	PREFETCHT0 128(R14)(R15*1)
-	PREFETCHT0 192(R14)(R15*1)
-	PREFETCHT1 (R9)
-	PREFETCHT1 64(R9)
-	PREFETCHT1 128(R9)
-	PREFETCHT1 192(R9)
-
-fetched:
-	VCVTPH2PS (R14), Z0
-	VCVTPH2PS 32(R14), Z1
-	VBROADCASTSS (R13), Z2
-	VFMADD231PS Z0, Z2, Z16
-	VFMADD231PS Z1, Z2, Z17
-	VBROADCASTSS (R13)(BX*1), Z3
-	VFMADD231PS Z0, Z3, Z18
-	VFMADD231PS Z1, Z3, Z19
-	VBROADCASTSS (R13)(BX*2), Z2
-	VFMADD231PS Z0, Z2, Z20
-	VFMADD231PS Z1, Z2, Z21
-	VBROADCASTSS (R13)(R8*1), Z3
-	VFMADD231PS Z0, Z3, Z22
-	VFMADD231PS Z1, Z3, Z23
-	ADDQ $4, R13
-	ADDQ DX, R14
-	ADDQ DX, R9
-	DECQ CX
-	JNZ  keyloop
-	MOVQ ldo+56(FP), R9
-	SHLQ $2, R9              // o row stride in bytes, again
-
-	VADDPS (DI), Z16, Z16
-	VMOVUPS Z16, (DI)
-	VADDPS 64(DI), Z17, Z17
-	VMOVUPS Z17, 64(DI)
-	VADDPS (DI)(R9*1), Z18, Z18
-	VMOVUPS Z18, (DI)(R9*1)
-	VADDPS 64(DI)(R9*1), Z19, Z19
-	VMOVUPS Z19, 64(DI)(R9*1)
-	VADDPS (DI)(R9*2), Z20, Z20
-	VMOVUPS Z20, (DI)(R9*2)
-	VADDPS 64(DI)(R9*2), Z21, Z21
-	VMOVUPS Z21, 64(DI)(R9*2)
-	VADDPS (DI)(R10*1), Z22, Z22
-	VMOVUPS Z22, (DI)(R10*1)
-	VADDPS 64(DI)(R10*1), Z23, Z23
-	VMOVUPS Z23, 64(DI)(R10*1)
-	ADDQ $128, DI
-	ADDQ $64, SI
-	DECQ R12
-	JNZ  block
-
-	VZEROUPPER
-	RET
-
-// func valuesF16x4Cols64AVX512(p *float32, ldp int, n int, v *uint16, ldv int, dim int, o *float32, ldo int, ahead *uint16)
-// valuesF16x4AVX512 sixty-four columns at a time, in sixteen registers, for
-// dim a multiple of 64: half the passes over the tile and the broadcasts of
-// the weights (a head dim of 64 reads each value row in one pass). The first
-// of every two column blocks prefetches as valuesF16x4AVX512's first of four
-// does. Each output is the same sum, in the same order, as there.
-TEXT ·valuesF16x4Cols64AVX512(SB), NOSPLIT, $0-72
-	MOVQ p+0(FP), AX
-	MOVQ ldp+8(FP), BX
-	SHLQ $2, BX              // p row stride in bytes
-	LEAQ (BX)(BX*2), R8      // 3 rows
-	MOVQ v+24(FP), SI
-	MOVQ ldv+32(FP), DX
-	SHLQ $1, DX              // value row stride in bytes
-	MOVQ o+48(FP), DI
-	MOVQ ldo+56(FP), R9
-	SHLQ $2, R9              // o row stride in bytes
-	LEAQ (R9)(R9*2), R10
-	MOVQ dim+40(FP), R12
-	SHRQ $6, R12             // 64-column blocks
+	MOVQ dim+40(FP), R12     // columns left
 
 block64:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	VXORPS Z24, Z24, Z24
-	VXORPS Z25, Z25, Z25
-	VXORPS Z26, Z26, Z26
-	VXORPS Z27, Z27, Z27
-	VXORPS Z28, Z28, Z28
-	VXORPS Z29, Z29, Z29
-	VXORPS Z30, Z30, Z30
-	VXORPS Z31, Z31, Z31
-	MOVQ AX, R13             // p[., j]
-	MOVQ SI, R14             // v[j, block]
-	MOVQ DX, R15
-	SHLQ $5, R15             // 32 rows: the prefetch distance
-	MOVQ dim+40(FP), R11
-	SHRQ $6, R11
-	SUBQ R12, R11
-	ANDQ $1, R11             // zero: this block prefetches the row's next four lines
-	MOVQ SI, R9
-	SUBQ v+24(FP), R9
-	ADDQ ahead+64(FP), R9    // row j of ahead at this block's columns
-	MOVQ n+16(FP), CX
+	CMPQ R12, $64
+	JLT  block32
+	ZERO_Z16_Z31
+	VALUES_START(v+24(FP), ahead+64(FP), n+16(FP))
 
 keyloop64:
-	TESTQ R11, R11
-	JNZ   fetched64
-	PREFETCHT0 (R14)(R15*1)
-	PREFETCHT0 64(R14)(R15*1)
-	PREFETCHT0 128(R14)(R15*1)
-	PREFETCHT0 192(R14)(R15*1)
-	PREFETCHT1 (R9)
-	PREFETCHT1 64(R9)
-	PREFETCHT1 128(R9)
-	PREFETCHT1 192(R9)
+	VALUES_PREFETCH(fetched64)
 
 fetched64:
 	VCVTPH2PS (R14), Z0
@@ -1096,45 +985,55 @@ fetched64:
 	DECQ CX
 	JNZ  keyloop64
 	MOVQ ldo+56(FP), R9
-	SHLQ $2, R9              // o row stride in bytes, again
-
-	VADDPS (DI), Z16, Z16
-	VMOVUPS Z16, (DI)
-	VADDPS 64(DI), Z17, Z17
-	VMOVUPS Z17, 64(DI)
-	VADDPS 128(DI), Z18, Z18
-	VMOVUPS Z18, 128(DI)
-	VADDPS 192(DI), Z19, Z19
-	VMOVUPS Z19, 192(DI)
-	VADDPS (DI)(R9*1), Z20, Z20
-	VMOVUPS Z20, (DI)(R9*1)
-	VADDPS 64(DI)(R9*1), Z21, Z21
-	VMOVUPS Z21, 64(DI)(R9*1)
-	VADDPS 128(DI)(R9*1), Z22, Z22
-	VMOVUPS Z22, 128(DI)(R9*1)
-	VADDPS 192(DI)(R9*1), Z23, Z23
-	VMOVUPS Z23, 192(DI)(R9*1)
-	VADDPS (DI)(R9*2), Z24, Z24
-	VMOVUPS Z24, (DI)(R9*2)
-	VADDPS 64(DI)(R9*2), Z25, Z25
-	VMOVUPS Z25, 64(DI)(R9*2)
-	VADDPS 128(DI)(R9*2), Z26, Z26
-	VMOVUPS Z26, 128(DI)(R9*2)
-	VADDPS 192(DI)(R9*2), Z27, Z27
-	VMOVUPS Z27, 192(DI)(R9*2)
-	VADDPS (DI)(R10*1), Z28, Z28
-	VMOVUPS Z28, (DI)(R10*1)
-	VADDPS 64(DI)(R10*1), Z29, Z29
-	VMOVUPS Z29, 64(DI)(R10*1)
-	VADDPS 128(DI)(R10*1), Z30, Z30
-	VMOVUPS Z30, 128(DI)(R10*1)
-	VADDPS 192(DI)(R10*1), Z31, Z31
-	VMOVUPS Z31, 192(DI)(R10*1)
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	ADD_TO_ROW4((DI), Z16, Z17, Z18, Z19)
+	ADD_TO_ROW4((DI)(R9*1), Z20, Z21, Z22, Z23)
+	ADD_TO_ROW4((DI)(R9*2), Z24, Z25, Z26, Z27)
+	ADD_TO_ROW4((DI)(R10*1), Z28, Z29, Z30, Z31)
 	ADDQ $256, DI
 	ADDQ $128, SI
-	DECQ R12
-	JNZ  block64
+	SUBQ $64, R12
+	JMP  block64
 
+block32:
+	TESTQ R12, R12
+	JZ   valuesDone
+	ZERO_Z16_Z23
+	VALUES_START(v+24(FP), ahead+64(FP), n+16(FP))
+
+keyloop32:
+	VALUES_PREFETCH(fetched32)
+
+fetched32:
+	VCVTPH2PS (R14), Z0
+	VCVTPH2PS 32(R14), Z1
+	VBROADCASTSS (R13), Z2
+	VFMADD231PS Z0, Z2, Z16
+	VFMADD231PS Z1, Z2, Z17
+	VBROADCASTSS (R13)(BX*1), Z3
+	VFMADD231PS Z0, Z3, Z18
+	VFMADD231PS Z1, Z3, Z19
+	VBROADCASTSS (R13)(BX*2), Z2
+	VFMADD231PS Z0, Z2, Z20
+	VFMADD231PS Z1, Z2, Z21
+	VBROADCASTSS (R13)(R8*1), Z3
+	VFMADD231PS Z0, Z3, Z22
+	VFMADD231PS Z1, Z3, Z23
+	ADDQ $4, R13
+	ADDQ DX, R14
+	ADDQ DX, R9
+	DECQ CX
+	JNZ  keyloop32
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9              // o row stride in bytes
+	LEAQ (R9)(R9*2), R10
+	ADD_TO_ROW2((DI), Z16, Z17)
+	ADD_TO_ROW2((DI)(R9*1), Z18, Z19)
+	ADD_TO_ROW2((DI)(R9*2), Z20, Z21)
+	ADD_TO_ROW2((DI)(R10*1), Z22, Z23)
+
+valuesDone:
 	VZEROUPPER
 	RET
 
@@ -1159,14 +1058,7 @@ TEXT ·valuesF32x4AVX512(SB), NOSPLIT, $0-64
 	SHRQ $5, R12             // 32-column blocks
 
 block:
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+	ZERO_Z16_Z23
 	MOVQ AX, R13             // p[., j]
 	MOVQ SI, R14             // v[j, block]
 	MOVQ DX, R15
@@ -1209,22 +1101,10 @@ fetched:
 	DECQ CX
 	JNZ  keyloop
 
-	VADDPS (DI), Z16, Z16
-	VMOVUPS Z16, (DI)
-	VADDPS 64(DI), Z17, Z17
-	VMOVUPS Z17, 64(DI)
-	VADDPS (DI)(R9*1), Z18, Z18
-	VMOVUPS Z18, (DI)(R9*1)
-	VADDPS 64(DI)(R9*1), Z19, Z19
-	VMOVUPS Z19, 64(DI)(R9*1)
-	VADDPS (DI)(R9*2), Z20, Z20
-	VMOVUPS Z20, (DI)(R9*2)
-	VADDPS 64(DI)(R9*2), Z21, Z21
-	VMOVUPS Z21, 64(DI)(R9*2)
-	VADDPS (DI)(R10*1), Z22, Z22
-	VMOVUPS Z22, (DI)(R10*1)
-	VADDPS 64(DI)(R10*1), Z23, Z23
-	VMOVUPS Z23, 64(DI)(R10*1)
+	ADD_TO_ROW2((DI), Z16, Z17)
+	ADD_TO_ROW2((DI)(R9*1), Z18, Z19)
+	ADD_TO_ROW2((DI)(R9*2), Z20, Z21)
+	ADD_TO_ROW2((DI)(R10*1), Z22, Z23)
 	ADDQ $128, DI
 	ADDQ $128, SI
 	DECQ R12

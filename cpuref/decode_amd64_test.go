@@ -10,11 +10,7 @@ func TestFourRowKernelsAVX2(t *testing.T) {
 	if !fourRowKernels {
 		t.Skip("no AVX2, FMA and F16C on this CPU")
 	}
-	saved := useAVX512
-	useAVX512 = false
-	defer func() { useAVX512 = saved }()
-	checkFourRowKernels(t)
-	checkScoresGrouping(t)
+	checkKernelsWithout(t, &useAVX512)
 }
 
 // TestFourRowKernelsQuad checks the AVX-512 float16 score kernel of four keys a
@@ -23,9 +19,15 @@ func TestFourRowKernelsQuad(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("no AVX-512 on this CPU")
 	}
-	saved := hasAVX512DQ
-	hasAVX512DQ = false
-	defer func() { hasAVX512DQ = saved }()
+	checkKernelsWithout(t, &hasAVX512DQ)
+}
+
+// checkKernelsWithout runs the four-row kernel checks with the CPU feature
+// *feature taken away.
+func checkKernelsWithout(t *testing.T, feature *bool) {
+	saved := *feature
+	*feature = false
+	defer func() { *feature = saved }()
 	checkFourRowKernels(t)
 	checkScoresGrouping(t)
 }
