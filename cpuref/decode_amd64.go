@@ -6,7 +6,8 @@ import "golang.org/x/sys/cpu"
 
 // fourRowKernels says whether the four-row decode kernels (decode_amd64.s) can
 // run; useAVX512 picks their AVX-512 versions (values: for head dims that are
-// multiples of 32).
+// multiples of 32), and with hasAVX512DQ the eight-key float16 score kernel
+// (octoScores).
 var (
 	fourRowKernels = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	useAVX512      = fourRowKernels && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
