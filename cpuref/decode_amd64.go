@@ -70,11 +70,11 @@ func prefetchRows(p *byte, stride int, rows int, lines int)
 
 func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds int, scale float32, ahead *uint16) {
 	_, _, _ = q[4*dim-1], k[(n-1)*ldk+dim-1], s[3*lds+n-1]
+	if ahead == nil {
+		ahead = &k[0]
+	}
 	switch {
 	case octoScores(dim):
-		if ahead == nil {
-			ahead = &k[0]
-		}
 		full := n &^ 7
 		if full > 0 {
 			scoresF16x8AVX512(&q[0], dim, &k[0], ldk, full, &s[0], lds, scale, ahead)
@@ -83,9 +83,6 @@ func scores4F16(q []float32, dim int, k []uint16, ldk, n int, s []float32, lds i
 			scoresOctoTail(q, dim, k[full*ldk:], ldk, n-full, s[full:], lds, scale)
 		}
 	case useAVX512:
-		if ahead == nil {
-			ahead = &k[0]
-		}
 		scoresF16x4AVX512(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale, ahead)
 	default:
 		scoresF16x4(&q[0], dim, &k[0], ldk, n, &s[0], lds, scale)
