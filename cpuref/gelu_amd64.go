@@ -17,9 +17,9 @@ func geluAVX512(x, bias *float32, n int)
 // geluBias sets x[j] = gelu(x[j] + bias[j]) (bias nil: gelu(x[j])) with the
 // assembly kernels, which round each value exactly as gelu does: with
 // AVX-512 eight at a time, every element and both of gelu's branches (the
-// erfc branch's lanes gathered into a second pass); with
-// AVX2 four at a time, leaving gelu's erfc branch (v/sqrt(2) < -1.5) and the
-// last len(x)%4 elements to gelu.
+// tail branch's lanes gathered into a second pass); with AVX2 four at a time,
+// leaving gelu's tail branch (|v/sqrt(2)| > 1.5) and the last len(x)%4
+// elements to gelu.
 func geluBias(x, bias []float32) {
 	if useAVX512GELU && len(x) > 0 {
 		var b *float32
@@ -38,9 +38,10 @@ func geluBias(x, bias []float32) {
 		}
 		geluAVX2(&x[0], b, n)
 		for j, v := range x[:n] {
-			// A lane the kernel left holding v: every GELU value is >= -0.17,
-			// and the branch starts at -1.5*sqrt(2) = -2.1213...
-			if v < -2.12 && inErfcBranch(v) {
+			// A lane the kernel left holding v: the branch starts at |v| =
+			// 1.5*sqrt(2) = 2.1213..., and the kernel's values are in
+			// [-0.17, 2.09].
+			if (v < -2.12 || v > 2.12) && inTailBranch(v) {
 				x[j] = gelu(v)
 			}
 		}

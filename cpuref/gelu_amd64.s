@@ -14,37 +14,27 @@ DATA geluLanes<>+24(SB)/4, $6
 DATA geluLanes<>+28(SB)/4, $7
 GLOBL geluLanes<>(SB), RODATA|NOPTR, $32
 
-// Constants of gelu (mathf.go), as float64: 1/sqrt(2), the branch limits 4 and
-// -1.5, 0.5, 1, and erf's rational approximation P (p0..p6) and Q (q0..q4).
-DATA geluConst<>+0(SB)/8, $0x3fe6a09e667f3bcd   // 1/sqrt2, as Go rounds the constant
-DATA geluConst<>+8(SB)/8, $0x4010000000000000   // 4
-DATA geluConst<>+16(SB)/8, $0xbff8000000000000  // -1.5
-DATA geluConst<>+24(SB)/8, $0x3fe0000000000000  // 0.5
-DATA geluConst<>+32(SB)/8, $0x3ff0000000000000  // 1
-DATA geluConst<>+40(SB)/8, $0xbdf2bbe1536358b7  // p0
-DATA geluConst<>+48(SB)/8, $0x3e5dbffdb951fff6  // p1
-DATA geluConst<>+56(SB)/8, $0xbec19fea2baa463b  // p2
-DATA geluConst<>+64(SB)/8, $0xbf0dd85a4dc426e3  // p3
-DATA geluConst<>+72(SB)/8, $0xbf48158c5c2ce6a4  // p4
-DATA geluConst<>+80(SB)/8, $0xbf68343eb19d459e  // p5
-DATA geluConst<>+88(SB)/8, $0xbf907b7a82ed1713  // p6
-DATA geluConst<>+96(SB)/8, $0xbeee8c19abb84b81  // q0
-DATA geluConst<>+104(SB)/8, $0xbf2bf7a52db09376 // q1
-DATA geluConst<>+112(SB)/8, $0xbf5b9249b4778fb8 // q2
-DATA geluConst<>+120(SB)/8, $0xbf7e337efa2c2f02 // q3
-DATA geluConst<>+128(SB)/8, $0xbf8d36d4ddb1cdc3 // q4
-GLOBL geluConst<>(SB), RODATA|NOPTR, $136
+// Constants of gelu (mathf.go), as float64: 1/sqrt(2), the tail's bound 2.25
+// on z^2, 0.5, 1, 2 and the mask of all bits but the sign. The polynomial's
+// coefficients are read from erfRatioCoef.
+DATA geluConst<>+0(SB)/8, $0x3fe6a09e667f3bcd  // 1/sqrt2, as Go rounds the constant
+DATA geluConst<>+8(SB)/8, $0x4002000000000000  // 2.25
+DATA geluConst<>+16(SB)/8, $0x3fe0000000000000 // 0.5
+DATA geluConst<>+24(SB)/8, $0x3ff0000000000000 // 1
+DATA geluConst<>+32(SB)/8, $0x4000000000000000 // 2
+DATA geluConst<>+40(SB)/8, $0x7fffffffffffffff // |.|
+GLOBL geluConst<>(SB), RODATA|NOPTR, $48
 
 // func geluAVX2(x, bias *float32, n int)
 // x[j] = gelu(x[j] + bias[j]) for j < n (n a multiple of 4; bias may be nil),
 // four lanes at a time in float64 with the same operations, in the same order,
 // as gelu in mathf.go, so each lane rounds exactly as gelu does. Lanes with
-// z = v/sqrt(2) < -1.5 (gelu's erfc branch) are left holding v = x + bias, for
-// the caller to finish.
-// HORNER(acc, off) sets acc = acc*z2 + c with z2 in Y3 and c at geluConst+off
-// in one fused multiply-add (one rounding, as math.FMA(p, z2, c) in gelu).
+// z*z > 2.25 for z = v/sqrt(2) (gelu's tail branch) are left holding v = x +
+// bias, for the caller to finish.
+// HORNER(acc, off) sets acc = acc*t + c with t in Y3 and c at erfRatioCoef+off
+// in one fused multiply-add (one rounding, as math.FMA(p, t, c) in gelu).
 #define HORNER(acc, off) \
-	VBROADCASTSD geluConst<>+off(SB), Y5 \
+	VBROADCASTSD ·erfRatioCoef+off(SB), Y5 \
 	VFMADD213PD  Y5, Y3, acc
 
 TEXT ·geluAVX2(SB), NOSPLIT, $0-24
@@ -55,9 +45,8 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-24
 	JZ   done
 	VBROADCASTSD geluConst<>+0(SB), Y15
 	VBROADCASTSD geluConst<>+8(SB), Y14
-	VBROADCASTSD geluConst<>+16(SB), Y13
-	VBROADCASTSD geluConst<>+24(SB), Y12
-	VBROADCASTSD geluConst<>+32(SB), Y11
+	VBROADCASTSD geluConst<>+16(SB), Y12
+	VBROADCASTSD geluConst<>+24(SB), Y11
 
 loop:
 	VMOVUPS (SI), X0
@@ -67,35 +56,28 @@ loop:
 	ADDQ    $16, DX
 
 nobias:
-	VCVTPS2PD X0, Y1  // v as float64
+	VCVTPS2PD X0, Y1      // v as float64
 	VMULPD    Y15, Y1, Y2 // z = v * (1/sqrt2)
-	VMULPD    Y2, Y2, Y3  // z2 = z * z
+	VMULPD    Y2, Y2, Y3  // t = z * z
 
-	// p = p0; p = p*z2 + p_i for i = 1..6
-	VBROADCASTSD geluConst<>+40(SB), Y4
+	// p = c0; p = p*t + c_i for i = 1..10
+	VBROADCASTSD ·erfRatioCoef+0(SB), Y4
+	HORNER(Y4, 8)
+	HORNER(Y4, 16)
+	HORNER(Y4, 24)
+	HORNER(Y4, 32)
+	HORNER(Y4, 40)
 	HORNER(Y4, 48)
 	HORNER(Y4, 56)
 	HORNER(Y4, 64)
 	HORNER(Y4, 72)
 	HORNER(Y4, 80)
-	HORNER(Y4, 88)
 
-	// q = q0; q = q*z2 + q_i for i = 1..4
-	VBROADCASTSD geluConst<>+96(SB), Y6
-	HORNER(Y6, 104)
-	HORNER(Y6, 112)
-	HORNER(Y6, 120)
-	HORNER(Y6, 128)
-
-	VMULPD Y4, Y2, Y4 // z * p
-	VDIVPD Y6, Y4, Y4 // erf = z*p / q
-
-	VCMPPD    $0x1e, Y14, Y2, Y7 // z > 4 (ordered): erf = 1
-	VBLENDVPD Y7, Y11, Y4, Y4
-	VMULPD    Y12, Y1, Y8 // 0.5 * v
+	VMULPD    Y4, Y2, Y4 // erf = z * p
 	VADDPD    Y11, Y4, Y4 // 1 + erf
+	VMULPD    Y12, Y1, Y8 // 0.5 * v
 	VMULPD    Y4, Y8, Y8  // (0.5 * v) * (1 + erf)
-	VCMPPD    $0x11, Y13, Y2, Y7 // z < -1.5 (ordered): keep v
+	VCMPPD    $0x1e, Y14, Y3, Y7 // t > 2.25 (ordered): keep v
 	VBLENDVPD Y7, Y1, Y8, Y8
 	VCVTPD2PSY Y8, X8 // round once to float32 (v itself is exact)
 	VMOVUPS   X8, (SI)
@@ -110,20 +92,20 @@ done:
 // func geluAVX512(x, bias *float32, n int)
 // x[j] = gelu(x[j] + bias[j]) for j < n (bias may be nil), eight lanes at a
 // time in float64, the last group under a mask, every lane rounded exactly as
-// gelu rounds it (mathf.go): the erf branch with the same fused multiply-adds,
-// multiplies and division as geluAVX2, the erfc branch (z < -1.5) as geluTail
+// gelu rounds it (mathf.go): the polynomial with the same fused multiply-adds
+// and multiplies as geluAVX2, the tail branch (z*z > 2.25) as geluTail
 // (gelu_tail.go), whose tables it reads. x goes in blocks of 128 elements,
-// and the erfc branch runs in a second pass over only the block's lanes that
+// and the tail branch runs in a second pass over only the block's lanes that
 // take it: the first pass leaves their v in x and packs their indices into the
 // frame, the second gathers them eight at a time and scatters the results, so
-// a group with one such lane no longer runs both branches.
+// a group with one such lane does not run both branches.
 //
-// Z31 1/sqrt2, Z30 4, Z29 -1.5, Z28 0.5, Z27 1, Z26 0, Z25 erfcTailStart,
+// Z31 1/sqrt2, Z30 2, Z29 2.25, Z28 0.5, Z27 1, Z26 0, Z25 erfcTailStart,
 // Z24 1/erfcTailWidth, Z23 int64 7, Z22 erfcTailEnd, Z21 log2(e),
 // Z20 1.5*2^52, Z19 and Z18 -ln2 (float64 and remainder); in the first
 // pass, Y9 the lane numbers 0-7 (int32).
 #define HORNER512(acc, off) \
-	VFMADD213PD.BCST geluConst<>+off(SB), Z3, acc
+	VFMADD213PD.BCST ·erfRatioCoef+off(SB), Z3, acc
 
 TEXT ·geluAVX512(SB), NOSPLIT, $512-24
 	MOVQ x+0(FP), SI
@@ -132,10 +114,10 @@ TEXT ·geluAVX512(SB), NOSPLIT, $512-24
 	TESTQ CX, CX
 	JLE   done512
 	VBROADCASTSD geluConst<>+0(SB), Z31
-	VBROADCASTSD geluConst<>+8(SB), Z30
-	VBROADCASTSD geluConst<>+16(SB), Z29
-	VBROADCASTSD geluConst<>+24(SB), Z28
-	VBROADCASTSD geluConst<>+32(SB), Z27
+	VBROADCASTSD geluConst<>+32(SB), Z30
+	VBROADCASTSD geluConst<>+8(SB), Z29
+	VBROADCASTSD geluConst<>+16(SB), Z28
+	VBROADCASTSD geluConst<>+24(SB), Z27
 	VPXORQ       Z26, Z26, Z26
 	VBROADCASTSD ·geluTailConst+8(SB), Z25
 	VBROADCASTSD ·geluTailConst+0(SB), Z24
@@ -185,35 +167,30 @@ mask512:
 nobias512:
 	VCVTPS2PD Y0, Z1     // v as float64
 	VMULPD    Z31, Z1, Z2 // z = v * (1/sqrt2)
-	VMULPD    Z2, Z2, Z3  // z2 = z * z
+	VMULPD    Z2, Z2, Z3  // t = z * z
 
-	// erf = z*p/q as gelu computes it (HORNER in geluAVX2).
-	VBROADCASTSD geluConst<>+40(SB), Z4
+	// erf = z*p as gelu computes it (HORNER in geluAVX2).
+	VBROADCASTSD ·erfRatioCoef+0(SB), Z4
+	HORNER512(Z4, 8)
+	HORNER512(Z4, 16)
+	HORNER512(Z4, 24)
+	HORNER512(Z4, 32)
+	HORNER512(Z4, 40)
 	HORNER512(Z4, 48)
 	HORNER512(Z4, 56)
 	HORNER512(Z4, 64)
 	HORNER512(Z4, 72)
 	HORNER512(Z4, 80)
-	HORNER512(Z4, 88)
-	VBROADCASTSD geluConst<>+96(SB), Z6
-	HORNER512(Z6, 104)
-	HORNER512(Z6, 112)
-	HORNER512(Z6, 120)
-	HORNER512(Z6, 128)
-	VMULPD Z4, Z2, Z4
-	VDIVPD Z6, Z4, Z4
+	VMULPD Z4, Z2, Z4   // erf = z * p
+	VADDPD Z27, Z4, Z4  // 1 + erf
+	VMULPD Z28, Z1, Z7  // 0.5 * v
+	VMULPD Z4, Z7, Z8   // (0.5 * v) * (1 + erf)
 
-	VCMPPD  $0x1e, Z30, Z2, K2 // z > 4 (ordered): erf = 1
-	VMOVAPD Z27, K2, Z4
-	VMULPD  Z28, Z1, Z7 // 0.5 * v
-	VADDPD  Z27, Z4, Z4 // 1 + erf
-	VMULPD  Z4, Z7, Z8  // (0.5 * v) * (1 + erf)
-
-	VCMPPD   $0x11, Z29, Z2, K3 // z < -1.5 (ordered): the erfc branch
+	VCMPPD   $0x1e, Z29, Z3, K3 // t > 2.25 (ordered): the tail branch
 	KORTESTW K3, K3
 	JZ       store512
 
-	// The erfc branch's lanes keep v, and their indices go to ti.
+	// The tail branch's lanes keep v, and their indices go to the frame.
 	VPBROADCASTD R10, Y10
 	VPADDD       Y9, Y10, Y10
 	VPCOMPRESSD  Y10, K3, (R9)
@@ -235,7 +212,7 @@ next512:
 	SUBQ      $8, BX
 	JG        loop512
 
-	// Second pass: the block's erfc lanes, eight at a time (R13 left).
+	// Second pass: the block's tail lanes, eight at a time (R13 left).
 	LEAQ 0(SP), R13
 	SUBQ R13, R9
 	MOVQ R9, R13
@@ -262,9 +239,9 @@ tailmask512:
 	VMULPD      Z31, Z1, Z2 // z
 	VMULPD    Z28, Z1, Z7  // 0.5 * v
 
-	// geluTail: erfc(u) for u = -z by its interval's polynomial times
+	// geluTail: erfc(u) for u = |z| by its interval's polynomial times
 	// exp(-v*v/2), the intervals and coefficients read from its tables.
-	VSUBPD     Z2, Z26, Z9        // u = -z
+	VANDPD.BCST geluConst<>+40(SB), Z2, Z9 // u = |z|
 	VCMPPD     $0x1d, Z22, Z9, K4 // u >= erfcTailEnd: erfc = 0
 	VSUBPD     Z25, Z9, Z10       // (u - start) * (1/width), truncated: the interval
 	VMULPD     Z24, Z10, Z10
@@ -320,7 +297,9 @@ tailmask512:
 	VSCALEFPD Z15, Z17, Z17 // exp(r) * 2^n
 	VMULPD    Z17, Z12, Z12 // erfc = p * exp
 	VMOVAPD   Z26, K4, Z12  // 0 beyond erfcTailEnd
-	VMULPD    Z12, Z7, Z12  // (0.5 * v) * erfc
+	VCMPPD    $0x1e, Z26, Z1, K5 // v > 0 (ordered): 1 + erf = 2 - erfc
+	VSUBPD    Z12, Z30, K5, Z12
+	VMULPD    Z12, Z7, Z12  // (0.5 * v) * (1 + erf)
 	VCVTPD2PS   Z12, Y12 // round once to float32
 	VMOVDQU32.Z (R9), K1, Y13 // the indices again (TAILSTEP used Z13)
 	VSCATTERDPS Y12, K1, (R12)(Y13*4)

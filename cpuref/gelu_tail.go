@@ -2,14 +2,15 @@ package cpuref
 
 import "math"
 
-// GELU's negative tail, x/sqrt(2) < -1.5, where 1 + erf cancels: there
-// gelu(x) = x/2 * erfc(u) with u = -x/sqrt(2), and erfc(u) = exp(-u^2) *
-// erfcx(u). exp(-u^2) = exp(-x^2/2) takes an exact argument (x^2 of a float32
-// is exact in float64); erfcx, smooth and slowly varying, is a polynomial on
-// each of erfcTailIntervals intervals of [erfcTailStart, erfcTailEnd) (relative
-// error 1e-11, scripts/fit_erfcx.py). Beyond erfcTailEnd (x < -14.8) GELU is
-// below half the smallest float32 subnormal: the result is x*0, that is -0 (NaN
-// for -Inf, as the exact formula gives).
+// GELU's tails, |x/sqrt(2)| > 1.5: with u = |x|/sqrt(2), gelu(x) = x/2 *
+// erfc(u) below (where 1 + erf cancels) and x/2 * (2 - erfc(u)) above, and
+// erfc(u) = exp(-u^2) * erfcx(u). exp(-u^2) = exp(-x^2/2) takes an exact
+// argument (x^2 of a float32 is exact in float64); erfcx, smooth and slowly
+// varying, is a polynomial on each of erfcTailIntervals intervals of
+// [erfcTailStart, erfcTailEnd) (relative error 1e-11, scripts/fit_erfcx.py).
+// Beyond erfcTailEnd (|x| > 14.8) erfc is taken as 0: below, the result is
+// x*0, that is -0 (NaN for -Inf, as the exact formula gives; GELU is under half
+// the smallest float32 subnormal there), and above it is x.
 //
 // Every step is a float64 multiply, add, fused multiply-add (math.FMA) or exact
 // scaling by a power of two, so the AVX-512 kernel (gelu_amd64.s), which reads
@@ -61,20 +62,24 @@ var expTaylor = [12]float64{
 	1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1,
 }
 
-// geluTail is gelu(x) for x/sqrt(2) < -1.5 (inErfcBranch), rounded once.
+// geluTail is gelu(x) for |x/sqrt(2)| > 1.5 (inTailBranch), rounded once.
 func geluTail(x float32) float32 {
 	v := float64(x)
-	u := -(v * (1 / math.Sqrt2))
-	if u >= geluTailConst[2] {
-		return float32(0.5 * v * 0)
+	u := math.Abs(v * (1 / math.Sqrt2))
+	erfc := 0.0
+	if u < geluTailConst[2] {
+		i := min(int((u-geluTailConst[1])*geluTailConst[0]), erfcTailIntervals-1)
+		s := u - erfcTailCentre[i]
+		p := erfcTailCoef[0][i]
+		for k := 1; k < len(erfcTailCoef); k++ {
+			p = math.FMA(p, s, erfcTailCoef[k][i])
+		}
+		erfc = p * expNegHalfSquare(v)
 	}
-	i := min(int((u-geluTailConst[1])*geluTailConst[0]), erfcTailIntervals-1)
-	s := u - erfcTailCentre[i]
-	p := erfcTailCoef[0][i]
-	for k := 1; k < len(erfcTailCoef); k++ {
-		p = math.FMA(p, s, erfcTailCoef[k][i])
+	if v > 0 {
+		return float32(0.5 * v * (2 - erfc))
 	}
-	return float32(0.5 * v * (p * expNegHalfSquare(v)))
+	return float32(0.5 * v * erfc)
 }
 
 // expNegHalfSquare is exp(-v^2/2) for a float32 v with v^2/2 in [2.25, 110.25]:

@@ -90,8 +90,12 @@ func geluBiasGeneric(x, bias []float32) {
 	}
 }
 
-// inErfcBranch reports whether gelu(x) takes its erfc branch (x/sqrt(2) < -1.5).
-func inErfcBranch(x float32) bool { return float64(x)*(1/math.Sqrt2) < -1.5 }
+// inTailBranch reports whether gelu(x) takes its tail branch, |x/sqrt(2)| >
+// 1.5, tested as z*z > 2.25 for z = x/sqrt(2) as the assembly kernels test it.
+func inTailBranch(x float32) bool {
+	z := float64(x) * (1 / math.Sqrt2)
+	return z*z > 2.25
+}
 
 // silu is x * sigmoid(x) = x / (1 + e^-x), in float64 and rounded once.
 func silu(x float32) float32 {
@@ -99,37 +103,40 @@ func silu(x float32) float32 {
 }
 
 // gelu is the exact x/2 * (1 + erf(x/sqrt(2))), in float64 and rounded once.
-// erf is the rational approximation of Eigen and XLA (z*P(z^2)/Q(z^2) on
-// [-4, 4], +-1 beyond), evaluated in float64: its error is below 7e-8, under
-// half a float32 ulp of the result, at a fraction of math.Erf's cost. In the
-// negative tail (z < -1.5), where 1 + erf(z) cancels, it computes x/2 *
-// erfc(-z) instead (geluTail, relative error 1e-11 before the rounding), so
-// GELU keeps its relative accuracy there too.
+// For |z| = |x/sqrt(2)| <= 1.5, erf(z) = z * R(z^2) with R a degree-10
+// polynomial (erfRatioCoef, no division): its error is below 2.3e-12, under
+// 1e-10 of 1 + erf(z), so a value before its one rounding is within 1e-10 of
+// its size. Beyond (geluTail), 1 + erf(z) is 2 - erfc(z) above and erfc(-z)
+// below, with erfc to a relative 1e-11, so the negative tail, where 1 + erf
+// cancels, keeps its relative accuracy too.
 func gelu(x float32) float32 {
-	z := float64(x) * (1 / math.Sqrt2)
-	var erf float64
-	switch {
-	case z > 4:
-		erf = 1
-	case inErfcBranch(x): // z < -1.5
+	if inTailBranch(x) {
 		return geluTail(x)
-	default:
-		// Horner's steps as fused multiply-adds, one rounding each, as the
-		// assembly kernels take them.
-		z2 := z * z
-		p := -2.72614225801306e-10
-		p = math.FMA(p, z2, 2.77068142495902e-08)
-		p = math.FMA(p, z2, -2.10102402082508e-06)
-		p = math.FMA(p, z2, -5.69250639462346e-05)
-		p = math.FMA(p, z2, -7.34990630326855e-04)
-		p = math.FMA(p, z2, -2.95459980854025e-03)
-		p = math.FMA(p, z2, -1.60960333262415e-02)
-		q := -1.45660718464996e-05
-		q = math.FMA(q, z2, -2.13374055278905e-04)
-		q = math.FMA(q, z2, -1.68282697438203e-03)
-		q = math.FMA(q, z2, -7.37332916720468e-03)
-		q = math.FMA(q, z2, -1.42647390514189e-02)
-		erf = z * p / q
 	}
-	return float32(0.5 * float64(x) * (1 + erf))
+	z := float64(x) * (1 / math.Sqrt2)
+	t := z * z
+	// Horner's steps as fused multiply-adds, one rounding each, as the
+	// assembly kernels take them; each product rounded alone (the conversion
+	// keeps a compiler from fusing it into the add).
+	p := erfRatioCoef[0]
+	for _, c := range erfRatioCoef[1:] {
+		p = math.FMA(p, t, c)
+	}
+	return float32(0.5 * float64(x) * (1 + float64(z*p)))
+}
+
+// erfRatioCoef holds the coefficients of R(t) = erf(sqrt(t))/sqrt(t) on
+// [0, 2.25], highest power first (scripts/fit_erf.py).
+var erfRatioCoef = [11]float64{
+	5.451583542841588e-09,
+	-1.2231037987588904e-07,
+	1.5329709523145222e-06,
+	-1.4725408601021897e-05,
+	0.00012032132754102845,
+	-0.0008546581202404616,
+	0.005223895151740649,
+	-0.026866147811703437,
+	0.11283791345721135,
+	-0.3761263888507467,
+	1.1283791670938355,
 }
